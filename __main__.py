@@ -1,0 +1,25 @@
+"""k3s-home: load the typed config, build one component per concern, export what reviewers need."""
+
+import pulumi
+
+from components.authentik import AuthentikSso
+from components.config import ConfigError, from_pulumi
+from components.gpu import GpuManagement
+from components.ha_control_plane import HaControlPlane
+from components.monitoring_storage import MonitoringStorage
+
+try:
+    config = from_pulumi()
+except ConfigError as err:
+    # RunError: one clean line, no traceback, nothing registered.
+    raise pulumi.RunError(f"invalid stack config: {err}") from None
+
+gpu = GpuManagement("gpu", config)
+storage = MonitoringStorage("monitoring-storage", config)
+sso = AuthentikSso("authentik-sso", config)
+control_plane = HaControlPlane("ha-control-plane", config)
+
+pulumi.export("gpu", gpu.summary)
+pulumi.export("monitoringStorage", storage.summary)
+pulumi.export("authentik", sso.summary)
+pulumi.export("controlPlane", control_plane.summary)

@@ -1,0 +1,1 @@
+"""Pulumi components for the k3s-home cluster, one module per concern, each over the typed config model."""

@@ -1,0 +1,31 @@
+"""The directive's rules as pure functions over Kubernetes objects (plain dicts).
+
+Every rule returns a list of `Finding`s. The CrossGuard pack (policy/), the repo audit
+(`rules.audit`) and the components' own validation all call the same functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    MANDATORY = "mandatory"
+    ADVISORY = "advisory"
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # directive rule id, e.g. "no-privileged-without-approval"
+    message: str  # one line, names the object and the reason
+    severity: Severity = Severity.MANDATORY
+    path: str = ""  # where inside the object, e.g. "spec.values.securityContext.privileged"
+
+
+def object_name(obj: dict) -> str:
+    """`kind namespace/name` for messages."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    name = meta.get("name", "<unnamed>")
+    return f"{obj.get('kind', '?')} {ns + '/' if ns else ''}{name}"
