@@ -30,14 +30,18 @@ class _SecretProvider(ResourceProvider):
 
     def diff(self, _id, olds, news):
         changed = int(olds.get("length", 0)) != int(news["length"])
-        return DiffResult(changes=changed, replaces=["length"] if changed else [], delete_before_replace=False)
+        return DiffResult(
+            changes=changed, replaces=["length"] if changed else [], delete_before_replace=False
+        )
 
 
 class _PythonSecret(Resource):
     result: pulumi.Output[str]
 
     def __init__(self, name: str, length: int, opts: pulumi.ResourceOptions | None = None):
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["result"]))
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["result"])
+        )
         super().__init__(_SecretProvider(), name, {"length": length, "result": None}, opts)
 
 
@@ -45,7 +49,9 @@ def backend() -> str:
     return os.environ.get("K3S_HOME_SECRET_GENERATOR", "random")
 
 
-def generated_secret(name: str, length: int = 48, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
+def generated_secret(
+    name: str, length: int = 48, opts: pulumi.ResourceOptions | None = None
+) -> pulumi.Output[str]:
     """A random alphanumeric secret of `length` characters, as a secret Output."""
     if backend() == "python":
         value = _PythonSecret(name, length, opts).result

@@ -84,6 +84,7 @@ resource_plugins() {
   local plugdir="$PULUMI_HOME/plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION"
   if [[ ! -x $plugdir/pulumi-resource-kubernetes ]] || ! cmp -s "$kdir/pulumi-resource-kubernetes" "$plugdir/pulumi-resource-kubernetes"; then
     log "registering resource plugin kubernetes $KUBERNETES_PLUGIN_VERSION"
+    rm -rf "$plugdir" "$plugdir.lock" "$plugdir.partial"  # `plugin install --file` keeps an existing copy
     pulumi plugin install resource kubernetes "$KUBERNETES_PLUGIN_VERSION" --file "$kdir/pulumi-resource-kubernetes" >/dev/null
   fi
 }
@@ -107,7 +108,28 @@ dev_tools() {
   build actionlint "$TOOLS_BIN_DIR/actionlint" actionlint github.com/rhysd/actionlint/cmd/actionlint
 }
 
+crds() {
+  # Real schemas: controller-gen over the published Flux and Prometheus Operator API packages.
+  local dir
+  dir=$(bash "$ROOT/scripts/cluster.sh" crd-dir)
+  [[ -f $dir/.complete ]] && return 0
+  log "generating CustomResourceDefinitions with controller-gen into $dir"
+  rm -rf "$dir" && mkdir -p "$dir"
+  (cd "$ROOT/toolchain/go/crds" && "$TOOLS_BIN_DIR/controller-gen" crd:maxDescLen=0 \
+    paths=github.com/fluxcd/helm-controller/api/v2 \
+    paths=github.com/fluxcd/source-controller/api/v1 \
+    paths=github.com/fluxcd/kustomize-controller/api/v1 \
+    paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1 \
+    paths=github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1 \
+    output:crd:dir="$dir")
+  touch "$dir/.complete"
+}
+
 write_env() {
+  # The random plugin cannot be built from the module proxy (docs/toolchain.md); without it the
+  # stack generates secrets with a Python dynamic resource (ADR 0004).
+  SECRET_GENERATOR=python
+  if [[ -d $PULUMI_HOME/plugins/resource-random-v$RANDOM_PLUGIN_VERSION ]]; then SECRET_GENERATOR=random; fi
   local path="$ROOT/.venv/bin:$KUBE_BIN_DIR:$TOOLS_BIN_DIR"
   [[ -n $PULUMI_BIN_DIR ]] && path="$PULUMI_BIN_DIR:$path"
   cat >"$WORK/env.sh" <<EOF
@@ -118,6 +140,7 @@ export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=1
 export K3S_HOME_KUBE_BIN_DIR="$KUBE_BIN_DIR"
+export K3S_HOME_SECRET_GENERATOR="$SECRET_GENERATOR"
 EOF
 }
 
@@ -132,6 +155,7 @@ main() {
   resource_plugins
   control_plane
   dev_tools
+  crds
   write_env
   log "toolchain ready in $((SECONDS - start))s"
 }

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Embedded control plane on loopback: etcd + kube-apiserver + kube-controller-manager, generated
+# certificates, a kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig
+# Every wait is bounded; a process that dies is reported with the tail of its log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STATE="${K3S_HOME_CLUSTER_DIR:-$ROOT/.work/cluster}"
+PKI="$STATE/pki"
+KUBECONFIG_PATH="${K3S_HOME_CLUSTER_KUBECONFIG:-$ROOT/.work/kubeconfig}"
+ETCD_PORT="${K3S_HOME_ETCD_PORT:-23790}"
+API_PORT="${K3S_HOME_API_PORT:-16443}"
+WAIT_SECONDS="${K3S_HOME_WAIT_SECONDS:-90}"
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+bin_dir() {
+  [[ -f $ROOT/.work/env.sh ]] || die "toolchain not installed; run: make toolchain"
+  # shellcheck disable=SC1091
+  source "$ROOT/.work/env.sh"
+  BIN="$K3S_HOME_KUBE_BIN_DIR"
+  for b in etcd kube-apiserver kube-controller-manager; do
+    [[ -x $BIN/$b ]] || die "$BIN/$b missing; run: make toolchain"
+  done
+}
+
+alive() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+
+certs() {
+  [[ -f $PKI/admin.crt ]] && return 0
+  mkdir -p "$PKI"
+  cd "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
+    -subj "/CN=k3s-home-embedded-ca" 2>/dev/null
+  cat >san.cnf <<EOF
+[req]
+distinguished_name = dn
+[dn]
+[ext]
+subjectAltName = IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
+extendedKeyUsage = serverAuth
+EOF
+  openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt \
+    -days 3650 -extfile san.cnf -extensions ext 2>/dev/null
+  # Client certificate in system:masters: full access for the stack, the tests and the controllers.
+  openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=admin" 2>/dev/null
+  printf 'extendedKeyUsage = clientAuth\n' >client.cnf
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 3650 \
+    -extfile client.cnf 2>/dev/null
+  openssl genrsa -out sa.key 2048 2>/dev/null
+  openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  chmod 600 ./*.key
+}
+
+kubeconfig() {
+  cat >"$KUBECONFIG_PATH" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: k3s-home-embedded
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $PKI/admin.crt
+    client-key: $PKI/admin.key
+contexts:
+- name: k3s-home-embedded
+  context: {cluster: k3s-home-embedded, user: admin}
+current-context: k3s-home-embedded
+EOF
+  chmod 600 "$KUBECONFIG_PATH"
+}
+
+start() { # name cmd...
+  local name=$1; shift
+  alive "$name" && return 0
+  setsid "$@" >"$STATE/$name.log" 2>&1 < /dev/null &
+  echo $! >"$STATE/$name.pid"
+}
+
+wait_for() { # name description check-cmd...
+  local name=$1 what=$2; shift 2
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until "$@" >/dev/null 2>&1; do
+    if ! alive "$name"; then
+      tail -n 15 "$STATE/$name.log" >&2 || true
+      die "$name exited before $what (log: $STATE/$name.log)"
+    fi
+    (( SECONDS < deadline )) || die "$what not reached within ${WAIT_SECONDS}s (log: $STATE/$name.log)"
+    sleep 0.5
+  done
+}
+
+api_ready() {
+  curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$API_PORT/readyz" | grep -q ok
+}
+
+up() {
+  bin_dir
+  mkdir -p "$STATE"
+  certs
+  kubeconfig
+  start etcd "$BIN/etcd" --name embedded --data-dir "$STATE/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+    --initial-cluster "embedded=http://127.0.0.1:$((ETCD_PORT + 10))" --unsafe-no-fsync --log-level warn
+  wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode RBAC --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --enable-priority-and-fairness=false --cert-dir "$PKI"
+  wait_for kube-apiserver "kube-apiserver /readyz" api_ready
+  start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_PATH" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --use-service-account-credentials=false --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle'
+  sleep 1
+  alive kube-controller-manager || { tail -n 15 "$STATE/kube-controller-manager.log" >&2; die "kube-controller-manager exited"; }
+  # CRDs first, then what Flux already keeps in the live cluster (namespaces, PriorityClasses).
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$(crd_dir)"
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$ROOT/toolchain/embedded-baseline.yaml"
+  log "embedded control plane ready: https://127.0.0.1:$API_PORT (kubeconfig: $KUBECONFIG_PATH)"
+}
+
+crd_dir() {
+  # shellcheck disable=SC1091
+  source "$ROOT/toolchain/versions.env"
+  echo "${XDG_CACHE_HOME:-$HOME/.cache}/k3s-home-iac/crds-flux-$FLUX_HELM_API_VERSION-$FLUX_SOURCE_API_VERSION-$FLUX_KUSTOMIZE_API_VERSION-promop-$PROMETHEUS_OPERATOR_API_VERSION"
+}
+
+down() {
+  for name in kube-controller-manager kube-apiserver etcd; do
+    if alive "$name"; then
+      local pid
+      pid=$(cat "$STATE/$name.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/$name.pid"
+  done
+  # The embedded cluster is disposable: a fresh one per `up` keeps test runs independent.
+  rm -rf "$STATE/etcd-data"
+  log "embedded control plane stopped"
+}
+
+status() {
+  local ok=0
+  for name in etcd kube-apiserver kube-controller-manager; do
+    if alive "$name"; then echo "$name: running"; else echo "$name: stopped"; ok=1; fi
+  done
+  return $ok
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  kubeconfig) echo "$KUBECONFIG_PATH" ;;
+  crd-dir) crd_dir ;;
+  *) die "usage: $0 up|down|status|kubeconfig" ;;
+esac

@@ -1,0 +1,122 @@
+"""The integration layer: the real Pulumi engine and plugins against the embedded control plane.
+
+Nothing here skips. A missing toolchain or a dead API server fails the test with one clear line.
+The embedded control plane is always the target here, never a kubeconfig of the user's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import api_check  # noqa: E402
+
+ENV_FILE = ROOT / ".work" / "env.sh"
+COMMAND_TIMEOUT = 300
+
+
+def _toolchain_env() -> dict[str, str]:
+    if not ENV_FILE.exists():
+        pytest.fail(f"toolchain not installed ({ENV_FILE} missing): run `make toolchain`", pytrace=False)
+    out = subprocess.run(
+        ["bash", "-c", f"source {ENV_FILE} && env -0"], capture_output=True, check=True, timeout=30
+    ).stdout
+    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+
+
+@pytest.fixture(scope="session")
+def toolchain_env() -> dict[str, str]:
+    env = _toolchain_env()
+    for tool in ("pulumi", "pulumi-language-python"):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], env=env, capture_output=True)
+        if found.returncode != 0:
+            pytest.fail(f"{tool} is not on the toolchain PATH: run `make toolchain`", pytrace=False)
+    return env
+
+
+def _cluster(env: dict[str, str], *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "cluster.sh"), *args],
+        env={**env, **(extra or {})},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.fixture(scope="session")
+def embedded_kubeconfig(toolchain_env: dict[str, str]) -> Iterator[str]:
+    """Path of the embedded control plane's kubeconfig; started for the session when not running."""
+    started = _cluster(toolchain_env, "status").returncode != 0
+    if started:
+        up = _cluster(toolchain_env, "up")
+        if up.returncode != 0:
+            pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
+    yield str(ROOT / ".work" / "kubeconfig")
+    if started:
+        _cluster(toolchain_env, "down")
+
+
+@pytest.fixture(autouse=True)
+def api_alive(embedded_kubeconfig: str) -> None:
+    """Fail fast, with the reason, when the API server is gone (never hang)."""
+    reason = api_check.check(embedded_kubeconfig)
+    if reason:
+        pytest.fail(f"embedded control plane: {reason}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kube(embedded_kubeconfig: str):
+    """A lightkube client on the embedded control plane (kube-controller-manager running)."""
+    from lightkube import Client, KubeConfig
+
+    return Client(KubeConfig.from_file(embedded_kubeconfig), timeout=15)
+
+
+@pytest.fixture(scope="session")
+def stack_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Backend, passphrase and plan of the integration stack, apart from the user's `.work/`."""
+    return tmp_path_factory.mktemp("stack-run")
+
+
+@pytest.fixture
+def stack(toolchain_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """`stack("preview")` runs scripts/stack.sh exactly as `make preview` does, on the embedded target."""
+
+    def run(*args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        full_env = {
+            **toolchain_env,
+            "K3S_HOME_TARGET": "embedded",
+            "K3S_HOME_RUN_DIR": str(stack_run_dir),
+            "PULUMI_BACKEND_URL": f"file://{stack_run_dir}/state",
+            "PULUMI_CONFIG_PASSPHRASE": "integration-tests-only",
+            **(env or {}),
+        }
+        full_env.pop("KUBECONFIG", None)
+        (stack_run_dir / "state").mkdir(exist_ok=True)
+        return subprocess.run(
+            ["bash", str(ROOT / "scripts" / "stack.sh"), *args],
+            cwd=ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.integration)
+
+
+os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "1")
