@@ -1,0 +1,303 @@
+"""rules.gpu: compliant, non-compliant, missing property and config override for each rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.gpu import render, resource_quotas
+from rules import Finding, Severity
+from rules.gpu import OBJECT_RULES, STACK_RULES, directive_drift, gpu_oversubscription, gpu_priority_class
+
+NV = "nvidia.com/gpu"
+
+
+def workload(kind: str, ns: str | None, gpu: dict | None, cls: str | None = None) -> dict:
+    spec: dict = {"containers": [{"name": "app", "image": "x", "resources": {"limits": gpu} if gpu else {}}]}
+    if cls:
+        spec["priorityClassName"] = cls
+    meta = {"name": "w", **({"namespace": ns} if ns else {})}
+    if kind == "Pod":
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": {"template": {"spec": spec}}}
+
+
+def helm_release(ns: str, values: dict, target: str | None = None) -> dict:
+    spec: dict = {"chart": {"spec": {"chart": "app-template"}}, "values": values}
+    if target:
+        spec["targetNamespace"] = target
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "ollama", "namespace": ns},
+        "spec": spec,
+    }
+
+
+def quota(ns: str, hard: dict, scoped: bool = False) -> dict:
+    spec: dict = {"hard": hard}
+    if scoped:
+        spec["scopeSelector"] = {
+            "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["normal-gpu"]}]
+        }
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "gpu-quota", "namespace": ns},
+        "spec": spec,
+    }
+
+
+def priority_class(
+    name: str, value: int | None, description: str | None = None, default: bool = False
+) -> dict:
+    obj: dict = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}}
+    if value is not None:
+        obj["value"] = value
+    if description is not None:
+        obj["description"] = description
+    if default:
+        obj["globalDefault"] = True
+    return obj
+
+
+def messages(findings: list[Finding]) -> list[str]:
+    return [f.message for f in findings]
+
+
+def with_tenant(config, ns: str, **update):
+    tenants = [t.model_copy(update=update) if t.namespace == ns else t for t in config.gpu.tenants]
+    return config.model_copy(update={"gpu": config.gpu.model_copy(update={"tenants": tenants})})
+
+
+# ---- the component's own objects pass every rule -------------------------------------------------------
+
+
+def test_rendered_objects_pass_every_gpu_rule(real_config) -> None:
+    objects = render(real_config.gpu)
+    assert [f for obj in objects for rule in OBJECT_RULES for f in rule(obj, real_config)] == []
+    assert [f for rule in STACK_RULES for f in rule(objects, real_config)] == []
+
+
+# ---- gpu-priority-class ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job"])
+def test_priority_class_compliant(real_config, kind) -> None:
+    assert gpu_priority_class(workload(kind, "ai", {NV: 1}, "normal-gpu"), real_config) == []
+    assert gpu_priority_class(workload(kind, "media", {NV: "1"}, "critical-gpu"), real_config) == []
+
+
+def test_priority_class_not_needed_without_a_gpu(real_config) -> None:
+    assert gpu_priority_class(workload("Deployment", "ai", {"cpu": "2"}), real_config) == []
+
+
+def test_priority_class_wrong_class(real_config) -> None:
+    findings = gpu_priority_class(workload("Deployment", "ai", {NV: 1}, "critical-gpu"), real_config)
+    assert findings == [
+        Finding(
+            "gpu-priority-class",
+            "Deployment ai/w: priorityClassName critical-gpu is reserved for GPU tenant(s) media, "
+            "not namespace ai",
+            Severity.MANDATORY,
+            "spec.template.spec.priorityClassName",
+        ),
+        Finding(
+            "gpu-priority-class",
+            "Deployment ai/w: requests nvidia.com/gpu=1 in GPU tenant namespace ai and must set "
+            "priorityClassName: normal-gpu (it has critical-gpu; the cluster's globalDefault would not do)",
+            Severity.MANDATORY,
+            "spec.template.spec.containers[0].resources",
+        ),
+    ]
+
+
+def test_priority_class_missing(real_config) -> None:
+    assert messages(gpu_priority_class(workload("Pod", "media", {NV: 1}), real_config)) == [
+        "Pod media/w: requests nvidia.com/gpu=1 in GPU tenant namespace media and must set "
+        "priorityClassName: critical-gpu (it has none; the cluster's globalDefault would not do)"
+    ]
+
+
+def test_priority_class_gpu_outside_every_tenant(real_config) -> None:
+    # No namespace means `default`, which is no tenant.
+    assert messages(gpu_priority_class(workload("Pod", None, {"gpu.intel.com/i915": 1}), real_config)) == [
+        "Pod w: requests gpu.intel.com/i915=1 in namespace default, which is no GPU tenant (media, ai); "
+        "its slices would sit outside every quota and the capacity proof"
+    ]
+
+
+def test_priority_class_reserved_for_its_tenants(real_config) -> None:
+    assert messages(gpu_priority_class(workload("Deployment", "ai", None, "critical-gpu"), real_config)) == [
+        "Deployment ai/w: priorityClassName critical-gpu is reserved for GPU tenant(s) media, "
+        "not namespace ai"
+    ]
+
+
+def test_priority_class_more_than_one_slice_per_container(real_config) -> None:
+    assert messages(gpu_priority_class(workload("Pod", "media", {NV: 2}, "critical-gpu"), real_config)) == [
+        "Pod media/w: asks for 2 nvidia.com/gpu; a container may request at most 1 (shared device)"
+    ]
+
+
+def test_priority_class_helm_values_at_any_depth(real_config) -> None:
+    values = {
+        "controllers": {
+            "main": {
+                "pod": {"priorityClassName": "normal-gpu"},
+                "containers": {"app": {"resources": {"limits": {NV: 1}, "requests": {NV: 1}}}},
+            }
+        }
+    }
+    assert gpu_priority_class(helm_release("ai", values), real_config) == []
+    del values["controllers"]["main"]["pod"]
+    (finding,) = gpu_priority_class(helm_release("ai", values), real_config)
+    assert finding.path == "spec.values.controllers.main.containers.app.resources"
+    assert "must set priorityClassName: normal-gpu (it has none;" in finding.message
+
+
+def test_priority_class_helm_target_namespace(real_config) -> None:
+    values = {
+        "ollama": {"gpu": {"enabled": True}},
+        "resources": {"limits": {NV: 1}},
+        "priorityClassName": "normal-gpu",
+    }
+    assert gpu_priority_class(helm_release("flux-system", values, target="ai"), real_config) == []
+    (finding,) = gpu_priority_class(helm_release("flux-system", values, target="media"), real_config)
+    assert "GPU tenant namespace media and must set priorityClassName: critical-gpu (it has normal-gpu;" in (
+        finding.message
+    )
+
+
+def test_priority_class_config_override(real_config) -> None:
+    # Give ai the critical class: the same object is now compliant, and normal-gpu is the wrong one.
+    config = with_tenant(real_config, "ai", priority_class_name="critical-gpu")
+    assert gpu_priority_class(workload("Pod", "ai", {NV: 1}, "critical-gpu"), config) == []
+    assert len(gpu_priority_class(workload("Pod", "ai", {NV: 1}, "normal-gpu"), config)) == 2
+
+
+# ---- gpu-oversubscription ----------------------------------------------------------------------------
+
+
+def test_oversubscription_compliant(real_config) -> None:
+    assert gpu_oversubscription(resource_quotas(real_config.gpu), real_config) == []
+
+
+def test_oversubscription_over_capacity(real_config) -> None:
+    objects = [
+        quota("media", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "4"}),
+        quota("ai", {f"requests.{NV}": "15", "requests.gpu.intel.com/i915": "0"}),
+    ]
+    assert messages(gpu_oversubscription(objects, real_config)) == [
+        "pool nvidia.com/gpu: media reserved 2 + ai max 15 = 17 > 16 slices "
+        "(4 devices x 4 replicas on k3s3); lower a max or a reservation"
+    ]
+
+
+def test_oversubscription_limits_keys_are_never_tracked(real_config) -> None:
+    # The live repo's defect: limits.<gpu> is accepted by the API server and never counted.
+    objects = [
+        quota("media", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "4"}),
+        quota("ai", {f"limits.{NV}": "2", "requests.gpu.intel.com/i915": "0"}),
+    ]
+    findings = gpu_oversubscription(objects, real_config)
+    assert messages(findings) == [
+        "ResourceQuota ai/gpu-quota: quota key limits.nvidia.com/gpu is accepted but never tracked for the "
+        "extended resource nvidia.com/gpu; use requests.nvidia.com/gpu",
+        "pool nvidia.com/gpu is not bounded: media reserved 2 + ai unbounded (no quota); "
+        "give every tenant a quota on it",
+    ]
+    assert findings[0].path == "spec.hard.limits.nvidia.com/gpu"
+
+
+def test_oversubscription_missing_quota(real_config) -> None:
+    objects = [quota("media", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "4"})]
+    assert messages(gpu_oversubscription(objects, real_config)) == [
+        "pool nvidia.com/gpu is not bounded: media reserved 2 + ai unbounded (no quota); "
+        "give every tenant a quota on it",
+        "pool gpu.intel.com/i915 is not bounded: media reserved 4 + ai unbounded (no quota); "
+        "give every tenant a quota on it",
+    ]
+
+
+def test_oversubscription_scoped_quota_bounds_only_some_pods(real_config) -> None:
+    objects = [
+        quota("media", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "4"}),
+        quota("ai", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "0"}, scoped=True),
+    ]
+    assert len(gpu_oversubscription(objects, real_config)) == 2
+
+
+def test_oversubscription_quota_below_reservation_and_foreign_namespace(real_config) -> None:
+    objects = [
+        *resource_quotas(real_config.gpu),
+        quota("media", {f"requests.{NV}": "1"}),  # the tighter quota wins
+        quota("frigate", {f"requests.{NV}": "13"}),  # not a tenant, still consumes the pool
+    ]
+    assert messages(gpu_oversubscription(objects, real_config)) == [
+        "namespace media: quota requests.nvidia.com/gpu is 1, below its reservation of 2",
+        "pool nvidia.com/gpu: media reserved 2 + ai max 2 + frigate max 13 = 17 > 16 slices "
+        "(4 devices x 4 replicas on k3s3); lower a max or a reservation",
+    ]
+
+
+def test_oversubscription_not_a_whole_number(real_config) -> None:
+    objects = [*resource_quotas(real_config.gpu), quota("ai", {f"requests.{NV}": "500m"})]
+    assert messages(gpu_oversubscription(objects, real_config)) == [
+        "ResourceQuota ai/gpu-quota: requests.nvidia.com/gpu is '500m', not a whole number of slices"
+    ]
+
+
+def test_oversubscription_config_override(real_config) -> None:
+    # With 8 replicas the same 17 slices fit the pool.
+    pools = list(real_config.gpu.pools)
+    ts = pools[0].time_slicing.model_copy(update={"replicas": 8})
+    pools[0] = pools[0].model_copy(update={"time_slicing": ts})
+    config = real_config.model_copy(update={"gpu": real_config.gpu.model_copy(update={"pools": pools})})
+    objects = [
+        quota("media", {f"requests.{NV}": "2", "requests.gpu.intel.com/i915": "4"}),
+        quota("ai", {f"requests.{NV}": "15", "requests.gpu.intel.com/i915": "0"}),
+    ]
+    assert gpu_oversubscription(objects, config) == []
+
+
+# ---- directive-drift -----------------------------------------------------------------------------------
+
+
+def test_drift_compliant(real_config) -> None:
+    assert directive_drift(priority_class("normal-gpu", 100, "Normal GPU workloads (AI)"), real_config) == []
+    assert directive_drift(priority_class("medium-priority", 700, default=True), real_config) == []
+
+
+def test_drift_live_normal_gpu_is_advisory(real_config) -> None:
+    (finding,) = directive_drift(priority_class("normal-gpu", 700, "Normal GPU workloads (AI)"), real_config)
+    assert finding == Finding(
+        "directive-drift",
+        "PriorityClass normal-gpu: value is 700; the directive (Phase 2) sets 100",
+        Severity.ADVISORY,
+        "value",
+    )
+
+
+def test_drift_missing_properties(real_config) -> None:
+    assert messages(
+        directive_drift(priority_class("critical-gpu", None, None, default=True), real_config)
+    ) == [
+        "PriorityClass critical-gpu: value is None; the directive (Phase 2) sets 1000",
+        "PriorityClass critical-gpu: description is None; the directive (Phase 2) sets "
+        "'Critical GPU workloads (Plex, Jellyfin)'",
+        "PriorityClass critical-gpu: globalDefault is True; the directive (Phase 2) sets False",
+    ]
+
+
+def test_drift_config_override(real_config) -> None:
+    classes = [
+        pc.model_copy(update={"value": 750}) if pc.name == "normal-gpu" else pc
+        for pc in real_config.gpu.priority_classes
+    ]
+    config = real_config.model_copy(
+        update={"gpu": real_config.gpu.model_copy(update={"priority_classes": classes})}
+    )
+    assert directive_drift(priority_class("normal-gpu", 750, "Normal GPU workloads (AI)"), config) == []
+    assert messages(
+        directive_drift(priority_class("normal-gpu", 100, "Normal GPU workloads (AI)"), config)
+    ) == ["PriorityClass normal-gpu: value is 100; the stack config sets 750"]
