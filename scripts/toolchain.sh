@@ -26,10 +26,10 @@ build() {
   log "building $name from $pkg (cold builds take minutes; cached afterwards)"
   local start=$SECONDS
   (cd "$ROOT/toolchain/go/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") &
-  local pid=$!
+  local pid=$! last=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 5
-    if (( (SECONDS - start) % 30 < 5 )); then log "  $name: $((SECONDS - start))s elapsed"; fi
+    sleep 2
+    if (( SECONDS - last >= 30 )); then log "  $name: $((SECONDS - start))s elapsed"; last=$SECONDS; fi
   done
   if ! wait "$pid"; then log "FAILED to build $name from $pkg"; rm -f "$out.tmp"; exit 1; fi
   mv "$out.tmp" "$out"

@@ -1,0 +1,246 @@
+"""Authentik rules over Kubernetes objects carrying blueprints (ConfigMaps and Secrets).
+
+- `authentik-mfa`: directive prohibition 1, "NO enabling Authentik 2FA before 30-day stability".
+  MFA counts as enabled when an authenticator-validate stage has `not_configured_action: configure`
+  or `deny` (users without a device are forced to enrol or are refused). The stack config model
+  refuses to emit such a stage through the same `mfa_block_reason`.
+- `authentik-blueprint-format`: blueprints must use the 2024.10+ format (redirect URIs as a list of
+  `{matching_mode, url}`, `invalidation_flow` next to `authorization_flow`) and be structurally valid
+  (`validate_blueprint`). The live Flux blueprint (authentik/authentik-blueprint-longhorn) fails both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from components.authentik_yaml import Tag, loads
+
+from . import Finding, Severity, object_name
+
+if TYPE_CHECKING:  # the config model imports this module; avoid the cycle at runtime
+    from components.config import StackConfig
+
+RULE_MFA = "authentik-mfa"
+RULE_FORMAT = "authentik-blueprint-format"
+
+MFA_STAGE_MODEL = "authentik_stages_authenticator_validate.authenticatorvalidatestage"
+OAUTH2_PROVIDER_MODEL = "authentik_providers_oauth2.oauth2provider"
+MFA_ENFORCING_ACTIONS = frozenset({"configure", "deny"})
+STABILITY_DAYS = 30  # the directive's number; config may only raise it
+
+
+def today() -> date:
+    """The day rules and the config model judge against (one place, so tests can pin it)."""
+    return date.today()
+
+
+# --- the 2FA prohibition as pure functions -------------------------------------------------------
+
+
+def mfa_allowed_from(since: date | None, required_days: int = STABILITY_DAYS) -> date | None:
+    """First day MFA may be enforced, or None while no stability start is recorded."""
+    return None if since is None else since + timedelta(days=required_days)
+
+
+def mfa_block_reason(
+    action: str | None, since: date | None, required_days: int = STABILITY_DAYS, on: date | None = None
+) -> str | None:
+    """Why enforcing MFA with `not_configured_action: action` is prohibited on day `on`, else None."""
+    if action not in MFA_ENFORCING_ACTIONS:
+        return None
+    allowed = mfa_allowed_from(since, required_days)
+    if allowed is None:
+        return (
+            f"not_configured_action: {action} enforces MFA, but no stability start date is recorded; "
+            "set authentik.stability.since (directive prohibition 1)"
+        )
+    day = on or today()
+    if day < allowed:
+        return (
+            f"not_configured_action: {action} enforces MFA before {allowed.isoformat()} "
+            f"({required_days} days after stability since {since.isoformat()}); directive prohibition 1 "
+            "forbids 2FA before 30-day stability; use skip until then"
+        )
+    return None
+
+
+# --- parsing and structural validation ----------------------------------------------------------
+
+
+def parse_blueprint(text: str) -> dict | None:
+    """The blueprint in `text` (authentik tags kept as `Tag`s), or None when it is not one.
+
+    "Is a blueprint" means: YAML that parses to a mapping with an `entries` key. Anything else
+    (other config files, broken YAML) is not our business and yields None.
+    """
+    try:
+        doc = loads(text)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) and "entries" in doc else None
+
+
+def _key_of_refs(value: Any) -> Iterator[str]:
+    if isinstance(value, Tag):
+        if value.name == "KeyOf" and isinstance(value.value, str):
+            yield value.value
+        yield from _key_of_refs(value.value)
+    elif isinstance(value, dict):
+        for child in value.values():
+            yield from _key_of_refs(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _key_of_refs(child)
+
+
+def validate_blueprint(doc: Any) -> list[str]:
+    """Structural problems of a blueprint document; [] when authentik would accept its shape."""
+    if not isinstance(doc, dict):
+        return ["blueprint is not a mapping"]
+    problems: list[str] = []
+    if doc.get("version") != 1:
+        problems.append(f"version must be 1, got {doc.get('version')!r}")
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict) or not meta.get("name"):
+        problems.append("metadata.name is required (authentik names the blueprint instance after it)")
+    entries = doc.get("entries")
+    if not isinstance(entries, list) or not entries:
+        problems.append("entries must be a non-empty list")
+        return problems
+    seen_ids: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"entries[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} is not a mapping")
+            continue
+        model = entry.get("model")
+        if not isinstance(model, str) or model.count(".") != 1:
+            problems.append(f"{where}.model must be 'app_label.model', got {model!r}")
+        identifiers = entry.get("identifiers")
+        if not isinstance(identifiers, dict) or not identifiers:
+            problems.append(f"{where} ({model}) has no identifiers; authentik cannot find or update it")
+        # !KeyOf resolves only entries defined earlier in the same blueprint.
+        for ref in _key_of_refs(entry.get("attrs")):
+            if ref not in seen_ids:
+                problems.append(f"{where}: !KeyOf {ref} does not name an earlier entry id")
+        entry_id = entry.get("id")
+        if isinstance(entry_id, str):
+            if entry_id in seen_ids:
+                problems.append(f"{where}: duplicate id {entry_id}")
+            seen_ids.add(entry_id)
+    return problems
+
+
+def format_problems(doc: dict) -> list[str]:
+    """Pre-2024.10 provider attributes in a blueprint (besides the structural problems)."""
+    problems: list[str] = []
+    for i, entry in enumerate(doc.get("entries") or []):
+        if not isinstance(entry, dict) or entry.get("state") == "absent":
+            continue
+        model = str(entry.get("model", ""))
+        attrs = entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {}
+        if model == OAUTH2_PROVIDER_MODEL and isinstance(attrs.get("redirect_uris"), str):
+            problems.append(
+                f"entries[{i}].attrs.redirect_uris is a string (pre-2024.10); "
+                "use a list of {matching_mode: strict, url: ...}"
+            )
+        # Every provider gained a required invalidation flow in 2024.10.
+        has_auth = "authorization_flow" in attrs
+        if model.startswith("authentik_providers_") and has_auth and "invalidation_flow" not in attrs:
+            problems.append(
+                f"entries[{i}] ({model}) has authorization_flow but no invalidation_flow "
+                "(required since 2024.10; default-provider-invalidation-flow)"
+            )
+    return problems
+
+
+def blueprints_in(obj: dict) -> Iterator[tuple[str, dict]]:
+    """(path, blueprint) for every ConfigMap/Secret value that parses as a blueprint."""
+    kind = obj.get("kind")
+    sources: list[tuple[str, dict, bool]] = []
+    if kind == "ConfigMap":
+        sources.append(("data", obj.get("data") or {}, False))
+    elif kind == "Secret":
+        sources.append(("stringData", obj.get("stringData") or {}, False))
+        sources.append(("data", obj.get("data") or {}, True))
+    for field, values, encoded in sources:
+        if not isinstance(values, dict):
+            continue
+        for key, raw in values.items():
+            if not isinstance(raw, str):
+                continue  # unknown during preview, or not text
+            text = raw
+            if encoded:
+                try:
+                    text = base64.b64decode(raw, validate=True).decode()
+                except (binascii.Error, UnicodeDecodeError):
+                    continue
+            doc = parse_blueprint(text)
+            if doc is not None:
+                yield f"{field}.{key}", doc
+
+
+# --- the rules ------------------------------------------------------------------------------------
+
+
+def check_mfa(obj: dict, config: StackConfig, on: date | None = None) -> list[Finding]:
+    """`authentik-mfa`: no MFA-enforcing authenticator-validate stage before since + 30 days."""
+    stability = config.authentik.stability
+    findings = []
+    for path, doc in blueprints_in(obj):
+        for i, entry in enumerate(doc.get("entries") or []):
+            if not isinstance(entry, dict) or entry.get("model") != MFA_STAGE_MODEL:
+                continue
+            if entry.get("state") == "absent":
+                continue
+            attrs = entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {}
+            reason = mfa_block_reason(
+                attrs.get("not_configured_action"), stability.since, stability.required_days, on
+            )
+            if reason:
+                findings.append(
+                    Finding(
+                        RULE_MFA,
+                        f"{object_name(obj)}: {reason}",
+                        Severity.MANDATORY,
+                        f"{path}.entries[{i}].attrs.not_configured_action",
+                    )
+                )
+    return findings
+
+
+def check_blueprint_format(obj: dict, config: StackConfig) -> list[Finding]:
+    """`authentik-blueprint-format`: structurally valid, 2024.10+ format blueprints only."""
+    findings = []
+    for path, doc in blueprints_in(obj):
+        for problem in validate_blueprint(doc) + format_problems(doc):
+            findings.append(Finding(RULE_FORMAT, f"{object_name(obj)}: {problem}", Severity.MANDATORY, path))
+    return findings
+
+
+OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [check_mfa, check_blueprint_format]
+
+__all__ = [
+    "MFA_ENFORCING_ACTIONS",
+    "MFA_STAGE_MODEL",
+    "OAUTH2_PROVIDER_MODEL",
+    "OBJECT_RULES",
+    "RULE_FORMAT",
+    "RULE_MFA",
+    "STABILITY_DAYS",
+    "blueprints_in",
+    "check_blueprint_format",
+    "check_mfa",
+    "format_problems",
+    "mfa_allowed_from",
+    "mfa_block_reason",
+    "parse_blueprint",
+    "today",
+    "validate_blueprint",
+]

@@ -1,0 +1,203 @@
+"""The authentik section: the real config loads, and each bad input fails with one clear line."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+
+import pytest
+
+import rules.authentik as ra
+from components.config import ConfigError, load
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch):
+    # The MFA window depends on the day; pin it so the messages below are exact.
+    monkeypatch.setattr(ra, "today", lambda: TODAY)
+
+
+def _err(raw: dict) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load(raw)
+    message = str(exc.value)
+    assert "\n" not in message, "a config error is exactly one line"
+    return message
+
+
+def _variant(real_raw: dict, change) -> dict:
+    raw = copy.deepcopy(real_raw)
+    change(raw["authentik"])
+    return raw
+
+
+def test_real_config_has_the_three_clients(real_config):
+    cfg = real_config.authentik
+    assert cfg.url == "https://authentik.fletcherlabs.net"
+    assert [(c.slug, c.app) for c in cfg.clients] == [
+        ("grafana", "grafana"),
+        ("open-webui", "open-webui"),
+        ("jellyfin", "jellyfin"),
+    ]
+    assert cfg.mfa.enforced is False
+    assert cfg.mfa_allowed_from() == cfg.stability.since + timedelta(days=30)
+    assert cfg.blueprint.authorization_flow == "default-provider-authorization-implicit-consent"
+    assert cfg.blueprint.invalidation_flow == "default-provider-invalidation-flow"
+    assert cfg.blueprint.signing_key == "authentik Self-signed Certificate"
+
+
+def test_empty_section_is_valid_with_no_clients(real_raw):
+    assert load({**real_raw, "authentik": {}}).authentik.clients == []
+
+
+def _set(path: tuple, value):
+    def change(section: dict):
+        node = section
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return change
+
+
+def _redirect(url: str, mode: str = "strict"):
+    return _set(("clients", 0, "redirectUris"), [{"url": url, "matchingMode": mode}])
+
+
+BAD = {
+    "duplicate slug": (
+        _set(("clients", 1, "slug"), "grafana"),
+        "k3s-home:authentik.clients: duplicate slug 'grafana'; slugs are client ids and must be unique",
+    ),
+    "http redirect": (
+        _redirect("http://grafana.fletcherlabs.net/login/generic_oauth"),
+        "k3s-home:authentik.clients[0].redirectUris[0]: redirect URI "
+        "'http://grafana.fletcherlabs.net/login/generic_oauth' must use https "
+        "(tokens and codes travel in it)",
+    ),
+    "no host": (
+        _redirect("https:///login/generic_oauth"),
+        "k3s-home:authentik.clients[0].redirectUris[0]: redirect URI 'https:///login/generic_oauth' "
+        "has no fully qualified host",
+    ),
+    "bad port": (
+        _redirect("https://grafana.fletcherlabs.net:99999/login/generic_oauth"),
+        "k3s-home:authentik.clients[0].redirectUris[0]: redirect URI "
+        "'https://grafana.fletcherlabs.net:99999/login/generic_oauth' is not a valid URL",
+    ),
+    "whitespace": (
+        _redirect("https://grafana.fletcherlabs.net/login/ generic_oauth"),
+        "k3s-home:authentik.clients[0].redirectUris[0]: redirect URI "
+        "'https://grafana.fletcherlabs.net/login/ generic_oauth' contains whitespace",
+    ),
+    "regex without opt-in": (
+        _redirect(r"https://grafana\.fletcherlabs\.net/.*", "regex"),
+        r"k3s-home:authentik.clients[0]: redirect URI 'https://grafana\.fletcherlabs\.net/.*' uses "
+        "matchingMode regex; set allowRegex: true on client 'grafana' to opt in, or list the exact URL "
+        "with matchingMode strict",
+    ),
+    "regex that does not compile": (
+        lambda s: (
+            _redirect("https://grafana.fletcherlabs.net/(", "regex")(s),
+            _set(("clients", 0, "allowRegex"), True)(s),
+        ),
+        "k3s-home:authentik.clients[0].redirectUris[0]: regex redirect URI "
+        "'https://grafana.fletcherlabs.net/(' does not compile: "
+        "missing ), unterminated subpattern at position 33",
+    ),
+    "unknown app": (
+        _set(("clients", 0, "app"), "nextcloud"),
+        "k3s-home:authentik.clients[0].app: unknown app 'nextcloud'; "
+        "expected one of grafana, jellyfin, open-webui",
+    ),
+    "unknown matching mode": (
+        _redirect("https://grafana.fletcherlabs.net/login/generic_oauth", "glob"),
+        "k3s-home:authentik.clients[0].redirectUris[0].matchingMode: Input should be 'strict' or 'regex'",
+    ),
+    "wrong callback path": (
+        _redirect("https://grafana.fletcherlabs.net/callback"),
+        "k3s-home:authentik.clients[0]: grafana receives the login callback on /login/generic_oauth; "
+        "add https://<host>/login/generic_oauth",
+    ),
+    "role the app does not have": (
+        _set(("clients", 0, "groups"), [{"name": "Grafana Admins", "role": "admin"}]),
+        "k3s-home:authentik.clients[0]: group 'Grafana Admins' maps to role 'admin'; "
+        "grafana roles: GrafanaAdmin, Admin, Editor, Viewer",
+    ),
+    "public client for an app that needs a secret": (
+        _set(("clients", 1, "clientType"), "public"),
+        "k3s-home:authentik.clients[1]: open-webui needs a client secret; use clientType: confidential",
+    ),
+    "jellyfin without its plugin block": (
+        lambda s: s["clients"][2].pop("jellyfin"),
+        "k3s-home:authentik.clients[2]: the jellyfin block (providerName, apiKeySecret, ...) "
+        "belongs to app jellyfin, and only to it",
+    ),
+    "scope without a managed mapping": (
+        _set(("clients", 0, "scopes"), ["openid", "groups"]),
+        "k3s-home:authentik.clients[0].scopes: unknown scope 'groups'; "
+        "authentik ships mappings for openid, email, profile, offline_access",
+    ),
+    "group name unsafe for JMESPath": (
+        _set(("clients", 0, "groups"), [{"name": "Ops' Admins", "role": "Admin"}]),
+        'k3s-home:authentik.clients[0].groups[0].name: group name "Ops\' Admins" may use letters, '
+        "digits, space, '_', '.', '-' only",
+    ),
+    "stability shorter than the directive": (
+        _set(("stability", "requiredDays"), 7),
+        "k3s-home:authentik.stability.requiredDays: Input should be greater than or equal to 30",
+    ),
+    "mfa before 30-day stability": (
+        _set(("mfa", "enforced"), True),
+        "k3s-home:authentik.mfa: enforced: true is refused: not_configured_action: configure enforces MFA "
+        "before 2026-12-16 (30 days after stability since 2026-11-16); directive prohibition 1 forbids "
+        "2FA before 30-day stability; use skip until then",
+    ),
+    "mfa deny before 30-day stability": (
+        lambda s: (_set(("mfa", "enforced"), True)(s), _set(("mfa", "notConfiguredAction"), "deny")(s)),
+        "k3s-home:authentik.mfa: enforced: true is refused: not_configured_action: deny enforces MFA "
+        "before 2026-12-16 (30 days after stability since 2026-11-16); directive prohibition 1 forbids "
+        "2FA before 30-day stability; use skip until then",
+    ),
+    "mfa without a stability date": (
+        lambda s: (_set(("mfa", "enforced"), True)(s), s.pop("stability")),
+        "k3s-home:authentik.mfa: enforced: true is refused: not_configured_action: configure enforces MFA, "
+        "but no stability start date is recorded; set authentik.stability.since (directive prohibition 1)",
+    ),
+    "unknown key": (
+        _set(("twoFactor",), True),
+        "k3s-home:authentik.twoFactor: Extra inputs are not permitted",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_input_is_one_clear_line(real_raw, case):
+    change, expected = BAD[case]
+    assert _err(_variant(real_raw, change)) == expected
+
+
+def test_regex_with_opt_in_is_accepted(real_raw):
+    def change(section):
+        section["clients"][0]["allowRegex"] = True
+        section["clients"][0]["redirectUris"].append(
+            {"url": r"https://grafana\.fletcherlabs\.net/login/generic_oauth\?.*", "matchingMode": "regex"}
+        )
+
+    client = load(_variant(real_raw, change)).authentik.clients[0]
+    assert [u.matching_mode for u in client.redirect_uris] == ["strict", "regex"]
+
+
+@pytest.mark.parametrize("days_ago, ok", [(29, False), (30, True), (45, True)])
+def test_mfa_allowed_exactly_from_since_plus_30_days(real_raw, days_ago, ok):
+    def change(section):
+        section["stability"]["since"] = (TODAY - timedelta(days=days_ago)).isoformat()
+        section["mfa"]["enforced"] = True
+
+    raw = _variant(real_raw, change)
+    if ok:
+        assert load(raw).authentik.mfa.enforced is True
+    else:
+        assert "directive prohibition 1" in _err(raw)
