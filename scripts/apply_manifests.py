@@ -55,7 +55,9 @@ def main(kubeconfig: str, *paths: str) -> int:
             if any(c.type == "Established" and c.status == "True" for c in conds):
                 break
             if time.monotonic() > deadline:
-                print(f"[cluster] ERROR: CRD {name} not Established within {DEADLINE_SECONDS}s", file=sys.stderr)
+                print(
+                    f"[cluster] ERROR: CRD {name} not Established within {DEADLINE_SECONDS}s", file=sys.stderr
+                )
                 return 1
             time.sleep(0.2)
     if names:

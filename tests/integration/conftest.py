@@ -41,7 +41,9 @@ def toolchain_env() -> dict[str, str]:
     return env
 
 
-def _cluster(env: dict[str, str], *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _cluster(
+    env: dict[str, str], *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / "cluster.sh"), *args],
         env={**env, **(extra or {})},
@@ -87,10 +89,14 @@ def stack_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def stack(toolchain_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path) -> Callable[..., subprocess.CompletedProcess]:
+def stack(
+    toolchain_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path
+) -> Callable[..., subprocess.CompletedProcess]:
     """`stack("preview")` runs scripts/stack.sh exactly as `make preview` does, on the embedded target."""
 
-    def run(*args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         full_env = {
             **toolchain_env,
             "K3S_HOME_TARGET": "embedded",

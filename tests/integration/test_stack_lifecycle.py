@@ -11,7 +11,9 @@ from lightkube.resources.storage_v1 import StorageClass
 
 
 def _out(result) -> str:
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    )
 
 
 def test_preview_up_noop_destroy(stack, kube):

@@ -1,0 +1,246 @@
+"""The migration's object graph against the real embedded kube-apiserver and kube-controller-manager.
+
+The objects are the component's own (components.migration.phase_objects over the real Bazarr pilot entry,
+moved to a test namespace so nothing collides with a stack under test). They are applied in the order the
+engine applies them, phase by phase, and the real PV controller does the binding: the claim recreated under
+its original name must bind to the new PV, and the old PV must survive as Released with Retain.
+There is no kubelet and no Longhorn: Jobs are created (schema check) but never run, volumes never attach.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from lightkube import Client, codecs
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, Namespace, PersistentVolume, PersistentVolumeClaim
+from lightkube.resources.storage_v1 import StorageClass
+from lightkube.types import CascadeType
+
+from components.config import StackConfig, load
+from components.config.storage import Migration, Phase
+from components.migration import (
+    job_name,
+    phase_objects,
+    script_config_map_name,
+    staging_claim_name,
+    staging_pv_name,
+    target_volume_name,
+)
+from components.monitoring_storage import storage_class
+
+pytestmark = pytest.mark.integration
+
+NS = "k3s-home-migration-it"
+SRC_PV = "pvc-k3s-home-migration-it-source"
+MANAGER = "k3s-home-migration-test"
+DIGEST = "sha256:" + "5" * 64
+
+
+def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.25)
+
+
+def at(real_raw: dict, phase: str) -> tuple[StackConfig, Migration]:
+    """The real Bazarr pilot entry, in a test namespace, advanced to `phase` with its records filled in."""
+    raw = copy.deepcopy(real_raw)
+    m = next(x for x in raw["storage"]["migrations"] if x["name"] == "bazarr-pilot")
+    m["name"] = "it-pilot"
+    claim = m["pvcs"][0]
+    claim["namespace"] = NS
+    claim["source"]["volume"] = SRC_PV
+    claim["source"]["hostPath"] = f"/var/lib/rancher/k3s/storage/{SRC_PV}_{NS}_bazarr-config"
+    rank = list(Phase).index(Phase(phase))
+    m["phase"] = phase
+    if rank >= 2:
+        m["copied"] = {"bazarr-config": {"bytes": 1, "seconds": 1}}
+    if rank >= 3:
+        m["verified"] = {"bazarr-config": DIGEST}
+    if rank >= 4:
+        m["cutoverAt"] = "2025-06-15T10:00:00Z"
+    config = load(raw)
+    return config, next(x for x in config.storage.migrations if x.name == "it-pilot")
+
+
+def objects(config: StackConfig, m: Migration, kinds: tuple[str, ...]) -> list[dict]:
+    return [p.obj for p in phase_objects(config.storage, m) if p.obj["kind"] in kinds]
+
+
+def _get(kube: Client, res: type, name: str, namespace: str | None = None) -> Any | None:
+    try:
+        return kube.get(res, name, namespace=namespace) if namespace else kube.get(res, name)
+    except ApiError as err:
+        if err.status.code == 404:
+            return None
+        raise
+
+
+def _gone(kube: Client, res: type, name: str, namespace: str | None = None) -> None:
+    try:
+        kube.delete(res, name, namespace=namespace) if namespace else kube.delete(res, name)
+    except ApiError as err:
+        if err.status.code != 404:
+            raise
+    _until(f"{res.__name__} {name} to be deleted", lambda: _get(kube, res, name, namespace) is None)
+
+
+def _bound(kube: Client, name: str) -> Any:
+    pvc = _get(kube, PersistentVolumeClaim, name, NS)
+    return pvc if pvc is not None and pvc.status and pvc.status.phase == "Bound" else None
+
+
+def _cleanup(kube: Client, config: StackConfig, m: Migration) -> None:
+    c = m.pvcs[0]
+    for name in (job_name(m, c, "copy"), job_name(m, c, "verify")):
+        try:
+            kube.delete(Job, name, namespace=NS, cascade=CascadeType.FOREGROUND, grace_period=0)
+        except ApiError as err:
+            if err.status.code != 404:
+                raise
+    for name in (c.name, staging_claim_name(c)):
+        _gone(kube, PersistentVolumeClaim, name, NS)
+    for name in (SRC_PV, staging_pv_name(m, c), target_volume_name(m, c)):
+        _gone(kube, PersistentVolume, name)
+    _gone(kube, ConfigMap, script_config_map_name(m), NS)
+
+
+@pytest.fixture(scope="module")
+def migrated(kube: Client, real_raw_module: dict) -> Any:
+    """Run plan -> copy -> cutover -> cleanup on the API server; record what each step left behind."""
+    seen: dict[str, Any] = {}
+    config, m = at(real_raw_module, "plan")
+    c = m.pvcs[0]
+    kube.apply(Namespace(metadata=ObjectMeta(name=NS)), field_manager=MANAGER)
+    _cleanup(kube, config, m)
+    sc = storage_class(config.storage)
+    created_sc = _get(kube, StorageClass, sc["metadata"]["name"]) is None
+    if created_sc:
+        kube.create(codecs.from_dict(sc))
+    try:
+        # plan: what local-path made, live; the plan phase adopts it unchanged.
+        for obj in objects(config, m, ("PersistentVolume", "PersistentVolumeClaim")):
+            kube.create(codecs.from_dict(obj))
+        _until("the live claim to bind its local-path PV", lambda: _bound(kube, c.name))
+        seen["plan"] = kube.get(PersistentVolume, SRC_PV)
+
+        # copy: the engine updates the source PV (Retain) and creates the staging objects and the Job.
+        config, m = at(real_raw_module, "copy")
+        for obj in objects(config, m, ("PersistentVolume", "PersistentVolumeClaim", "ConfigMap", "Job")):
+            kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
+        seen["copy-staging"] = _until(
+            "the staging claim to bind", lambda: _bound(kube, staging_claim_name(c))
+        )
+        seen["copy-source"] = kube.get(PersistentVolume, SRC_PV)
+        seen["copy-job"] = kube.get(Job, job_name(m, c, "copy"), namespace=NS)
+        kube.delete(Job, job_name(m, c, "copy"), namespace=NS, cascade=CascadeType.FOREGROUND, grace_period=0)
+        _until("the copy Job to go", lambda: _get(kube, Job, job_name(m, c, "copy"), NS) is None)
+
+        # cutover, in the engine's order: creates/updates (the claim with deleteBeforeReplace), then deletes.
+        config, m = at(real_raw_module, "cutover")
+        planned = {p.key: p.obj for p in phase_objects(config.storage, m)}
+        kube.apply(codecs.from_dict(planned[f"source-pv-{c.name}"]), field_manager=MANAGER, force=True)
+        kube.create(codecs.from_dict(planned[f"target-pv-{c.name}"]))
+        seen["old-claim-uid"] = kube.get(PersistentVolumeClaim, c.name, namespace=NS).metadata.uid
+        _gone(kube, PersistentVolumeClaim, c.name, NS)
+        kube.create(codecs.from_dict(planned[f"claim-{c.name}"]))
+        _gone(kube, PersistentVolumeClaim, staging_claim_name(c), NS)
+        _gone(kube, PersistentVolume, staging_pv_name(m, c))
+        seen["cutover-claim"] = _until("the recreated claim to bind the new PV", lambda: _bound(kube, c.name))
+        seen["cutover-target"] = _until(
+            "the new PV to be Bound",
+            lambda: (
+                (pv := kube.get(PersistentVolume, target_volume_name(m, c))).status.phase == "Bound" and pv
+            ),
+        )
+        seen["cutover-source"] = _until(
+            "the old PV to be Released",
+            lambda: (pv := kube.get(PersistentVolume, SRC_PV)).status.phase == "Released" and pv,
+        )
+
+        # cleanup: the source PV is no longer in the program; the engine deletes the object.
+        config, m = at(real_raw_module, "cleanup")
+        seen["cleanup-keys"] = {p.key for p in phase_objects(config.storage, m)}
+        _gone(kube, PersistentVolume, SRC_PV)
+        seen["cleanup-claim"] = _bound(kube, c.name)
+        seen["m"] = m
+        yield seen
+    finally:
+        _cleanup(kube, config, m)
+        if created_sc:
+            _gone(kube, StorageClass, sc["metadata"]["name"])
+        kube.delete(Namespace, NS)
+
+
+@pytest.fixture(scope="module")
+def real_raw_module() -> dict:
+    import yaml
+
+    from tests.conftest import STACK_FILE
+
+    doc = yaml.safe_load(STACK_FILE.read_text())
+    return {k.removeprefix("k3s-home:"): v for k, v in doc["config"].items()}
+
+
+def test_plan_objects_are_the_live_shape_and_bind(migrated) -> None:
+    pv = migrated["plan"]
+    assert pv.spec.persistentVolumeReclaimPolicy == "Delete"  # as the provisioner made it
+    assert pv.spec.claimRef.name == "bazarr-config" and pv.spec.claimRef.namespace == NS
+    assert pv.spec.storageClassName == "local-path"
+
+
+def test_copy_sets_the_source_to_retain_and_binds_the_staging_claim(migrated) -> None:
+    m = migrated["m"]
+    c = m.pvcs[0]
+    assert migrated["copy-source"].spec.persistentVolumeReclaimPolicy == "Retain"
+    staging = migrated["copy-staging"]
+    assert staging.spec.volumeName == staging_pv_name(m, c)
+    assert staging.spec.storageClassName == "longhorn-replicated"
+    job = migrated["copy-job"]
+    pod = job.spec.template.spec
+    assert pod.containers[0].securityContext.privileged is False
+    assert pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey == (
+        "kubernetes.io/hostname"
+    )
+
+
+def test_cutover_binds_the_original_name_to_the_new_pv(migrated) -> None:
+    m = migrated["m"]
+    c = m.pvcs[0]
+    claim, pv = migrated["cutover-claim"], migrated["cutover-target"]
+    assert claim.metadata.name == "bazarr-config"
+    assert claim.metadata.uid != migrated["old-claim-uid"]
+    assert claim.spec.volumeName == target_volume_name(m, c)
+    assert claim.spec.storageClassName == "longhorn-replicated"
+    assert pv.metadata.name == target_volume_name(m, c)
+    assert pv.spec.claimRef.name == "bazarr-config" and pv.spec.claimRef.namespace == NS
+    assert pv.spec.claimRef.uid == claim.metadata.uid  # the PV controller completed the pre-binding
+    assert pv.spec.persistentVolumeReclaimPolicy == "Retain"
+    assert pv.spec.csi.driver == "driver.longhorn.io" and pv.spec.csi.volumeHandle == target_volume_name(m, c)
+
+
+def test_cutover_keeps_the_old_pv_released_with_retain(migrated) -> None:
+    old = migrated["cutover-source"]
+    assert old.status.phase == "Released"
+    assert old.spec.persistentVolumeReclaimPolicy == "Retain"
+    assert old.spec.claimRef.uid == migrated["old-claim-uid"]
+
+
+def test_cleanup_removes_only_the_old_pv(migrated) -> None:
+    c = migrated["m"].pvcs[0]
+    assert f"source-pv-{c.name}" not in migrated["cleanup-keys"]
+    assert {f"claim-{c.name}", f"target-pv-{c.name}", f"volume-{c.name}"} <= migrated["cleanup-keys"]
+    claim = migrated["cleanup-claim"]
+    assert claim is not None and claim.spec.volumeName == target_volume_name(migrated["m"], c)

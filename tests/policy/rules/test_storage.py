@@ -1,0 +1,155 @@
+"""rules.storage: compliant, non-compliant, missing property and config override; data-bearing kinds."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from components.config import load
+from components.migration import phase_objects
+from components.monitoring_storage import helm_release as component_release
+from rules.storage import OBJECT_RULES, is_data_bearing, storage_class_rule
+from tests.policy.helpers import helm_release, obj, run_rule, verdict
+
+MANDATORY = [("storage-class", "mandatory")]
+ADVISORY = [("storage-class", "advisory")]
+
+
+def pvc(cls: str | None, name: str = "data", namespace: str = "media") -> dict:
+    spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    if cls is not None:
+        spec["storageClassName"] = cls
+    return obj("PersistentVolumeClaim", name, namespace, spec=spec)
+
+
+def statefulset(*classes: str | None) -> dict:
+    templates = [
+        {"metadata": {"name": f"vol{i}"}, "spec": {**({"storageClassName": c} if c is not None else {})}}
+        for i, c in enumerate(classes)
+    ]
+    return obj("StatefulSet", "db", "media", api="apps/v1", spec={"volumeClaimTemplates": templates})
+
+
+def test_rule_is_registered() -> None:
+    assert storage_class_rule in OBJECT_RULES
+
+
+@pytest.mark.parametrize("cls", ["longhorn-replicated", "longhorn-nvme", "longhorn-optane"])
+def test_claim_on_an_approved_class_passes(real_config, cls: str) -> None:
+    assert run_rule(storage_class_rule, pvc(cls), real_config) == []
+
+
+def test_claim_on_local_path_is_mandatory(real_config) -> None:
+    [finding] = run_rule(storage_class_rule, pvc("local-path"), real_config)
+    assert verdict([finding]) == MANDATORY
+    assert finding.message == (
+        "PersistentVolumeClaim media/data: the claim uses storage class 'local-path'; "
+        "use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
+    )
+    assert finding.path == "spec.storageClassName"
+
+
+def test_claim_without_a_class_gets_the_default_and_is_reported(real_config) -> None:
+    [finding] = run_rule(storage_class_rule, pvc(None), real_config)
+    assert verdict([finding]) == MANDATORY
+    assert "names no storage class, so it gets the cluster default (local-path)" in finding.message
+
+
+def test_statefulset_templates_each_checked(real_config) -> None:
+    findings = run_rule(
+        storage_class_rule, statefulset("longhorn-replicated", "local-path", None), real_config
+    )
+    assert [f.path for f in findings] == [
+        "spec.volumeClaimTemplates[1].spec.storageClassName",
+        "spec.volumeClaimTemplates[2].spec.storageClassName",
+    ]
+    assert "volumeClaimTemplate vol1 uses storage class 'local-path'" in findings[0].message
+
+
+def test_helm_values_at_any_depth_and_both_key_spellings(real_config) -> None:
+    values = {
+        "grafana": {"persistence": {"enabled": True, "storageClassName": "local-path"}},
+        "singleBinary": {"persistence": {"storageClass": "longhorn-replicated"}},
+        "deep": {"a": [{"b": {"storageClass": "nfs"}}]},
+        "empty": {"storageClass": ""},
+        "notAClass": {"storageClass": {"name": "x"}},  # a mapping, not a class name
+    }
+    findings = run_rule(storage_class_rule, helm_release(values, name="kps", namespace="apps"), real_config)
+    assert sorted(f.path for f in findings) == [
+        "spec.values.deep.a[0].b.storageClass",
+        "spec.values.empty.storageClass",
+        "spec.values.grafana.persistence.storageClassName",
+    ]
+    assert verdict(findings) == MANDATORY * 3
+
+
+def test_other_kinds_are_ignored(real_config) -> None:
+    cm = obj("ConfigMap", "x", "media", data={"storageClassName": "local-path"})
+    assert run_rule(storage_class_rule, cm, real_config) == []
+
+
+def test_config_override_adds_an_approved_class(real_raw) -> None:
+    raw = copy.deepcopy(real_raw)
+    raw["storage"]["approvedClasses"] = ["longhorn-nvme", "longhorn-optane", "longhorn-archive"]
+    assert run_rule(storage_class_rule, pvc("longhorn-archive"), load(raw)) == []
+    assert verdict(run_rule(storage_class_rule, pvc("longhorn-archive"), load(real_raw))) == MANDATORY
+
+
+def test_claims_and_releases_under_a_pending_migration_are_advisory(real_config, real_raw) -> None:
+    """Known and planned: visible in review, but they must not block the migration that fixes them."""
+    [finding] = run_rule(storage_class_rule, pvc("local-path", "bazarr-config"), real_config)
+    assert verdict([finding]) == ADVISORY
+    assert finding.message.endswith("; migration bazarr-pilot (phase plan)")
+    storage = real_config.storage
+    release = component_release(storage, storage.release("monitoring/kube-prometheus-stack"))
+    findings = run_rule(storage_class_rule, release, real_config)
+    assert len(findings) == 3 and verdict(findings) == ADVISORY * 3
+    # After cutover the same local-path claim is mandatory again.
+    raw = copy.deepcopy(real_raw)
+    b = raw["storage"]["migrations"][1]
+    b.update(
+        phase="cutover",
+        copied={"bazarr-config": {"bytes": 1, "seconds": 1}},
+        verified={"bazarr-config": "sha256:" + "0" * 64},
+    )
+    assert verdict(run_rule(storage_class_rule, pvc("local-path", "bazarr-config"), load(raw))) == MANDATORY
+
+
+def test_the_migration_objects_pass_the_rule(real_raw) -> None:
+    raw = copy.deepcopy(real_raw)
+    m = raw["storage"]["migrations"][0]
+    names = [c["name"] for c in m["pvcs"]]
+    m.update(
+        phase="cutover",
+        copied={n: {"bytes": 1, "seconds": 1} for n in names},
+        verified={n: "sha256:" + "1" * 64 for n in names},
+    )
+    config = load(raw)
+    objs = [p.obj for p in phase_objects(config.storage, config.storage.migrations[0])]
+    claims = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
+    assert len(claims) == 4
+    for o in claims:
+        assert run_rule(storage_class_rule, o, config) == []
+    for release in config.storage.releases:
+        if release.ref.startswith("monitoring/"):
+            assert run_rule(storage_class_rule, component_release(config.storage, release), config) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("PersistentVolumeClaim", True),
+        ("PersistentVolume", True),
+        ("StatefulSet", True),
+        ("kubernetes:core/v1:PersistentVolumeClaim", True),
+        ("kubernetes:core/v1:PersistentVolume", True),
+        ("kubernetes:apps/v1:StatefulSet", True),
+        ("kubernetes:apps/v1:Deployment", False),
+        ("kubernetes:core/v1:ConfigMap", False),
+        ("kubernetes:storage.k8s.io/v1:StorageClass", False),
+        ("Job", False),
+    ],
+)
+def test_is_data_bearing(given: str, expected: bool) -> None:
+    assert is_data_bearing(given) is expected
