@@ -129,6 +129,7 @@ up() {
   # CRDs first, then what Flux already keeps in the live cluster (namespaces, PriorityClasses).
   "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$(crd_dir)"
   "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$ROOT/toolchain/embedded-baseline.yaml"
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_live.py" "$KUBECONFIG_PATH" "$ROOT/Pulumi.k3s-home.yaml"
   log "embedded control plane ready: https://127.0.0.1:$API_PORT (kubeconfig: $KUBECONFIG_PATH)"
 }
 

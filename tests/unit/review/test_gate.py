@@ -1,0 +1,274 @@
+"""The review gate over engine events: one screen for the reviewer, and the data-loss stop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from pulumi.automation import events as auto
+
+from review.gate import component_of, exit_code, main, render, summarize
+
+STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
+PREFIX = "urn:pulumi:k3s-home::k3s-home::"
+GPU = "k3s:gpu:GpuManagement"
+STORAGE = "k3s:storage:MonitoringStorage"
+PVC_TYPE = "kubernetes:core/v1:PersistentVolumeClaim"
+PROM_PVC = "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0"
+
+
+def urn(typ: str, name: str, parent: str | None = None) -> str:
+    return f"{PREFIX}{parent + '$' if parent else ''}{typ}::{name}"
+
+
+def step(op: str, u: str, k8s: tuple[str, str] | None = None, keys: list[str] | None = None) -> dict:
+    meta: dict = {
+        "op": op,
+        "urn": u,
+        "type": u.split("::")[2].rsplit("$", 1)[-1],
+        "provider": "",
+        "diffs": keys or [],
+    }
+    if keys:
+        meta["keys"] = keys
+    if k8s:
+        state = {
+            "urn": u,
+            "type": meta["type"],
+            "inputs": {"metadata": {"namespace": k8s[0], "name": k8s[1]}},
+        }
+        meta["old"] = state
+    return {"sequence": 1, "timestamp": 0, "resourcePreEvent": {"metadata": meta, "planning": True}}
+
+
+def violation(policy: str, level: str = "mandatory", u: str = "") -> dict:
+    return {
+        "policyEvent": {
+            "policyName": policy,
+            "policyPackName": "k3s-home-directive",
+            "policyPackVersion": "0.1.0",
+            "enforcementLevel": level,
+            # The engine's format: the policy's description, then the violation.
+            "message": f"Directive text of {policy}\n{policy} says no\n",
+            "resourceUrn": u,
+            "color": "never",
+        }
+    }
+
+
+SUMMARY = {
+    "summaryEvent": {"maybeCorrupt": False, "durationSeconds": 3, "resourceChanges": {}, "policyPacks": {}}
+}
+PVC = urn(PVC_TYPE, "prometheus-db", STORAGE)
+QUOTA = urn("kubernetes:core/v1:ResourceQuota", "ai-gpu", GPU)
+PC = urn("kubernetes:scheduling.k8s.io/v1:PriorityClass", "normal-gpu", GPU)
+CM = urn("kubernetes:core/v1:ConfigMap", "dashboards", STORAGE)
+
+
+def pvc_replace() -> list[dict]:
+    # The engine emits three steps for one replacement; the gate shows it once.
+    k8s = ("monitoring", PROM_PVC)
+    return [
+        step("create-replacement", PVC, k8s, ["spec.storageClassName"]),
+        step("replace", PVC, k8s, ["spec.storageClassName"]),
+        step("delete-replaced", PVC, k8s, ["spec.storageClassName"]),
+    ]
+
+
+def clean() -> list[dict]:
+    return [
+        step("same", urn("pulumi:pulumi:Stack", "k3s-home-k3s-home")),
+        step("create", urn(GPU, "gpu")),
+        step("create", QUOTA),
+        step("update", CM),
+        step("same", urn("kubernetes:core/v1:Namespace", "ai")),
+        SUMMARY,
+    ]
+
+
+def test_clean_preview_passes():
+    summary = summarize(clean(), set())
+    assert exit_code(summary) == 0
+    assert {c: dict(n) for c, n in summary.counts.items()} == {GPU: {"create": 2}, STORAGE: {"update": 1}}
+    assert "Verdict: ok to apply" in render(summary)
+
+
+def test_pvc_replace_without_ack_blocks():
+    summary = summarize([*clean()[:-1], *pvc_replace(), SUMMARY], set())
+    assert exit_code(summary) == 1
+    [blocked] = summary.blocking_changes
+    assert (blocked.urn, blocked.kind, blocked.replace_keys) == (PVC, "replace", ("spec.storageClassName",))
+    text = render(summary)
+    assert "[DATA: NOT acknowledged]" in text and "replaced because of spec.storageClassName" in text
+    assert "1 data-bearing delete/replace without acknowledgement" in text
+
+
+def test_pvc_replace_acknowledged_by_urn_passes():
+    summary = summarize([*pvc_replace(), SUMMARY], {PVC})
+    assert exit_code(summary) == 0
+    assert "[DATA: acknowledged]" in render(summary)
+
+
+def test_pvc_replace_acknowledged_by_namespace_and_name_passes():
+    assert exit_code(summarize([*pvc_replace(), SUMMARY], {f"monitoring/{PROM_PVC}"})) == 0
+    assert exit_code(summarize([*pvc_replace(), SUMMARY], {f"media/{PROM_PVC}"})) == 1
+
+
+def test_delete_of_a_data_bearing_resource_blocks_and_non_data_delete_does_not():
+    sts = urn("kubernetes:apps/v1:StatefulSet", "loki", STORAGE)
+    assert exit_code(summarize([step("delete", sts), SUMMARY], set())) == 1
+    assert exit_code(summarize([step("discard", sts), SUMMARY], set())) == 1
+    assert exit_code(summarize([step("delete", CM), SUMMARY], set())) == 0
+
+
+def test_mandatory_policy_violation_blocks_and_advisory_does_not():
+    assert exit_code(summarize([*clean(), violation("privileged-container", u=QUOTA)], set())) == 1
+    assert exit_code(summarize([*clean(), violation("directive-drift-advisory", "advisory", PC)], set())) == 0
+
+
+def test_violations_are_grouped_by_directive_rule():
+    events = [
+        *clean(),
+        violation("gpu-oversubscription"),
+        violation("secret-plaintext-advisory", "advisory", CM),
+        violation("secret-plaintext", u=CM),
+    ]
+    summary = summarize(events, set())
+    groups = {text: [v.policy for v in vs] for text, vs in summary.violations.items()}
+    assert groups == {
+        "Prohibited 5: NO GPU oversubscription beyond defined limits": ["gpu-oversubscription"],
+        "Mandatory 4: ALL secrets SOPS-encrypted": ["secret-plaintext", "secret-plaintext-advisory"],
+    }
+    text = render(summary)
+    assert "[mandatory] secret-plaintext: secret-plaintext says no  (dashboards)" in text
+    assert "Directive text of" not in text  # the group heading already says it
+
+
+def test_deletes_and_replaces_are_listed_first():
+    events = [step("create", QUOTA), step("update", CM), step("delete", PC), *pvc_replace(), SUMMARY]
+    summary = summarize(events, set())
+    assert [c.kind for c in summary.changes] == ["replace", "delete", "update", "create"]
+    text = render(summary)
+    assert text.index("Deletes and replaces (2):") < text.index("Changes per component:")
+    first_lines = text.split("Deletes and replaces (2):\n", 1)[1].splitlines()[:2]
+    assert first_lines[0].startswith("!! replace") and first_lines[1].lstrip().startswith("delete")
+
+
+def test_unfinished_preview_blocks():
+    summary = summarize(clean()[:-1], set())
+    assert exit_code(summary) == 1
+    assert "the preview did not finish" in render(summary)
+
+
+def test_error_diagnostics_block():
+    events = [
+        *clean(),
+        {"diagnosticEvent": {"message": "boom\ntrace", "severity": "error", "color": "never"}},
+    ]
+    assert exit_code(summarize(events, set())) == 1
+
+
+def test_component_is_the_first_type_in_the_chain():
+    assert component_of(QUOTA) == GPU
+    assert component_of(urn("kubernetes:core/v1:Namespace", "ai")) == "kubernetes:core/v1:Namespace"
+    nested = f"{PREFIX}{GPU}$k3s:gpu:Quotas$kubernetes:core/v1:ResourceQuota::q"
+    assert component_of(nested) == GPU
+
+
+def test_automation_api_events_summarize_like_the_event_log():
+    objects = [auto.EngineEvent.from_json(e) for e in [*pvc_replace(), violation("storage-class"), SUMMARY]]
+    from_objects = summarize(objects, set())
+    from_dicts = summarize([*pvc_replace(), violation("storage-class"), SUMMARY], set())
+    assert from_objects.changes == from_dicts.changes
+    assert from_objects.violations == from_dicts.violations
+    assert exit_code(from_objects) == 1
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+
+
+def write_log(path: Path, events: list[dict], torn_tail: bool = False) -> Path:
+    text = "".join(json.dumps(e) + "\n" for e in events)
+    path.write_text(text + ('{"sequence": 9, "resourcePre' if torn_tail else ""))
+    return path
+
+
+def test_cli_blocks_and_acks_and_writes_the_summary(tmp_path, capsys):
+    log = write_log(tmp_path / "events.jsonl", [*pvc_replace(), SUMMARY], torn_tail=True)
+    config = ["--config", str(STACK_FILE)]
+    assert main([str(log), *config]) == 1
+    assert "[DATA: NOT acknowledged]" in capsys.readouterr().out
+    out_file = tmp_path / "out" / "summary.txt"
+    assert main([str(log), *config, "--ack", PVC, "--output", str(out_file)]) == 0
+    assert "Verdict: ok to apply" in out_file.read_text()
+
+
+def test_cli_reads_accept_data_loss_from_the_stack_config(tmp_path, capsys):
+    doc = yaml.safe_load(STACK_FILE.read_text())
+    doc["config"]["k3s-home:storage"]["migrations"][0]["acceptDataLoss"] = [PROM_PVC]
+    config = tmp_path / "Pulumi.k3s-home.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    log = write_log(tmp_path / "events.jsonl", [*pvc_replace(), SUMMARY])
+    assert main([str(log), "--config", str(config)]) == 0
+    assert "[DATA: acknowledged]" in capsys.readouterr().out
+
+
+def test_cli_missing_event_log_is_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such event log" in err
+
+
+def test_cli_bad_config_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("config:\n  k3s-home:bogus: {}\n")
+    log = write_log(tmp_path / "events.jsonl", [SUMMARY])
+    assert main([str(log), "--config", str(bad)]) == 2
+    assert "k3s-home:bogus: unknown key" in capsys.readouterr().err
+
+
+def test_the_most_destructive_step_of_a_resource_wins():
+    read = urn("kubernetes:core/v1:PersistentVolume", "pv-1")
+    summary = summarize([step("read", read), step("read-replacement", read), SUMMARY], set())
+    assert [(c.urn, c.kind) for c in summary.changes] == [(read, "replace")]
+
+
+def _config_with_migration(tmp_path: Path, **fields) -> Path:
+    doc = yaml.safe_load(STACK_FILE.read_text())
+    doc["config"]["k3s-home:storage"]["migrations"][0].update(fields)
+    config = tmp_path / "Pulumi.k3s-home.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    return config
+
+
+def test_migration_in_plan_acknowledges_only_claims_accepted_as_lost(tmp_path):
+    from review.gate import acknowledged_from_config
+
+    config = _config_with_migration(tmp_path, acceptDataLoss=[PROM_PVC])
+    assert acknowledged_from_config(config) == {f"monitoring/{PROM_PVC}"}
+
+
+def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
+    from review.gate import acknowledged_from_config
+
+    doc = yaml.safe_load(STACK_FILE.read_text())
+    claims = [c["name"] for c in doc["config"]["k3s-home:storage"]["migrations"][0]["pvcs"]]
+    config = _config_with_migration(
+        tmp_path,
+        phase="cutover",
+        copied={c: {"bytes": 1, "seconds": 1} for c in claims},
+        verified={c: "sha256:" + "a" * 64 for c in claims},
+    )
+    acked = acknowledged_from_config(config)
+    assert f"monitoring/{PROM_PVC}" in acked
+    assert "monitoring/prometheus-kube-prometheus-stack-prometheus" in acked  # the owning StatefulSet
+    assert not any(a.startswith("pvc-") for a in acked)  # old volumes only at cleanup
+
+
+def test_cli_takes_stack_config_and_summary_path_from_the_environment(tmp_path, capsys, monkeypatch):
+    summary_file = tmp_path / "review-summary.txt"
+    monkeypatch.setenv("K3S_HOME_REVIEW_SUMMARY", str(summary_file))
+    log = write_log(tmp_path / "events.jsonl", [*clean()])
+    assert main([str(log), "--stack-config", str(STACK_FILE)]) == 0
+    assert summary_file.read_text() == capsys.readouterr().out
