@@ -23,3 +23,5 @@ pulumi.export("gpu", gpu.summary)
 pulumi.export("monitoringStorage", storage.summary)
 pulumi.export("authentik", sso.summary)
 pulumi.export("controlPlane", control_plane.summary)
+# Secret: each node's /etc/rancher/k3s/config.yaml carries the cluster token.
+pulumi.export("controlPlaneNodeConfigs", control_plane.node_configs)

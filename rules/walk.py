@@ -54,7 +54,9 @@ def walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 def helm_values(obj: dict) -> dict | None:
     """`spec.values` of a Flux HelmRelease, else None."""
-    if obj.get("kind") != "HelmRelease" or not str(obj.get("apiVersion", "")).startswith("helm.toolkit.fluxcd.io/"):
+    if obj.get("kind") != "HelmRelease" or not str(obj.get("apiVersion", "")).startswith(
+        "helm.toolkit.fluxcd.io/"
+    ):
         return None
     values = dig(obj, "spec", "values")
     return values if isinstance(values, dict) else None

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from lightkube import Client, KubeConfig
 import yaml
+from lightkube import Client, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition

@@ -18,8 +18,10 @@ from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from components.config import load_stack_file  # noqa: E402
-from components.migration import Phase, source_claim, source_pv  # noqa: E402
+from components.config import load_stack_file
+from components.migration import Phase, source_claim, source_pv
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def live_objects(stack_file: str) -> list[dict]:
@@ -29,8 +31,8 @@ def live_objects(stack_file: str) -> list[dict]:
         for c in m.pvcs:
             out += [source_pv(m, c, Phase.PLAN), source_claim(c)]
     for obj in out:
-        applied = json.dumps(obj, sort_keys=True)
-        obj["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = applied
+        applied = json.dumps(obj, sort_keys=True)  # before the annotation itself is added
+        obj["metadata"].setdefault("annotations", {})[LAST_APPLIED] = applied
     return out
 
 

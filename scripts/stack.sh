@@ -78,7 +78,7 @@ main() {
         --event-log "$RUN/preview-events.jsonl" --save-plan "$RUN/plan.json" "$@" || rc=$?
       local gate=0
       k3s-home-review "$RUN/preview-events.jsonl" --stack-config "$ROOT/Pulumi.$STACK.yaml" || gate=$?
-      (( rc == 0 )) && (( gate == 0 )) && log "reviewed plan saved: .work/plan.json (make up applies exactly this plan)"
+      (( rc == 0 )) && (( gate == 0 )) && log "reviewed plan saved: $RUN/plan.json (make up applies exactly this plan)"
       (( rc != 0 )) && exit "$rc"
       exit "$gate"
       ;;

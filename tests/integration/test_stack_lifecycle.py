@@ -20,7 +20,7 @@ def test_preview_up_noop_destroy(stack, kube):
     preview = stack("preview")
     assert preview.returncode == 0, _out(preview)
     assert "target: embedded control plane" in preview.stderr
-    assert "Review summary" in preview.stdout + preview.stderr, _out(preview)
+    assert "Verdict: ok to apply" in preview.stdout, _out(preview)
 
     up = stack("up", "--yes")
     assert up.returncode == 0, _out(up)

@@ -41,6 +41,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return found[0]
 
 
+@pytest.fixture(autouse=True)
+def _random_secret_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests see pulumi_random, whatever generator the local toolchain selected."""
+    monkeypatch.setenv("K3S_HOME_SECRET_GENERATOR", "random")
+
+
 @pytest.fixture
 def record() -> Callable[[Callable[[], Any]], RecordingMocks]:
     """`record(build)` runs `build()` under fresh mocks, waits for every registration, returns the mocks."""
