@@ -610,8 +610,10 @@ class AuthentikSso(pulumi.ComponentResource):
                             k8s.core.v1.VolumeArgs(
                                 name="sso",
                                 secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    # Output name: the Job waits for the Secret it mounts.
-                                    secret_name=app_secret.metadata.name,
+                                    # Plain name plus depends_on: an Output name would carry the
+                                    # Secret's secretness into the Job spec, which a saved plan
+                                    # cannot match at `up` (its value is unknown during preview).
+                                    secret_name=client.app_secret_name,
                                     items=[
                                         k8s.core.v1.KeyToPathArgs(
                                             key=JELLYFIN_CONFIG_KEY, path=JELLYFIN_CONFIG_KEY
@@ -623,7 +625,7 @@ class AuthentikSso(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[app_secret]),
         )
 
 

@@ -27,7 +27,8 @@ choose_target() {
     log "target: your kubeconfig $user_kc, context '$ctx'"
   else
     bash "$ROOT/scripts/cluster.sh" status >/dev/null 2>&1 || bash "$ROOT/scripts/cluster.sh" up
-    export KUBECONFIG="$WORK/kubeconfig"
+    KUBECONFIG="$(bash "$ROOT/scripts/cluster.sh" kubeconfig)"
+    export KUBECONFIG
     log "target: embedded control plane ($KUBECONFIG)"
   fi
   python "$ROOT/scripts/api_check.py" "$KUBECONFIG"

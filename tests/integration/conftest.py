@@ -54,16 +54,27 @@ def _cluster(
 
 
 @pytest.fixture(scope="session")
-def embedded_kubeconfig(toolchain_env: dict[str, str]) -> Iterator[str]:
-    """Path of the embedded control plane's kubeconfig; started for the session when not running."""
-    started = _cluster(toolchain_env, "status").returncode != 0
-    if started:
-        up = _cluster(toolchain_env, "up")
-        if up.returncode != 0:
-            pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
-    yield str(ROOT / ".work" / "kubeconfig")
-    if started:
-        _cluster(toolchain_env, "down")
+def cluster_env(toolchain_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A control plane of the test session's own: fresh, seeded, apart from the user's `.work/`."""
+    base = tmp_path_factory.mktemp("embedded")
+    return {
+        **toolchain_env,
+        "K3S_HOME_CLUSTER_DIR": str(base / "cluster"),
+        "K3S_HOME_CLUSTER_KUBECONFIG": str(base / "kubeconfig"),
+        "K3S_HOME_ETCD_PORT": os.environ.get("K3S_HOME_TEST_ETCD_PORT", "25790"),
+        "K3S_HOME_API_PORT": os.environ.get("K3S_HOME_TEST_API_PORT", "18443"),
+    }
+
+
+@pytest.fixture(scope="session")
+def embedded_kubeconfig(cluster_env: dict[str, str]) -> Iterator[str]:
+    """Path of the session's embedded control plane kubeconfig; stopped and wiped at the end."""
+    up = _cluster(cluster_env, "up")
+    if up.returncode != 0:
+        _cluster(cluster_env, "down")
+        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
+    yield cluster_env["K3S_HOME_CLUSTER_KUBECONFIG"]
+    _cluster(cluster_env, "down")
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +101,7 @@ def stack_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def stack(
-    toolchain_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path
+    cluster_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path
 ) -> Callable[..., subprocess.CompletedProcess]:
     """`stack("preview")` runs scripts/stack.sh exactly as `make preview` does, on the embedded target."""
 
@@ -98,7 +109,7 @@ def stack(
         *args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
         full_env = {
-            **toolchain_env,
+            **cluster_env,
             "K3S_HOME_TARGET": "embedded",
             "K3S_HOME_RUN_DIR": str(stack_run_dir),
             "PULUMI_BACKEND_URL": f"file://{stack_run_dir}/state",

@@ -5,9 +5,18 @@ from __future__ import annotations
 import base64
 
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import ResourceQuota, Secret
+from lightkube.resources.core_v1 import PersistentVolumeClaim, ResourceQuota, Secret
 from lightkube.resources.scheduling_v1 import PriorityClass
 from lightkube.resources.storage_v1 import StorageClass
+
+# The live claims the embedded control plane is seeded with and the migration's plan phase adopts.
+SEEDED_CLAIMS = [
+    (
+        "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0",
+        "monitoring",
+    ),
+    ("bazarr-config", "media"),
+]
 
 
 def _out(result) -> str:
@@ -26,7 +35,7 @@ def test_preview_up_noop_destroy(stack, kube):
     assert up.returncode == 0, _out(up)
 
     normal = kube.get(PriorityClass, "normal-gpu")
-    assert (normal.value, normal.globalDefault) == (100, False)
+    assert (normal.value, bool(normal.globalDefault)) == (100, False)
     assert kube.get(PriorityClass, "critical-gpu").value == 1000
     quotas = list(kube.list(ResourceQuota, namespace="ai"))
     assert quotas and all(not k.startswith("limits.") for q in quotas for k in q.spec.hard)
@@ -56,3 +65,7 @@ def test_preview_up_noop_destroy(stack, kube):
         raise AssertionError("normal-gpu survived destroy")
     except ApiError as err:
         assert err.status.code == 404
+    # Data and credentials are retained on delete: destroy never takes the only copy.
+    assert kube.get(Secret, "grafana-sso", namespace="monitoring").data, "app-side SSO Secret not retained"
+    for name, ns in SEEDED_CLAIMS:
+        assert kube.get(PersistentVolumeClaim, name, namespace=ns).status.phase == "Bound"
