@@ -6,7 +6,6 @@ the integration tests (applied to a real API server) and the policy rules all se
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 
 from components.config import StackConfig
 from components.config.gpu import GpuConfig, GpuTenant, advisories
+from components.deep_merge import deep_merge
 
 QUOTA_NAME = "gpu-quota"
 POLICY_NAME = "gpu-tenant-priority-class"
@@ -232,15 +232,6 @@ def time_slicing_config_map(gpu: GpuConfig) -> dict | None:
     }
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
-
-
 def dcgm_helm_release(gpu: GpuConfig) -> dict:
     mon, dcgm = gpu.monitoring, gpu.monitoring.dcgm_exporter
     nodes = sorted({n for p in gpu.pools if p.vendor == "nvidia" for n in p.nodes})
@@ -282,7 +273,7 @@ def dcgm_helm_release(gpu: GpuConfig) -> dict:
             },
             "install": {"remediation": {"retries": 3}},
             "upgrade": {"remediation": {"retries": 3}},
-            "values": _merge(values, dcgm.values),
+            "values": deep_merge(values, dcgm.values),
         },
     }
 

@@ -206,43 +206,34 @@ def target_pv(storage: StorageConfig, m: Migration, c: MigratedClaim, staging: b
     }
 
 
-def target_claim(storage: StorageConfig, m: Migration, c: MigratedClaim, name: str) -> dict:
-    """A claim bound to the new PV by volumeName; under the original name it keeps Helm's ownership."""
+def _claim(storage: StorageConfig, m: Migration, c: MigratedClaim, name: str, volume: str | None) -> dict:
+    """A claim on the target class; under the original name it keeps Helm's ownership."""
     meta: dict[str, Any] = {"name": name, "namespace": c.namespace}
     if name == c.name:
         meta.update(_helm_metadata(c))
     else:
         meta["labels"] = _labels(m)
     meta["annotations"] = {**meta.get("annotations", {}), **SKIP_AWAIT}
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": meta,
-        "spec": {
-            "accessModes": list(c.access_modes),
-            "resources": {"requests": {"storage": _size(storage, c)}},
-            "storageClassName": m.target_class,
-            "volumeMode": "Filesystem",
-            "volumeName": target_volume_name(m, c) if name == c.name else staging_pv_name(m, c),
-        },
+    spec: dict[str, Any] = {
+        "accessModes": list(c.access_modes),
+        "resources": {"requests": {"storage": _size(storage, c)}},
+        "storageClassName": m.target_class,
+        "volumeMode": "Filesystem",
     }
+    if volume:
+        spec["volumeName"] = volume
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec}
+
+
+def target_claim(storage: StorageConfig, m: Migration, c: MigratedClaim, name: str) -> dict:
+    """A claim bound to the new PV by volumeName (the staging PV under the staging name)."""
+    volume = target_volume_name(m, c) if name == c.name else staging_pv_name(m, c)
+    return _claim(storage, m, c, name, volume)
 
 
 def fresh_claim(storage: StorageConfig, m: Migration, c: MigratedClaim) -> dict:
     """acceptDataLoss only: the original name on a new, EMPTY volume provisioned by the target class."""
-    meta: dict[str, Any] = {"name": c.name, "namespace": c.namespace, **_helm_metadata(c)}
-    meta["annotations"] = {**meta.get("annotations", {}), **SKIP_AWAIT}
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": meta,
-        "spec": {
-            "accessModes": list(c.access_modes),
-            "resources": {"requests": {"storage": _size(storage, c)}},
-            "storageClassName": m.target_class,
-            "volumeMode": "Filesystem",
-        },
-    }
+    return _claim(storage, m, c, c.name, None)
 
 
 def script_config_map(m: Migration, namespace: str) -> dict:

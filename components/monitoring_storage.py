@@ -6,7 +6,6 @@ the directive's failure conditions, and one `VolumeMigration` per configured mig
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pulumi
@@ -14,18 +13,10 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.config.storage import HelmReleaseSpec, StorageConfig
+from components.deep_merge import deep_merge
 from components.migration import VolumeMigration, effective_class, release_patch
 
 RULE_NAME = "k3s-home-storage-failure-conditions"
-
-
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        out[key] = (
-            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
 
 
 def storage_class(storage: StorageConfig) -> dict:
@@ -84,14 +75,14 @@ def storage_values(storage: StorageConfig) -> dict[str, dict]:
             }
         else:  # loki, single-binary mode
             values = {"singleBinary": {"persistence": {"enabled": True, "storageClass": cls, "size": size}}}
-        out[target.release] = _merge(out.get(target.release, {}), values)
+        out[target.release] = deep_merge(out.get(target.release, {}), values)
     return out
 
 
 def helm_release(storage: StorageConfig, release: HelmReleaseSpec) -> dict:
     """The full HelmRelease: the Flux repo's values, our storage values, then the migration's phase patch."""
     patch, suspend = release_patch(storage, release.ref)
-    values = _merge(_merge(release.values, storage_values(storage).get(release.ref, {})), patch)
+    values = deep_merge(deep_merge(release.values, storage_values(storage).get(release.ref, {})), patch)
     meta: dict[str, Any] = {"name": release.name, "namespace": release.namespace}
     m = storage.migration_of_release(release.ref)
     if m is not None and patch:

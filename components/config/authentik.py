@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
 
-from .base import Model
+from .base import DNS_LABEL, Model
 
 APPS = ("grafana", "jellyfin", "open-webui")
 # Roles each app understands, strongest first (Grafana's JMESPath checks them in this order).
@@ -34,7 +34,6 @@ APP_CALLBACK: dict[str, str] = {
 SCOPES = ("openid", "email", "profile", "offline_access")
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
-_K8S_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Group names end up in JMESPath literals and comma-separated env values: keep them plain.
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -60,7 +59,7 @@ def _https_url(url: str, what: str) -> str:
 
 
 def _k8s_name(value: str, what: str) -> str:
-    if not _K8S_NAME.match(value):
+    if not DNS_LABEL.match(value):
         raise ValueError(f"{what} '{value}' is not a valid Kubernetes name (lowercase, digits, '-')")
     return value
 

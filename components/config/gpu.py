@@ -6,7 +6,6 @@ before any resource is registered.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -14,10 +13,8 @@ from pydantic.alias_generators import to_camel
 
 from components.gpu_capacity import Claim, Verdict, prove
 
-from .base import Model
+from .base import DNS_LABEL, Model
 from .cluster import ClusterConfig
-
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Directive Phase 2, verbatim. The stack config may deviate only visibly (rules.gpu "directive-drift").
 DIRECTIVE_PRIORITY_CLASSES: dict[str, tuple[int, str]] = {

@@ -14,9 +14,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from .base import Model
+from .base import DNS_LABEL, Model
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$")

@@ -7,8 +7,6 @@ pods stay Pending, which is all admission needs.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from components.gpu import (
     priority_classes,
     resource_quotas,
 )
+from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +36,6 @@ MANAGER = "k3s-home-gpu-test"
 LABEL = {"k3s-home-test": "gpu-admission"}
 NVIDIA = "nvidia.com/gpu"
 INTEL = "gpu.intel.com/i915"
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def pod(
@@ -139,7 +127,7 @@ def guarded(kube: Client, config: StackConfig):
         kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
     # Quota admission refuses every pod until kube-controller-manager has computed the quota's status.
     for ns in namespaces:
-        _until(f"quota {ns}/{QUOTA_NAME} to be computed and idle", lambda ns=ns: _quota_idle(kube, ns))
+        until(f"quota {ns}/{QUOTA_NAME} to be computed and idle", lambda ns=ns: _quota_idle(kube, ns))
     # A new policy needs a moment before it is enforced; probe with a server-side dry run.
     probe = pod("vap-probe", "ai", {NVIDIA: "1"})
 
@@ -150,7 +138,7 @@ def guarded(kube: Client, config: StackConfig):
             return POLICY_NAME in str(err.status.message)
         return False
 
-    _until("the ValidatingAdmissionPolicy to be enforced", enforced)
+    until("the ValidatingAdmissionPolicy to be enforced", enforced)
     yield {"namespaces": namespaces, "default": live_default[0]}
     _delete_test_pods(kube, namespaces)
     for obj in reversed(ours):
@@ -166,7 +154,7 @@ def test_policy_cel_type_checks_clean(kube: Client, guarded) -> None:
         vap = kube.get(ValidatingAdmissionPolicy, POLICY_NAME)
         return vap.status if vap.status and vap.status.typeChecking is not None else None
 
-    status = _until("the policy's type check", checked)
+    status = until("the policy's type check", checked)
     assert status.typeChecking.expressionWarnings in (None, [])
 
 

@@ -10,8 +10,6 @@ There is no kubelet and no Longhorn: Jobs are created (schema check) but never r
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from components.migration import (
     target_volume_name,
 )
 from components.monitoring_storage import storage_class
+from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -41,17 +40,6 @@ NS = "k3s-home-migration-it"
 SRC_PV = "pvc-k3s-home-migration-it-source"
 MANAGER = "k3s-home-migration-test"
 DIGEST = "sha256:" + "5" * 64
-
-
-def _until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def at(real_raw: dict, phase: str) -> tuple[StackConfig, Migration]:
@@ -94,7 +82,7 @@ def _gone(kube: Client, res: type, name: str, namespace: str | None = None) -> N
     except ApiError as err:
         if err.status.code != 404:
             raise
-    _until(f"{res.__name__} {name} to be deleted", lambda: _get(kube, res, name, namespace) is None)
+    until(f"{res.__name__} {name} to be deleted", lambda: _get(kube, res, name, namespace) is None)
 
 
 def _bound(kube: Client, name: str) -> Any:
@@ -133,20 +121,18 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
         # plan: what local-path made, live; the plan phase adopts it unchanged.
         for obj in objects(config, m, ("PersistentVolume", "PersistentVolumeClaim")):
             kube.create(codecs.from_dict(obj))
-        _until("the live claim to bind its local-path PV", lambda: _bound(kube, c.name))
+        until("the live claim to bind its local-path PV", lambda: _bound(kube, c.name))
         seen["plan"] = kube.get(PersistentVolume, SRC_PV)
 
         # copy: the engine updates the source PV (Retain) and creates the staging objects and the Job.
         config, m = at(real_raw_module, "copy")
         for obj in objects(config, m, ("PersistentVolume", "PersistentVolumeClaim", "ConfigMap", "Job")):
             kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
-        seen["copy-staging"] = _until(
-            "the staging claim to bind", lambda: _bound(kube, staging_claim_name(c))
-        )
+        seen["copy-staging"] = until("the staging claim to bind", lambda: _bound(kube, staging_claim_name(c)))
         seen["copy-source"] = kube.get(PersistentVolume, SRC_PV)
         seen["copy-job"] = kube.get(Job, job_name(m, c, "copy"), namespace=NS)
         kube.delete(Job, job_name(m, c, "copy"), namespace=NS, cascade=CascadeType.FOREGROUND, grace_period=0)
-        _until("the copy Job to go", lambda: _get(kube, Job, job_name(m, c, "copy"), NS) is None)
+        until("the copy Job to go", lambda: _get(kube, Job, job_name(m, c, "copy"), NS) is None)
 
         # cutover, in the engine's order: creates/updates (the claim with deleteBeforeReplace), then deletes.
         config, m = at(real_raw_module, "cutover")
@@ -158,14 +144,14 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
         kube.create(codecs.from_dict(planned[f"claim-{c.name}"]))
         _gone(kube, PersistentVolumeClaim, staging_claim_name(c), NS)
         _gone(kube, PersistentVolume, staging_pv_name(m, c))
-        seen["cutover-claim"] = _until("the recreated claim to bind the new PV", lambda: _bound(kube, c.name))
-        seen["cutover-target"] = _until(
+        seen["cutover-claim"] = until("the recreated claim to bind the new PV", lambda: _bound(kube, c.name))
+        seen["cutover-target"] = until(
             "the new PV to be Bound",
             lambda: (
                 (pv := kube.get(PersistentVolume, target_volume_name(m, c))).status.phase == "Bound" and pv
             ),
         )
-        seen["cutover-source"] = _until(
+        seen["cutover-source"] = until(
             "the old PV to be Released",
             lambda: (pv := kube.get(PersistentVolume, SRC_PV)).status.phase == "Released" and pv,
         )
