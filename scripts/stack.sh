@@ -62,7 +62,9 @@ stack_config() {
     rm -rf "$tmp"
   fi
   STACK_FILE="$RUN/stack/Pulumi.$STACK.yaml"
-  { grep -v '^encryptionsalt:' "$ROOT/Pulumi.$STACK.yaml"; cat "$salt" 2>/dev/null || true; } >"$STACK_FILE"
+  # K3S_HOME_STACK_CONFIG previews a variant of the stack file (tests use it for bad input).
+  local source_file="${K3S_HOME_STACK_CONFIG:-$ROOT/Pulumi.$STACK.yaml}"
+  { grep -v '^encryptionsalt:' "$source_file"; cat "$salt" 2>/dev/null || true; } >"$STACK_FILE"
 }
 
 main() {
