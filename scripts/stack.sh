@@ -36,6 +36,7 @@ choose_target() {
 
 # Local file backend and a generated passphrase unless the user brings their own (docs/state.md).
 backend() {
+  mkdir -p "$RUN"
   if [[ -z ${PULUMI_BACKEND_URL:-} ]]; then
     mkdir -p "$RUN/state"
     export PULUMI_BACKEND_URL="file://$RUN/state"
