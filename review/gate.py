@@ -4,7 +4,11 @@ CrossGuard sees resources, not operations, so "no delete or replace of a PVC, PV
 the migration acknowledgement" is enforced here, over the engine's events: the newline-delimited JSON
 of `pulumi preview --event-log FILE`, or Automation API `EngineEvent`s.
 
-The pure core is `summarize(events, acknowledged)` and `exit_code(summary)`; `main` is the CLI.
+Every planned create is also checked against the target cluster (review/ownership.py): creating an object
+that already exists fails `pulumi up` halfway, so the gate stops it at preview (design.md §7, ADR 0003).
+
+The pure core is `summarize(events, acknowledged)`, `check_cluster(summary, exists)` and
+`exit_code(summary)`; `main` is the CLI.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from review.ownership import ClusterLookup, Collision, ObjectRef, collisions, object_ref
 from rules.registry import directive, rule_id_of
 from rules.storage import is_data_bearing
 
@@ -45,6 +50,9 @@ KIND_MARK = {"delete": "-", "replace": "+-", "update": "~", "create": "+", "impo
 STACK_TYPE = "pulumi:pulumi:Stack"
 # CI sets this so `make preview` leaves the summary where the workflow posts it from.
 SUMMARY_ENV = "K3S_HOME_REVIEW_SUMMARY"
+COLLISION_HEADING = (
+    "Would collide with existing objects (adopt via k3s-home:cluster.adopt or remove from Flux first)"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,17 @@ class Summary:
     violations: dict[str, list[Violation]] = field(default_factory=dict)  # directive text -> violations
     errors: list[str] = field(default_factory=list)  # error diagnostics
     complete: bool = False  # the engine emitted its summary event
+    creates: list[ObjectRef] = field(default_factory=list)  # Kubernetes objects of plain create steps
+    collisions: list[Collision] = field(default_factory=list)  # existing or unchecked, by check_cluster
+    cluster_check: str = "not checked"  # "checked", or why not
+
+    @property
+    def colliding(self) -> list[Collision]:
+        return [c for c in self.collisions if c.exists]
+
+    @property
+    def unchecked(self) -> list[Collision]:
+        return [c for c in self.collisions if not c.exists]
 
     @property
     def blocking_changes(self) -> list[Change]:
@@ -166,6 +185,8 @@ def summarize(events: Iterable[Any], acknowledged: set[str]) -> Summary:
             urn = str(meta.get("urn", ""))
             if kind is None or not urn:
                 continue
+            if ref := object_ref(meta):
+                summary.creates.append(ref)
             previous = steps.get(urn)
             if previous is None or KIND_ORDER.index(kind) < KIND_ORDER.index(previous[0]):
                 steps[urn] = (kind, meta)
@@ -216,9 +237,23 @@ def _violation_text(message: str) -> str:
     return lines[1] if len(lines) > 1 else (lines[0] if lines else "")
 
 
+def check_cluster(summary: Summary, exists: Callable[[ObjectRef], bool]) -> Summary:
+    """Ask the cluster about every planned create; `exists` raises when it cannot tell."""
+    summary.collisions = collisions(summary.creates, exists)
+    summary.cluster_check = "checked"
+    return summary
+
+
 def exit_code(summary: Summary) -> int:
-    """1 when `up` must not run: unacknowledged data loss, a mandatory violation, or a broken preview."""
-    blocked = summary.blocking_changes or summary.mandatory or summary.errors or not summary.complete
+    """1 when `up` must not run: unacknowledged data loss, a mandatory violation, a create of an object
+    that already exists, or a broken preview. Objects that could not be checked are advisory."""
+    blocked = (
+        summary.blocking_changes
+        or summary.mandatory
+        or summary.colliding
+        or summary.errors
+        or not summary.complete
+    )
     return 1 if blocked else 0
 
 
@@ -246,6 +281,9 @@ def render(summary: Summary) -> str:
     lines.append("")
     lines.append(f"Deletes and replaces ({len(destructive)}):")
     lines += [_change_line(c) for c in destructive] or ["   none"]
+
+    lines.append("")
+    lines += _collision_lines(summary)
 
     lines.append("")
     lines.append("Changes per component:")
@@ -280,6 +318,26 @@ def render(summary: Summary) -> str:
     return "\n".join(lines)
 
 
+def _collision_lines(summary: Summary) -> list[str]:
+    if summary.cluster_check != "checked":
+        return [f"{COLLISION_HEADING}:", f"   {summary.cluster_check}"]
+    lines = [f"{COLLISION_HEADING} ({len(summary.colliding)}):"]
+    order = sorted(summary.collisions, key=lambda c: (c.ref.kind, c.ref.namespace or "", c.ref.name))
+    lines += [f"!! {c.ref}" for c in order if c.exists]
+    if not summary.collisions:
+        lines.append("   none")
+    # Advisory, never silent; one line per reason keeps an unreachable API server to one line.
+    by_reason: dict[str, list[ObjectRef]] = {}
+    for c in order:
+        if c.exists:
+            continue
+        by_reason.setdefault(c.error, []).append(c.ref)
+    for reason, refs in by_reason.items():
+        shown = ", ".join(str(r) for r in refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
+        lines.append(f"   [advisory] could not check {shown}: {reason}")
+    return lines
+
+
 def _verdict(summary: Summary) -> str:
     reasons = []
     if n := len(summary.blocking_changes):
@@ -289,11 +347,20 @@ def _verdict(summary: Summary) -> str:
         )
     if n := len(summary.mandatory):
         reasons.append(f"{n} mandatory policy violation(s)")
+    if n := len(summary.colliding):
+        reasons.append(
+            f"{n} create(s) of objects that already exist in the cluster (`up` would fail with "
+            "AlreadyExists: adopt them via k3s-home:cluster.adopt or remove them from Flux first)"
+        )
     if summary.errors:
         reasons.append(f"{len(summary.errors)} error(s) in the preview")
     if not summary.complete:
         reasons.append("the preview did not finish (no summary event)")
-    return "Verdict: BLOCKED: " + "; ".join(reasons) if reasons else "Verdict: ok to apply"
+    if reasons:
+        return "Verdict: BLOCKED: " + "; ".join(reasons)
+    if n := len(summary.unchecked):
+        return f"Verdict: ok to apply ({n} create(s) not checked against the cluster, see above)"
+    return "Verdict: ok to apply"
 
 
 # --- CLI ----------------------------------------------------------------------------------------------
@@ -355,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get(SUMMARY_ENV) or None,
         help=f"also write the summary to this file, for a PR comment (default ${SUMMARY_ENV})",
     )
+    parser.add_argument(
+        "--no-cluster-check",
+        action="store_true",
+        help="do not ask the cluster ($KUBECONFIG) whether planned creates already exist (offline use)",
+    )
     args = parser.parse_args(argv)
 
     log = Path(args.event_log)
@@ -374,6 +446,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     summary = summarize(read_event_log(log), acknowledged)
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    if args.no_cluster_check:
+        summary.cluster_check = "not checked (--no-cluster-check)"
+    elif not kubeconfig:
+        summary.cluster_check = "not checked (KUBECONFIG not set)"
+    else:
+        lookup = ClusterLookup(kubeconfig)
+        try:
+            check_cluster(summary, lookup)
+        finally:
+            lookup.close()
     text = render(summary)
     print(text)
     if args.output:

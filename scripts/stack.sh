@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a pulumi command on stack k3s-home against the right target, with the policy pack.
 #   stack.sh preview        review: --diff, policy pack, saved plan, then the review gate summary
+#                           (the gate also asks the target, via KUBECONFIG, whether planned creates exist)
 #   stack.sh up [--yes]     applies exactly the reviewed plan (asks for confirmation unless --yes)
 #   stack.sh destroy|refresh|<any pulumi subcommand> [args...]
 # Target: the user's kubeconfig when one is configured (KUBECONFIG set, or ~/.kube/config), else
