@@ -36,6 +36,22 @@ build() {
   log "built $name in $((SECONDS - start))s"
 }
 
+system_packages() {
+  # Debian packages the scripts and tests call: certificates, health checks, the offline test.
+  local missing=()
+  for tool in openssl:openssl curl:curl ip:iproute2 unshare:util-linux; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    log "missing system packages: ${missing[*]} (install them, e.g. sudo apt-get install ${missing[*]})"
+    exit 1
+  fi
+}
+
 python_env() {
   local venv="$ROOT/.venv" stamp="$ROOT/.venv/.requirements.sha256"
   local want
@@ -148,6 +164,7 @@ EOF
 
 main() {
   local start=$SECONDS
+  system_packages
   python_env
   pulumi_engine
   # A built CLI gets its own PULUMI_HOME so the user's ~/.pulumi plugins are left alone.
