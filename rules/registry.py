@@ -23,16 +23,16 @@ ALL_STACK_RULES: list[StackRule] = [rule for m in _MODULES for rule in getattr(m
 
 # Rule id -> the directive text it enforces. The review gate groups violations by this text.
 RULE_DOCS: dict[str, str] = {
-    "privileged-container": "Prohibited 4: NO privileged containers without CIO approval",
-    "gpu-oversubscription": "Prohibited 5: NO GPU oversubscription beyond defined limits",
+    "privileged-container": "Prohibition 4: NO privileged containers without CIO approval",
+    "gpu-oversubscription": "Prohibition 5: NO GPU oversubscription beyond defined limits",
     "gpu-priority-class": "Phase 2.3: UPDATE all GPU-consuming deployments with priorityClassName",
     "directive-drift": "Phase 2.1-2.2: GPU PriorityClasses and quotas as the directive defines them",
-    "storage-class": "Mandatory 3: ALL storage on longhorn-replicated or approved alternatives",
-    "authentik-mfa": "Prohibited 1: NO enabling Authentik 2FA before 30-day stability",
+    "storage-class": "Mandatory practice 3: ALL storage on longhorn-replicated or approved alternatives",
+    "authentik-mfa": "Prohibition 1: NO enabling Authentik 2FA before 30-day stability",
     "authentik-blueprint-format": "Phase 3.3: CONFIGURE OAuth2 providers (blueprints authentik accepts)",
-    "sops-untouchable": "Prohibited 2: NO modifications to SOPS encryption",
-    "usb-nic-monitoring": "Prohibited 3: NO changes to working USB NIC monitoring",
-    "secret-plaintext": "Mandatory 4: ALL secrets SOPS-encrypted",
+    "sops-untouchable": "Prohibition 2: NO modifications to SOPS encryption",
+    "usb-nic-monitoring": "Prohibition 3: NO changes to working USB NIC monitoring",
+    "secret-plaintext": "Mandatory practice 4: ALL secrets SOPS-encrypted",
     "data-loss": "Phase 5 success criteria: zero data loss (failure condition: any data loss incident)",
 }
 

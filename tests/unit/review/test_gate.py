@@ -144,8 +144,8 @@ def test_violations_are_grouped_by_directive_rule():
     summary = summarize(events, set())
     groups = {text: [v.policy for v in vs] for text, vs in summary.violations.items()}
     assert groups == {
-        "Prohibited 5: NO GPU oversubscription beyond defined limits": ["gpu-oversubscription"],
-        "Mandatory 4: ALL secrets SOPS-encrypted": ["secret-plaintext", "secret-plaintext-advisory"],
+        "Prohibition 5: NO GPU oversubscription beyond defined limits": ["gpu-oversubscription"],
+        "Mandatory practice 4: ALL secrets SOPS-encrypted": ["secret-plaintext", "secret-plaintext-advisory"],
     }
     text = render(summary)
     assert "[mandatory] secret-plaintext: secret-plaintext says no  (dashboards)" in text
