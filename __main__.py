@@ -2,11 +2,11 @@
 
 import pulumi
 
-from components.authentik import AuthentikSso
 from components.config import ConfigError, from_pulumi
-from components.gpu import GpuManagement
-from components.ha_control_plane import HaControlPlane
-from components.monitoring_storage import MonitoringStorage
+from components.control_plane.component import HaControlPlane
+from components.gpu.component import GpuManagement
+from components.sso.component import AuthentikSso
+from components.storage.component import MonitoringStorage
 
 try:
     config = from_pulumi()

@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from components.config import load_stack_file  # noqa: E402
-from components.migration_scripts import copy_verify  # noqa: E402
+from components.storage.migration_scripts import copy_verify  # noqa: E402
 from rules.audit import audit  # noqa: E402
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from components.authentik_yaml import Tag, loads
+from components.sso.blueprint_yaml import Tag, loads
 
 from . import Finding, Severity, object_name
 

@@ -1,8 +1,8 @@
 """GPU rules (directive Phase 2, prohibition 5) as pure functions over Kubernetes object dicts.
 
 - gpu-priority-class: a GPU consumer in a tenant namespace carries that tenant's own priorityClassName
-  (the in-cluster twin is the ValidatingAdmissionPolicy in components.gpu).
-- gpu-oversubscription: the stack's GPU ResourceQuotas fit the pools (components.gpu_capacity.prove,
+  (the in-cluster twin is the ValidatingAdmissionPolicy in components.gpu.admission).
+- gpu-oversubscription: the stack's GPU ResourceQuotas fit the pools (components.gpu.capacity.prove,
   the same arithmetic as the config model's proof); `limits.<gpu>` quota keys are never tracked.
 - directive-drift: the GPU PriorityClasses keep the values the directive (via the stack config) sets.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from components.config import StackConfig
 from components.config.gpu import DIRECTIVE_PRIORITY_CLASSES
-from components.gpu_capacity import Claim, parse_count, prove
+from components.gpu.capacity import Claim, parse_count, prove
 
 from . import Finding, Severity, object_name
 from .walk import containers, dig, helm_values, pod_spec

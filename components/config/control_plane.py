@@ -1,6 +1,6 @@
 """The control-plane section: the nodes as they are, and the three-server embedded-etcd target.
 
-Everything the HA plan computes or renders (components/ha_plan.py) reads this model and trusts it;
+Everything the HA plan computes or renders (components/control_plane/) reads this model and trusts it;
 every rule that must hold before a node config is written is checked here, so a bad plan fails at
 `load()` with one line naming the key and the reason.
 """

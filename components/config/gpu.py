@@ -1,6 +1,6 @@
 """The `gpu` section: GPU pools per extended resource, tenants and their priority classes.
 
-Validation includes the capacity proof (components.gpu_capacity), so an oversubscribed config fails
+Validation includes the capacity proof (components.gpu.capacity), so an oversubscribed config fails
 before any resource is registered.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.gpu_capacity import Claim, Verdict, prove
+from components.gpu.capacity import Claim, Verdict, prove
 
 from .base import DNS_LABEL, Model
 from .cluster import ClusterConfig

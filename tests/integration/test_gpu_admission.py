@@ -19,14 +19,9 @@ from lightkube.resources.core_v1 import Namespace, Pod, ResourceQuota
 from lightkube.resources.scheduling_v1 import PriorityClass
 
 from components.config import StackConfig, load_stack_file
-from components.gpu import (
-    POLICY_NAME,
-    QUOTA_NAME,
-    admission_policy,
-    deny_quota_name,
-    priority_classes,
-    resource_quotas,
-)
+from components.gpu.admission import POLICY_NAME, admission_policy
+from components.gpu.priority import priority_classes
+from components.gpu.quotas import QUOTA_NAME, deny_quota_name, resource_quotas
 from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """The migration's object graph against the real embedded kube-apiserver and kube-controller-manager.
 
-The objects are the component's own (components.migration.phase_objects over the real Bazarr pilot entry,
+The objects are the component's own (components.storage.phases.phase_objects over the real Bazarr pilot entry,
 moved to a test namespace so nothing collides with a stack under test). They are applied in the order the
 engine applies them, phase by phase, and the real PV controller does the binding: the claim recreated under
 its original name must bind to the new PV, and the old PV must survive as Released with Retain.
@@ -23,15 +23,15 @@ from lightkube.types import CascadeType
 
 from components.config import StackConfig, load
 from components.config.storage import Migration, Phase
-from components.migration import (
+from components.storage.names import (
     job_name,
-    phase_objects,
     script_config_map_name,
     staging_claim_name,
     staging_pv_name,
     target_volume_name,
 )
-from components.monitoring_storage import storage_class
+from components.storage.objects import storage_class
+from components.storage.phases import phase_objects
 from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rules.authentik as ra
-from components.authentik import render_blueprint
 from components.config import load
+from components.sso.blueprint import render_blueprint
 from rules import Severity
 
 TODAY = date(2026, 11, 23)  # a week after the real stability start (2026-11-16)

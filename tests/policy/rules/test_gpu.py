@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.gpu import render, resource_quotas
+from components.gpu.quotas import resource_quotas
+from components.gpu.render import render
 from rules import Finding, Severity
 from rules.gpu import OBJECT_RULES, STACK_RULES, directive_drift, gpu_oversubscription, gpu_priority_class
 

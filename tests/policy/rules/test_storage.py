@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from components.config import load
-from components.migration import phase_objects
-from components.monitoring_storage import helm_release as component_release
+from components.storage.objects import helm_release as component_release
+from components.storage.phases import phase_objects
 from rules.storage import OBJECT_RULES, is_data_bearing, storage_class_rule
 from tests.policy.helpers import helm_release, obj, run_rule, verdict
 

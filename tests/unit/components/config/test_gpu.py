@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from components.config import ConfigError, load
 from components.config.gpu import DIRECTIVE_PRIORITY_CLASSES, GpuConfig, advisories
-from components.gpu_capacity import Claim, parse_count, prove
+from components.gpu.capacity import Claim, parse_count, prove
 
 # ---- the real cluster --------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 
 from components.config import ConfigError, load
 from components.config.storage import Phase, parse_quantity
-from components.monitoring_storage import MonitoringStorage
+from components.storage.component import MonitoringStorage
 
 DIGEST = "sha256:" + "ab" * 32
 PROM = "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0"

@@ -1,0 +1,167 @@
+"""The change as ordered steps, each with its check and its rollback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.config.control_plane import ControlPlaneConfig
+from components.control_plane.budget import num
+from components.control_plane.hardware import WAL_FSYNC_P99_LIMIT_MS
+from components.control_plane.node_configs import API_PORT, CONFIG_PATH, api_url
+from components.control_plane.quorum import failure_tolerance
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    minutes: int
+    actions: list[str]
+    verify: str
+    rollback: str
+
+
+def timeline(cfg: ControlPlaneConfig) -> list[Step]:
+    """The change, in order. Backups and the SQLite -> etcd conversion come first; every step says how
+    to undo it."""
+    t = cfg.target
+    first = cfg.first_server()
+    joiners = cfg.server_nodes()[1:]
+    agents = [n for n in cfg.nodes if n.name not in t.servers]
+    snap = "k3s etcd-snapshot save --name"
+    steps = [
+        Step(
+            "Backups and pre-flight checks",
+            60,
+            [
+                "`velero backup create pre-ha --wait` (cluster objects and volumes to Backblaze B2); "
+                "Longhorn backup of every volume",
+                f"on {first.name}: `systemctl stop k3s` (pods keep running), copy "
+                f"`{first.paths.data_dir.current}/server/db/`, "
+                f"`{first.paths.data_dir.current}/server/token`, "
+                f"`{first.paths.data_dir.current}/server/tls/` and `{CONFIG_PATH}` off the node, "
+                "`systemctl start k3s`",
+                "on every node: confirm the live data-dir and kubelet root-dir equal `paths.*.current` "
+                "(`ps -o args -C k3s`, `cat /etc/rancher/k3s/config.yaml`); stop if any differs",
+                "on every target server: fio WAL check (`fio --rw=write --ioengine=sync --fdatasync=1 "
+                f"--size=22m --bs=2300 --directory={first.paths.data_dir.current}/server`), record the p99 "
+                f"as `disk.walFsyncP99Ms`; a p99 >= {num(WAL_FSYNC_P99_LIMIT_MS)} ms stops the plan",
+            ],
+            "backups listed as Completed; copies readable off-node; `pulumi preview` shows no flag blockers",
+            "nothing changed yet",
+        ),
+        Step(
+            "Reserve the VIP and the API name",
+            15,
+            [
+                f"exclude {t.vip} from DHCP on the router; make sure nothing answers `arping {t.vip}`",
+                f"DNS A record {t.dns_name} -> {t.vip}",
+            ],
+            f"`arping -c3 {t.vip}` gets no reply; `dig +short {t.dns_name}` prints {t.vip}",
+            "delete the DNS record and the DHCP exclusion",
+        ),
+        Step(
+            "Install the generated cluster token",
+            20,
+            [
+                "`pulumi up` creates the token (secret) and the rendered node configs",
+                f"on {first.name}: `k3s token rotate --token <old> --new-token <generated>`, then restart "
+                "k3s; put the generated token into every agent's config and restart the agents one at a time",
+            ],
+            "`kubectl get nodes` all Ready after the agent restarts",
+            "`k3s token rotate --token <generated> --new-token <old>` (the old token is in the step 1 copy); "
+            "snapshots taken before the rotation need the old token to restore",
+        ),
+        Step(
+            f"Convert {first.name} from SQLite to embedded etcd",
+            30,
+            [
+                f"write the rendered config to {first.name}:{CONFIG_PATH} "
+                "(adds `cluster-init: true`, tls-san, "
+                "snapshot schedule; cluster flags and paths unchanged), `systemctl restart k3s`; k3s "
+                f"{cfg.k3s_version} (>= v1.22.2) moves the SQLite data into etcd on this start",
+                f"`{snap} post-conversion`",
+            ],
+            f"`kubectl get nodes` shows {first.name} with roles control-plane,etcd; "
+            f"`{first.paths.data_dir.current}/server/db/etcd` exists; the snapshot is listed",
+            f"stop k3s, restore the step 1 `{CONFIG_PATH}` and `server/db/`, move `server/db/etcd` aside, "
+            "start k3s (writes made since the conversion are lost)",
+        ),
+        Step(
+            "Hold the API VIP with kube-vip",
+            20,
+            [
+                "set `controlPlane.target.kubeVip.deploy: true` and `pulumi up`: the kube-vip RBAC and "
+                f"DaemonSet (ARP, interface {t.kube_vip.interface}, {t.kube_vip.image}:{t.kube_vip.version}) "
+                "run on control-plane nodes only",
+            ],
+            f"`curl -ks https://{t.vip}:{API_PORT}/ping` answers; "
+            f"`kubectl --server https://{t.vip}:{API_PORT} "
+            "get nodes` works",
+            "set `deploy: false` and `pulumi up` (removes DaemonSet and RBAC); nothing uses the VIP yet",
+        ),
+    ]
+    for members, node in enumerate(joiners, 2):
+        work = ", ".join(w.name for w in node.workloads)
+        pause = f"; its staying work ({work}) pauses until the uncordon, announce it" if work else ""
+        # An even member count tolerates no more failures than one less: do not linger there.
+        even = (
+            [
+                f"{members} etcd members tolerate {failure_tolerance(members)} failure(s): "
+                "go straight on to the next step"
+            ]
+            if members % 2 == 0
+            else []
+        )
+        steps.append(
+            Step(
+                f"Turn {node.name} into a server",
+                45,
+                [
+                    f"`kubectl drain {node.name} --ignore-daemonsets --delete-emptydir-data`{pause}",
+                    f"on {node.name}: `systemctl disable --now k3s-agent`. "
+                    "Never run `k3s-agent-uninstall.sh`: "
+                    f"it deletes {node.paths.data_dir.current}, local-path volumes included",
+                    f"write the rendered config to {CONFIG_PATH} (joins {api_url(cfg)}; same data-dir "
+                    "and kubelet root-dir as today), then install the server: "
+                    f"`INSTALL_K3S_VERSION={cfg.k3s_version} INSTALL_K3S_EXEC=server` "
+                    "with the k3s install script",
+                    f"`kubectl uncordon {node.name}`",
+                    *even,
+                ],
+                f"{node.name} shows roles control-plane,etcd; `kubectl get --raw /readyz?verbose` passes; "
+                "the etcd member list grows by one",
+                f"`systemctl disable --now k3s`, `kubectl delete node {node.name}` (k3s removes its etcd "
+                "member), restore the agent config, `systemctl enable --now k3s-agent`, uncordon",
+            )
+        )
+    if agents:
+        names = ", ".join(n.name for n in agents)
+        steps.append(
+            Step(
+                f"Point the agents ({names}) at the VIP",
+                15,
+                [
+                    f"write each rendered agent config (server {api_url(cfg)}) "
+                    "and restart `k3s-agent`, one at a time"
+                ],
+                "every agent Ready; `journalctl -u k3s-agent` shows the VIP as server",
+                "restore the previous agent config and restart k3s-agent",
+            )
+        )
+    steps.append(
+        Step(
+            "Prove failover and snapshots",
+            30,
+            [
+                "for each server in turn: `systemctl stop k3s`, "
+                "check the API through the VIP and the VIP moving "
+                "(`ip addr` on the others), `systemctl start k3s`, wait for Ready before the next",
+                f"`{snap} post-ha` and check the schedule `{t.etcd_snapshots.schedule_cron}` wrote one; "
+                "copy a snapshot off the nodes",
+                f"switch kubeconfigs to https://{t.dns_name}:{API_PORT}",
+            ],
+            f"the API stayed up with one server stopped (tolerance {failure_tolerance(len(t.servers))})",
+            "start any stopped server; nothing else to undo",
+        )
+    )
+    return steps

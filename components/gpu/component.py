@@ -1,0 +1,36 @@
+"""The GPU ComponentResource: registers what `render` builds, classes first."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.config import StackConfig
+from components.gpu.render import render, summary
+from components.resources import logical_name, register
+
+
+class GpuManagement(pulumi.ComponentResource):
+    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        gpu = config.gpu
+        # The model already proved this; re-check so an unvalidated (model_construct) model registers nothing.
+        for verdict in gpu.verdicts():
+            if not verdict.ok:
+                raise pulumi.RunError(f"k3s-home:gpu.tenants: oversubscribed: {verdict.explain()}")
+        super().__init__("k3s-home:gpu:GpuManagement", name, None, opts)
+        self.summary = summary(config)
+        for note in self.summary["advisories"]:
+            pulumi.log.warn(f"gpu advisory: {note}", resource=self)
+
+        self.resources: dict[str, pulumi.CustomResource] = {}
+        classes: list[pulumi.Resource] = []
+        for obj in render(gpu):
+            meta = obj["metadata"]
+            adopt = config.cluster.adopt_id(obj["kind"], meta["name"], meta.get("namespace"))
+            # Pods name these classes: create them before anything that may admit GPU pods.
+            deps = classes if obj["kind"] != "PriorityClass" else []
+            opts_ = pulumi.ResourceOptions(parent=self, import_=adopt, depends_on=deps)
+            res = register(f"{name}-{logical_name(obj)}", obj, opts_)
+            if obj["kind"] == "PriorityClass":
+                classes.append(res)
+            self.resources[logical_name(obj)] = res
+        self.register_outputs({"summary": self.summary})

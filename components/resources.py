@@ -1,0 +1,48 @@
+"""Plain Kubernetes object dicts to typed pulumi_kubernetes resources, for every component.
+
+Builders return plain dicts (so tests and rules see exactly what is registered); this is the one place
+that turns them into resources. Kinds without a typed class become CustomResources (CRDs).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+def logical_name(obj: dict) -> str:
+    """`kind-namespace-name` in kebab case: a stable Pulumi name suffix for an object."""
+    meta = obj["metadata"]
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "-", obj["kind"]).lower()
+    return "-".join(x for x in (kind, meta.get("namespace"), meta["name"]) if x)
+
+
+def register(rname: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """A typed pulumi_kubernetes resource for a plain object dict (CustomResource for CRDs)."""
+    kind, meta = obj["kind"], obj["metadata"]
+    if kind == "PriorityClass":
+        return k8s.scheduling.v1.PriorityClass(
+            rname,
+            metadata=meta,
+            value=obj["value"],
+            global_default=obj["globalDefault"],
+            description=obj["description"],
+            opts=opts,
+        )
+    if kind == "ConfigMap":
+        return k8s.core.v1.ConfigMap(rname, metadata=meta, data=obj["data"], opts=opts)
+    typed = {
+        "ResourceQuota": k8s.core.v1.ResourceQuota,
+        "PersistentVolume": k8s.core.v1.PersistentVolume,
+        "PersistentVolumeClaim": k8s.core.v1.PersistentVolumeClaim,
+        "Job": k8s.batch.v1.Job,
+        "ValidatingAdmissionPolicy": k8s.admissionregistration.v1.ValidatingAdmissionPolicy,
+        "ValidatingAdmissionPolicyBinding": k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding,
+    }.get(kind)
+    if typed is not None:
+        return typed(rname, metadata=meta, spec=obj["spec"], opts=opts)
+    return k8s.apiextensions.CustomResource(
+        rname, api_version=obj["apiVersion"], kind=kind, metadata=meta, spec=obj["spec"], opts=opts
+    )

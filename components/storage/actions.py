@@ -1,0 +1,98 @@
+"""What a migration phase does, in words, and the per-migration summary a reviewer reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.storage import (
+    Migration,
+    Phase,
+    StorageConfig,
+)
+from components.storage.names import (
+    claim_size,
+    job_name,
+    staging_claim_name,
+    staging_pv_name,
+    target_volume_name,
+)
+
+
+def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[str]:
+    out: list[str] = []
+    releases = sorted({c.owner.release for c in m.pvcs})
+    for c in m.pvcs:
+        pvc, vol = c.key, target_volume_name(m, c)
+        loses = m.loses(c)
+        if phase is Phase.PLAN:
+            out.append(f"adopt PV {c.source.volume} and PVC {pvc} unchanged (import, protected)")
+        elif phase is Phase.COPY:
+            out.append(f"set PV {c.source.volume} reclaimPolicy Retain (first)")
+            if loses:
+                out.append(f"DATA LOSS ACCEPTED: no copy of {pvc}")
+            else:
+                out.append(
+                    f"create Longhorn volume {vol} ({m.target_class}, {claim_size(storage, c)}), "
+                    f"PV {staging_pv_name(m, c)} and staging PVC {c.namespace}/{staging_claim_name(c)}; "
+                    f"Job {job_name(m, c, 'copy')} copies {pvc} into it"
+                )
+        elif phase is Phase.VERIFY and not loses:
+            out.append(f"Job {job_name(m, c, 'verify')} compares {pvc} with its copy; record its digest")
+        elif phase is Phase.CUTOVER:
+            if loses:
+                out.append(f"DATA LOSS ACCEPTED: replace PVC {pvc} by an EMPTY {m.target_class} volume")
+            else:
+                out.append(
+                    f"replace PVC {pvc} (delete, recreate) bound to new PV {vol} (volumeName, claimRef); "
+                    f"old PV {c.source.volume} stays (Retain); staging PVC and PV object "
+                    f"{staging_pv_name(m, c)} removed (the Longhorn volume stays)"
+                )
+        elif phase is Phase.CLEANUP:
+            out.append(
+                f"remove PV object {c.source.volume} "
+                f"(Retain: files stay on {c.source.node} until deleted by hand)"
+            )
+    for ref in releases:
+        owners = ", ".join(
+            sorted({f"{c.owner.kind} {c.owner.name}" for c in m.pvcs if c.owner.release == ref})
+        )
+        if phase is Phase.COPY:
+            out.append(f"HelmRelease {ref}: scale {owners} to 0 through values")
+        elif phase is Phase.VERIFY:
+            out.append(f"HelmRelease {ref}: suspend (owners stay at 0)")
+        elif phase is Phase.CUTOVER:
+            out.append(
+                f"HelmRelease {ref}: restore {owners} replicas, storage class {m.target_class}, resume"
+            )
+    return out
+
+
+def summary(storage: StorageConfig, m: Migration) -> dict[str, Any]:
+    phases = list(Phase)
+    nxt = phases[phases.index(m.phase) + 1] if m.phase is not Phase.CLEANUP else None
+    return {
+        "phase": m.phase.value,
+        "targetClass": m.target_class,
+        "applies": phase_actions(storage, m, m.phase),
+        "nextPhase": nxt.value if nxt else None,
+        "next": phase_actions(storage, m, nxt) if nxt else [],
+        "acceptDataLoss": list(m.accept_data_loss),
+        "claims": {
+            c.name: {
+                "namespace": c.namespace,
+                "from": c.current_class,
+                "to": m.target_class,
+                "size": c.size,
+                "targetSize": claim_size(storage, c),
+                "sourceVolume": c.source.volume,
+                "targetVolume": None if m.loses(c) else target_volume_name(m, c),
+                "owner": f"{c.owner.kind} {c.namespace}/{c.owner.name}",
+                "release": c.owner.release,
+                "verified": m.verified.get(c.name),
+            }
+            for c in m.pvcs
+        },
+        "timings": {
+            name: {"bytes": r.bytes, "seconds": r.seconds, "files": r.files} for name, r in m.copied.items()
+        },
+    }

@@ -1,0 +1,110 @@
+"""The copy and verify Jobs and the ConfigMap that carries their script (copy_verify.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from components.config.storage import (
+    MigratedClaim,
+    Migration,
+    StorageConfig,
+)
+from components.storage.names import (
+    SKIP_AWAIT,
+    job_name,
+    migration_labels,
+    script_config_map_name,
+    staging_claim_name,
+)
+
+SCRIPT = Path(__file__).parent / "migration_scripts" / "copy_verify.py"
+SETTLE_SECONDS = 30
+DEADLINE_SECONDS = 6 * 3600
+# Enough to copy as root without being privileged (directive: no privileged containers).
+COPY_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "MKNOD"]
+
+
+def script_config_map(m: Migration, namespace: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": script_config_map_name(m),
+            "namespace": namespace,
+            "labels": migration_labels(m),
+        },
+        "data": {"copy_verify.py": SCRIPT.read_text()},
+    }
+
+
+def copy_job(storage: StorageConfig, m: Migration, c: MigratedClaim, action: str) -> dict:
+    """copy or verify: source claim read-only at /src, staging claim at /dst.
+
+    Required pod anti-affinity on the owner's pods: the Job cannot start beside a running owner, and since
+    the scheduler honours it both ways, an owner cannot start beside a running Job either.
+    """
+    args = ["python3", "/scripts/copy_verify.py", action, "/src", "/dst"]
+    if action == "copy":
+        args += ["--settle", str(SETTLE_SECONDS)]
+    labels = {**migration_labels(m), "k3s-home.fletcherlabs.net/action": action}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(m, c, action),
+            "namespace": c.namespace,
+            "labels": labels,
+            "annotations": {**SKIP_AWAIT, "k3s-home.fletcherlabs.net/claim": c.name},
+        },
+        "spec": {
+            "backoffLimit": 2 if action == "copy" else 0,  # copy is idempotent; a failed verify is an answer
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [
+                                {
+                                    "labelSelector": {"matchLabels": dict(c.owner.pod_labels)},
+                                    "namespaces": [c.namespace],
+                                    "topologyKey": "kubernetes.io/hostname",
+                                }
+                            ]
+                        }
+                    },
+                    "containers": [
+                        {
+                            "name": action,
+                            "image": storage.image(m),
+                            "command": args,
+                            "securityContext": {
+                                "runAsUser": 0,  # preserves every file's owner; not privileged
+                                "allowPrivilegeEscalation": False,
+                                "privileged": False,
+                                "capabilities": {"drop": ["ALL"], "add": list(COPY_CAPABILITIES)},
+                            },
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"memory": "512Mi"},
+                            },
+                            "volumeMounts": [
+                                {"name": "src", "mountPath": "/src", "readOnly": True},
+                                {"name": "dst", "mountPath": "/dst", "readOnly": action == "verify"},
+                                {"name": "scripts", "mountPath": "/scripts", "readOnly": True},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "src", "persistentVolumeClaim": {"claimName": c.name, "readOnly": True}},
+                        {"name": "dst", "persistentVolumeClaim": {"claimName": staging_claim_name(c)}},
+                        {
+                            "name": "scripts",
+                            "configMap": {"name": script_config_map_name(m), "defaultMode": 0o555},
+                        },
+                    ],
+                },
+            },
+        },
+    }

@@ -1,0 +1,52 @@
+"""Names and labels of a migration's objects, derived from the model (stable across phases)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from components.config.storage import (
+    MigratedClaim,
+    Migration,
+    StorageConfig,
+    target_size,
+)
+
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}  # no kubelet in CI; Jobs and claims are checked by phase
+
+
+def _h(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def target_volume_name(m: Migration, c: MigratedClaim) -> str:
+    """The new PV's name, equal to its Longhorn volume's name (Longhorn's static-provisioning convention)."""
+    return f"{m.name}-{_h(c.key)}"
+
+
+def staging_claim_name(c: MigratedClaim) -> str:
+    return f"{c.name}-migrated"
+
+
+def staging_pv_name(m: Migration, c: MigratedClaim) -> str:
+    """A second PV object on the same Longhorn volume, bound to the staging claim while copying.
+
+    Re-pointing one bound PV at cutover does not work: a merge patch keeps the staging claim's
+    claimRef.uid, and the PV controller then refuses the new claim. The final PV is a fresh object.
+    """
+    return f"{target_volume_name(m, c)}-staging"
+
+
+def job_name(m: Migration, c: MigratedClaim, action: str) -> str:
+    return f"{m.name}-{action}-{_h(c.key)}"
+
+
+def script_config_map_name(m: Migration) -> str:
+    return f"{m.name}-copy-verify"
+
+
+def migration_labels(m: Migration) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": "pulumi", "k3s-home.fletcherlabs.net/migration": m.name}
+
+
+def claim_size(storage: StorageConfig, c: MigratedClaim) -> str:
+    return target_size(c, storage.monitoring)

@@ -1,0 +1,76 @@
+"""Source side of a migration: the live PV and claim, adopted unchanged in plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.storage import (
+    MigratedClaim,
+    Migration,
+    Phase,
+)
+
+
+def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:
+    """The local-path PV as provisioned; from copy on its reclaim policy is Retain (before anything else)."""
+    claim_ref: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": c.namespace,
+        "name": c.name,
+    }
+    if c.source.claim_uid:
+        claim_ref["uid"] = c.source.claim_uid
+    policy = c.source.reclaim_policy if phase is Phase.PLAN else "Retain"
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": c.source.volume},
+        "spec": {
+            "accessModes": list(c.access_modes),
+            "capacity": {"storage": c.size},
+            "hostPath": {"path": c.source.host_path, "type": "DirectoryOrCreate"},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [c.source.node]}
+                            ]
+                        }
+                    ]
+                }
+            },
+            "persistentVolumeReclaimPolicy": policy,
+            "storageClassName": c.current_class,
+            "volumeMode": "Filesystem",
+            "claimRef": claim_ref,
+        },
+    }
+
+
+def helm_metadata(c: MigratedClaim) -> dict[str, dict[str, str]]:
+    if not c.helm_managed:
+        return {}
+    ns, name = c.owner.release.split("/")
+    return {
+        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+        "annotations": {"meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": ns},
+    }
+
+
+def source_claim(c: MigratedClaim) -> dict:
+    """The live claim as its owner made it (adopted unchanged)."""
+    meta: dict[str, Any] = {"name": c.name, "namespace": c.namespace, **helm_metadata(c)}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": {
+            "accessModes": list(c.access_modes),
+            "resources": {"requests": {"storage": c.size}},
+            "storageClassName": c.current_class,
+            "volumeMode": "Filesystem",
+            "volumeName": c.source.volume,
+        },
+    }

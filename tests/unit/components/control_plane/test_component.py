@@ -1,0 +1,129 @@
+"""HaControlPlane under recording mocks: the token is a secret, node configs carry it as secrets, the
+summary carries plain numbers only, and kube-vip is registered only when the config says so."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pulumi
+import yaml
+
+from components.config import load
+from components.control_plane.component import HaControlPlane
+from components.control_plane.node_configs import TOKEN_PLACEHOLDER
+
+TOKEN = "mock-ha-control-plane-token"  # the recording mocks answer random resources with mock-<name>
+
+
+def build_and_collect(record, config) -> tuple[Any, dict[str, Any], HaControlPlane]:
+    seen: dict[str, Any] = {}
+    holder: dict[str, HaControlPlane] = {}
+
+    def build():
+        cp = HaControlPlane("ha-control-plane", config)
+        holder["cp"] = cp
+
+        async def secrets():
+            return {
+                "token": await cp.token.is_secret(),
+                **{f"config:{k}": await v.is_secret() for k, v in cp.node_configs.items()},
+            }
+
+        def keep(values):
+            token, *configs = values
+            seen["token"] = token
+            seen["configs"] = dict(zip(cp.node_configs, configs, strict=True))
+
+        out = pulumi.Output.all(cp.token, *cp.node_configs.values()).apply(keep)
+        flags = pulumi.Output.from_input(secrets()).apply(lambda s: seen.__setitem__("secret", s))
+        urns = pulumi.Output.all(*[r.urn for r in cp.kube_vip_resources]).apply(
+            lambda u: seen.__setitem__("urns", u)
+        )
+        return pulumi.Output.all(out, flags, urns)
+
+    mocks = record(build)
+    return mocks, seen, holder["cp"]
+
+
+def test_token_is_a_generated_secret(record, real_config):
+    mocks, seen, _ = build_and_collect(record, real_config)
+    token = mocks.one("random:index/randomPassword:RandomPassword")
+    assert token.inputs["length"] == 64
+    assert token.inputs["special"] is False
+    assert seen["token"] == TOKEN
+    assert seen["secret"]["token"] is True
+
+
+def test_node_configs_are_secret_and_carry_the_token(record, real_config):
+    _, seen, _ = build_and_collect(record, real_config)
+    assert set(seen["configs"]) == {"k3s1", "k3s2", "k3s3", "k3s4"}
+    for name, text in seen["configs"].items():
+        assert seen["secret"][f"config:{name}"] is True
+        assert yaml.safe_load(text)["token"] == TOKEN
+    assert yaml.safe_load(seen["configs"]["k3s1"])["cluster-init"] is True
+    assert yaml.safe_load(seen["configs"]["k3s3"])["server"] == "https://192.168.10.20:6443"
+
+
+def test_config_previews_hide_the_token(record, real_config):
+    _, _, cp = build_and_collect(record, real_config)
+    for name, text in cp.config_previews.items():
+        assert TOKEN not in text
+        assert yaml.safe_load(text)["token"] == TOKEN_PLACEHOLDER, name
+
+
+def test_summary_is_plain_and_has_no_secret(record, real_config):
+    _, _, cp = build_and_collect(record, real_config)
+    s = cp.summary
+    text = json.dumps(s)  # plain values only: this fails on an Output
+    assert TOKEN not in text and "token" not in text.lower()
+    assert (s["quorum"], s["failureTolerance"]) == (2, 1)
+    assert s["servers"] == ["k3s1", "k3s2", "k3s3"]
+    assert s["clusterInit"] == "k3s1"
+    assert s["apiUrl"] == "https://192.168.10.20:6443"
+    assert s["headroom"]["k3s3"] == {"cores": 2.5, "memoryGiB": 11.0, "server": True}
+    assert {"node": "k3s4", "code": "undersized", "severity": "note"} in s["flags"]
+    assert s["blockers"] == []
+    assert s["usbQuorumRisk"] is True
+    assert s["kubeVipDeployed"] is False
+
+
+def test_kube_vip_is_not_registered_until_deployed(record, real_config):
+    mocks, seen, cp = build_and_collect(record, real_config)
+    assert not [r for r in mocks.resources if r.type.startswith("kubernetes:")]
+    assert [m["kind"] for m in cp.kube_vip_manifests][-1] == "DaemonSet"
+    assert seen["urns"] == []
+
+
+def deployed(real_raw) -> Any:
+    raw = copy.deepcopy(real_raw)
+    raw["controlPlane"]["target"]["kubeVip"]["deploy"] = True
+    return load(raw)
+
+
+def test_kube_vip_registered_as_typed_children(record, real_raw):
+    mocks, seen, _ = build_and_collect(record, deployed(real_raw))
+    types = sorted(r.type for r in mocks.resources if r.type.startswith("kubernetes:"))
+    assert types == [
+        "kubernetes:apps/v1:DaemonSet",
+        "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    ]
+    # Parent type appears in each child's URN.
+    assert all("k3s-home:index:HaControlPlane$kubernetes:" in urn for urn in seen["urns"])
+
+
+def test_kube_vip_daemonset_skips_await_and_holds_the_vip(record, real_raw):
+    mocks, _, _ = build_and_collect(record, deployed(real_raw))
+    ds = mocks.one("kubernetes:apps/v1:DaemonSet").inputs
+    assert ds["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert ds["metadata"]["namespace"] == "kube-system"
+    container = ds["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["address"] == "192.168.10.20"
+    assert env["vip_arp"] == "true"
+    assert ds["spec"]["template"]["spec"]["hostNetwork"] is True
+    binding = mocks.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").inputs
+    assert binding["roleRef"]["name"] == "system:kube-vip-role"

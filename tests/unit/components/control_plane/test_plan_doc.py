@@ -1,0 +1,55 @@
+"""docs/high-availability-plan.md is generated from the model; this fails when the committed copy is stale.
+
+Regenerate with `.venv/bin/python -m components.control_plane.cli > docs/high-availability-plan.md`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from components.control_plane.hardware import flags
+from components.control_plane.plan_doc import render_plan_doc
+from components.control_plane.timeline import timeline
+
+ROOT = Path(__file__).resolve().parents[4]
+DOC = ROOT / "docs" / "high-availability-plan.md"
+
+
+def test_committed_plan_is_current(real_config):
+    assert DOC.read_text() == render_plan_doc(real_config.control_plane), (
+        "docs/high-availability-plan.md is stale: run `python -m components.control_plane.cli > "
+        "docs/high-availability-plan.md`"
+    )
+
+
+def test_generator_entry_point_prints_the_plan(real_config):
+    out = subprocess.run(
+        [sys.executable, "-m", "components.control_plane.cli"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == render_plan_doc(real_config.control_plane)
+
+
+def test_plan_doc_covers_the_model(real_config):
+    cp = real_config.control_plane
+    doc = render_plan_doc(cp)
+    for heading in (
+        "## Architecture",
+        "## Resources",
+        "## Hardware constraints",
+        "## Timeline",
+        "## Sources",
+    ):
+        assert heading in doc
+    assert "VIP 192.168.10.20" in doc
+    for node in cp.nodes:
+        assert f"| {node.name} |" in doc
+    for flag in flags(cp):
+        assert flag.message in doc
+    total = sum(s.minutes for s in timeline(cp))
+    assert f"About {total // 60} h {total % 60} min" in doc

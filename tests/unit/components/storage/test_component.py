@@ -1,0 +1,184 @@
+"""MonitoringStorage under recording mocks: the class, the release values per phase, the alerts."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from components.config import StackConfig, load
+from components.storage.alerts import RULE_NAME
+from components.storage.component import MonitoringStorage
+from components.storage.objects import helm_release, storage_values
+
+HR = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
+SC = "kubernetes:storage.k8s.io/v1:StorageClass"
+RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+DIGEST = "sha256:" + "ef" * 32
+
+
+def at(real_raw: dict, phase: str) -> StackConfig:
+    raw = copy.deepcopy(real_raw)
+    m = raw["storage"]["migrations"][0]
+    names = [c["name"] for c in m["pvcs"]]
+    m["phase"] = phase
+    if phase in ("verify", "cutover", "cleanup"):
+        m["copied"] = {n: {"bytes": 10, "seconds": 1.5} for n in names}
+    if phase in ("cutover", "cleanup"):
+        m["verified"] = {n: DIGEST for n in names}
+    if phase == "cleanup":
+        m["cutoverAt"] = "2025-06-15T12:00:00Z"
+    return load(raw)
+
+
+def releases(record, config: StackConfig) -> dict[str, dict]:
+    mocks = record(lambda: MonitoringStorage("monitoring-storage", config))
+    return {
+        f"{r.inputs['metadata']['namespace']}/{r.inputs['metadata']['name']}": r.inputs
+        for r in mocks.of_type(HR)
+    }
+
+
+def test_storage_class_is_built_from_config(record, real_config) -> None:
+    mocks = record(lambda: MonitoringStorage("monitoring-storage", real_config))
+    sc = mocks.one(SC).inputs
+    assert sc["metadata"]["name"] == "longhorn-replicated"
+    assert sc["provisioner"] == "driver.longhorn.io"
+    assert sc["parameters"] == {
+        "numberOfReplicas": "3",
+        "staleReplicaTimeout": "30",
+        "dataLocality": "best-effort",
+        "fsType": "ext4",
+    }
+    assert sc["reclaimPolicy"] == "Retain" and sc["allowVolumeExpansion"] is True
+
+
+def test_plan_leaves_release_storage_on_the_live_class(record, real_config) -> None:
+    """Before cutover the values keep local-path: a premature change fails the Flux upgrade (immutable)."""
+    got = releases(record, real_config)
+    kps = got["monitoring/kube-prometheus-stack"]["spec"]
+    assert kps["suspend"] is False
+    vct = kps["values"]["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert vct["storageClassName"] == "local-path" and vct["resources"]["requests"]["storage"] == "50Gi"
+    assert "replicas" not in kps["values"]["prometheus"]["prometheusSpec"]
+    assert (
+        got["monitoring/loki"]["spec"]["values"]["singleBinary"]["persistence"]["storageClass"]
+        == "local-path"
+    )
+    assert kps["chart"]["spec"]["sourceRef"] == {
+        "kind": "HelmRepository",
+        "name": "prometheus-community",
+        "namespace": "flux-system",
+    }
+
+
+def test_copy_scales_owners_to_zero_through_flux(record, real_raw) -> None:
+    got = releases(record, at(real_raw, "copy"))
+    kps, loki = got["monitoring/kube-prometheus-stack"], got["monitoring/loki"]
+    assert kps["spec"]["suspend"] is False  # Flux must apply the scale-down
+    v = kps["spec"]["values"]
+    assert v["prometheus"]["prometheusSpec"]["replicas"] == 0
+    assert v["alertmanager"]["alertmanagerSpec"]["replicas"] == 0
+    assert v["grafana"]["replicas"] == 0
+    assert loki["spec"]["values"]["singleBinary"]["replicas"] == 0
+    assert kps["metadata"]["annotations"] == {"reconcile.fluxcd.io/requestedAt": "monitoring-copy"}
+    # Bazarr's pilot is still at plan: its release is untouched.
+    assert got["media/bazarr"]["spec"]["suspend"] is False and got["media/bazarr"]["spec"]["values"] == {}
+
+
+def test_verify_suspends_with_owners_at_zero(record, real_raw) -> None:
+    kps = releases(record, at(real_raw, "verify"))["monitoring/kube-prometheus-stack"]["spec"]
+    assert kps["suspend"] is True
+    assert kps["values"]["prometheus"]["prometheusSpec"]["replicas"] == 0
+
+
+@pytest.mark.parametrize("phase", ["cutover", "cleanup"])
+def test_cutover_restores_owners_on_the_new_class_and_resumes(record, real_raw, phase) -> None:
+    got = releases(record, at(real_raw, phase))
+    kps = got["monitoring/kube-prometheus-stack"]["spec"]
+    assert kps["suspend"] is False
+    v = kps["values"]
+    assert v["prometheus"]["prometheusSpec"]["replicas"] == 1
+    vct = v["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert vct["storageClassName"] == "longhorn-replicated"
+    am = v["alertmanager"]["alertmanagerSpec"]["storage"]["volumeClaimTemplate"]["spec"]
+    assert (am["storageClassName"], am["resources"]["requests"]["storage"]) == ("longhorn-replicated", "5Gi")
+    assert v["grafana"]["persistence"] == {
+        "enabled": True,
+        "type": "pvc",
+        "storageClassName": "longhorn-replicated",
+        "size": "10Gi",
+        "accessModes": ["ReadWriteOnce"],
+    }
+    assert got["monitoring/loki"]["spec"]["values"]["singleBinary"] == {
+        "persistence": {"enabled": True, "storageClass": "longhorn-replicated", "size": "20Gi"},
+        "replicas": 1,
+    }
+
+
+def test_flux_repo_values_are_kept_under_ours(real_raw, real_config) -> None:
+    raw = copy.deepcopy(real_raw)
+    raw["storage"]["releases"][1]["values"] = {"loki": {"auth_enabled": False}, "singleBinary": {"foo": 1}}
+    vals = storage_values(load(raw).storage)["monitoring/loki"]
+    assert vals["singleBinary"]["persistence"]["storageClass"] == "local-path"
+
+    cfg = load(raw).storage
+    hr = helm_release(cfg, cfg.release("monitoring/loki"))
+    assert hr["spec"]["values"]["loki"] == {"auth_enabled": False}
+    assert hr["spec"]["values"]["singleBinary"]["foo"] == 1
+
+
+def test_alerts_cover_the_directive_failure_conditions(record, real_config) -> None:
+    mocks = record(lambda: MonitoringStorage("monitoring-storage", real_config))
+    rule = mocks.one(RULE).inputs
+    assert rule["metadata"] == {
+        "name": RULE_NAME,
+        "namespace": "monitoring",
+        "labels": {"release": "kube-prometheus-stack"},
+    }
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    flux = alerts["FluxReconciliationFailing"]
+    assert flux["for"] == "15m" and 'gotk_reconcile_condition{type="Ready", status="False"}' in flux["expr"]
+    assert alerts["LonghornVolumeDegraded"]["expr"] == "longhorn_volume_robustness == 2"
+    assert alerts["LonghornVolumeFaulted"]["expr"] == "longhorn_volume_robustness == 3"
+    assert (
+        alerts["PersistentVolumeClaimLost"]["expr"]
+        == 'kube_persistentvolumeclaim_status_phase{phase="Lost"} == 1'
+    )
+    bare = alerts["MonitoringWithoutPersistentStorage"]["expr"]
+    assert "unless on (namespace, pod) kube_pod_spec_volumes_persistentvolumeclaims_info" in bare
+    assert "(?:prometheus-kube-prometheus-stack-prometheus-[0-9]+)" in bare and "(?:loki-[0-9]+)" in bare
+    assert (
+        'storageclass!~"longhorn-replicated|longhorn-nvme|longhorn-optane"'
+        in (alerts["MonitoringStorageNotApproved"]["expr"])
+    )
+    assert {a["labels"]["severity"] for a in alerts.values()} <= {"warning", "critical"}
+
+
+def test_summary_exports_targets_and_timings(record, real_raw) -> None:
+    holder = {}
+
+    def run() -> None:
+        holder["ms"] = MonitoringStorage("monitoring-storage", at(real_raw, "verify"))
+
+    record(run)
+    s = holder["ms"].summary
+    assert s["targets"]["prometheus"] == {"storageClass": "local-path", "size": "50Gi"}
+    assert s["timings"]["monitoring"]["storage-loki-0"] == {"bytes": 10, "seconds": 1.5, "files": 0}
+    assert s["timings"]["bazarr-pilot"] == {}
+    assert s["migrations"]["monitoring"]["phase"] == "verify"
+
+
+def test_empty_storage_section_still_builds_the_class_and_alerts(record, real_raw) -> None:
+    raw = copy.deepcopy(real_raw)
+    raw["storage"] = {}
+    mocks = record(lambda: MonitoringStorage("monitoring-storage", load(raw)))
+    assert mocks.one(SC).inputs["reclaimPolicy"] == "Retain"
+    assert mocks.of_type(HR) == []
+    alerts = [r["alert"] for r in mocks.one(RULE).inputs["spec"]["groups"][0]["rules"]]
+    assert alerts == [
+        "FluxReconciliationFailing",
+        "LonghornVolumeDegraded",
+        "LonghornVolumeFaulted",
+        "PersistentVolumeClaimLost",
+    ]

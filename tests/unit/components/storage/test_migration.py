@@ -1,0 +1,303 @@
+"""VolumeMigration phase by phase, under recording mocks: what each `pulumi up` registers, and how.
+
+The options (protect, retainOnDelete, import, deleteBeforeReplace) are read from what the component passes
+to Pulumi, via a spy on `components.storage.migration.register`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pulumi
+import pytest
+
+import components.storage.migration as migration
+from components.config import StackConfig, load
+from components.config.storage import Phase
+from components.storage.jobs import SCRIPT
+from components.storage.migration import VolumeMigration
+from components.storage.names import job_name, staging_claim_name, staging_pv_name, target_volume_name
+from components.storage.phases import phase_objects
+
+DIGEST = "sha256:" + "cd" * 32
+PV = "kubernetes:core/v1:PersistentVolume"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+JOB = "kubernetes:batch/v1:Job"
+CM = "kubernetes:core/v1:ConfigMap"
+VOLUME = "kubernetes:longhorn.io/v1beta2:Volume"
+SRC_PV = "pvc-b2d6f0a4-9e3c-47d1-8f5a-c0e1d3b7a968"
+NAME = "bazarr"
+
+
+def staged(
+    real_raw: dict, phase: str, loss: list[str] | None = None, name: str = "bazarr-pilot"
+) -> StackConfig:
+    """The real config with migration `name` advanced to `phase`, its records filled as an operator would."""
+    raw = copy.deepcopy(real_raw)
+    m = next(x for x in raw["storage"]["migrations"] if x["name"] == name)
+    claims = [c["name"] for c in m["pvcs"]]
+    rank = list(Phase).index(Phase(phase))
+    m["phase"] = phase
+    m["acceptDataLoss"] = loss or []
+    moved = [c for c in claims if c not in (loss or [])]
+    if rank >= 2:
+        m["copied"] = {c: {"bytes": 1_234_567, "files": 42, "seconds": 3.5} for c in moved}
+    if rank >= 3:
+        m["verified"] = {c: DIGEST for c in moved}
+    if rank >= 4:
+        m["cutoverAt"] = "2025-06-15T10:00:00Z"
+    return load(raw)
+
+
+@pytest.fixture
+def seen(monkeypatch) -> dict[str, pulumi.ResourceOptions]:
+    options: dict[str, pulumi.ResourceOptions] = {}
+    real = migration.register
+
+    def spy(rname: str, obj: dict, opts: pulumi.ResourceOptions):
+        options[rname] = opts
+        return real(rname, obj, opts)
+
+    monkeypatch.setattr(migration, "register", spy)
+    return options
+
+
+def build(record, config: StackConfig, name: str = "bazarr-pilot"):
+    m = next(x for x in config.storage.migrations if x.name == name)
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        holder["mig"] = VolumeMigration(NAME, config, m)
+
+    mocks = record(run)
+    return mocks, holder["mig"], m
+
+
+def by_k8s_name(mocks, typ: str) -> dict[str, Any]:
+    return {r.inputs["metadata"]["name"]: r for r in mocks.of_type(typ)}
+
+
+# ---- plan ------------------------------------------------------------------------------------------------
+
+
+def test_plan_adopts_the_live_objects_unchanged_and_nothing_else(record, seen, real_raw) -> None:
+    mocks, mig, _ = build(record, staged(real_raw, "plan"))
+    pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
+    assert set(pvs) == {SRC_PV} and set(claims) == {"bazarr-config"}
+    assert not mocks.of_type(JOB) and not mocks.of_type(VOLUME) and not mocks.of_type(CM)
+    pv = pvs[SRC_PV]
+    assert pv.inputs["spec"]["persistentVolumeReclaimPolicy"] == "Delete"  # as live: the import must match
+    assert pv.inputs["spec"]["hostPath"]["path"].endswith("_media_bazarr-config")
+    assert pv.options.resource_id == SRC_PV  # import
+    claim = claims["bazarr-config"]
+    assert claim.options.resource_id == "media/bazarr-config"
+    assert claim.inputs["spec"]["storageClassName"] == "local-path"
+    assert claim.inputs["spec"]["volumeName"] == SRC_PV
+    for rname in (f"{NAME}-source-pv-bazarr-config", f"{NAME}-claim-bazarr-config"):
+        assert seen[rname].protect is True and seen[rname].retain_on_delete is True
+    assert mig.release_gate == []
+
+
+def test_plan_summary_says_exactly_what_copy_will_do(record, real_raw) -> None:
+    _, mig, m = build(record, staged(real_raw, "plan"))
+    c = m.pvcs[0]
+    s = mig.summary
+    assert s["phase"] == "plan" and s["nextPhase"] == "copy"
+    assert s["applies"] == [f"adopt PV {SRC_PV} and PVC media/bazarr-config unchanged (import, protected)"]
+    assert s["next"][0] == f"set PV {SRC_PV} reclaimPolicy Retain (first)"
+    assert f"Job {job_name(m, c, 'copy')} copies media/bazarr-config" in s["next"][1]
+    assert s["next"][-1] == "HelmRelease media/bazarr: scale Deployment bazarr to 0 through values"
+    assert s["claims"]["bazarr-config"]["targetVolume"] == target_volume_name(m, c)
+    assert s["claims"]["bazarr-config"]["targetSize"] == "2Gi"
+
+
+# ---- copy ------------------------------------------------------------------------------------------------
+
+
+def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
+    config = staged(real_raw, "copy")
+    mocks, mig, m = build(record, config)
+    c = m.pvcs[0]
+    vol, spv = target_volume_name(m, c), staging_pv_name(m, c)
+    pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
+    assert set(pvs) == {SRC_PV, spv}
+    assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    # The staging PV: Longhorn CSI on the new volume, Retain, pre-bound to the staging claim.
+    tpv = pvs[spv].inputs["spec"]
+    assert tpv["persistentVolumeReclaimPolicy"] == "Retain"
+    assert tpv["csi"]["driver"] == "driver.longhorn.io" and tpv["csi"]["volumeHandle"] == vol
+    assert tpv["claimRef"] == {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": "media",
+        "name": "bazarr-config-migrated",
+    }
+    assert tpv["storageClassName"] == "longhorn-replicated" and tpv["capacity"] == {"storage": "2Gi"}
+    staging = claims[staging_claim_name(c)].inputs
+    assert staging["spec"]["volumeName"] == spv
+    assert staging["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    # The live claim is still the adopted one, untouched and protected.
+    assert claims["bazarr-config"].inputs["spec"]["volumeName"] == SRC_PV
+    assert seen[f"{NAME}-claim-bazarr-config"].protect is True
+    # The data's home is the protected Longhorn volume; the staging PV object is only a pointer.
+    assert seen[f"{NAME}-volume-bazarr-config"].protect is True
+    assert seen[f"{NAME}-staging-pv-bazarr-config"].protect is False
+    volume = mocks.one(VOLUME).inputs
+    assert volume["spec"]["numberOfReplicas"] == 3 and volume["spec"]["size"] == str(2 * 2**30)
+    assert volume["metadata"]["namespace"] == "longhorn-system"
+    # Retain comes first: the owners' release waits for it.
+    assert [r._name for r in mig.release_gate] == [f"{NAME}-source-pv-bazarr-config"]
+
+
+def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -> None:
+    mocks, _, m = build(record, staged(real_raw, "copy"))
+    c = m.pvcs[0]
+    job = mocks.one(JOB).inputs
+    assert job["metadata"]["name"] == job_name(m, c, "copy")
+    assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    pod = job["spec"]["template"]["spec"]
+    ctr = pod["containers"][0]
+    assert ctr["image"] == "docker.io/library/python:3.12.11-alpine3.22"
+    assert ctr["command"] == ["python3", "/scripts/copy_verify.py", "copy", "/src", "/dst", "--settle", "30"]
+    assert ctr["securityContext"]["privileged"] is False
+    assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols["src"]["persistentVolumeClaim"] == {"claimName": "bazarr-config", "readOnly": True}
+    assert vols["dst"]["persistentVolumeClaim"] == {"claimName": "bazarr-config-migrated"}
+    term = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert term["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "bazarr"}
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    cm = mocks.one(CM).inputs
+    assert cm["metadata"]["name"] == vols["scripts"]["configMap"]["name"]
+    assert cm["data"]["copy_verify.py"] == SCRIPT.read_text()  # the same file the tests run
+
+
+# ---- verify ----------------------------------------------------------------------------------------------
+
+
+def test_verify_adds_the_verify_job_and_keeps_everything_else(record, seen, real_raw) -> None:
+    mocks, mig, m = build(record, staged(real_raw, "verify"))
+    c = m.pvcs[0]
+    jobs = by_k8s_name(mocks, JOB)
+    assert set(jobs) == {job_name(m, c, "copy"), job_name(m, c, "verify")}
+    verify = jobs[job_name(m, c, "verify")].inputs["spec"]
+    assert verify["backoffLimit"] == 0
+    ctr = verify["template"]["spec"]["containers"][0]
+    assert ctr["command"] == ["python3", "/scripts/copy_verify.py", "verify", "/src", "/dst"]
+    assert all(v["readOnly"] for v in ctr["volumeMounts"])
+    # Unprotected now so that cutover may replace it; its PV is Retain and still protected.
+    assert seen[f"{NAME}-claim-bazarr-config"].protect is False
+    assert seen[f"{NAME}-source-pv-bazarr-config"].protect is True
+    assert mig.summary["timings"] == {"bazarr-config": {"bytes": 1_234_567, "seconds": 3.5, "files": 42}}
+
+
+# ---- cutover ---------------------------------------------------------------------------------------------
+
+
+def test_cutover_binds_the_original_name_to_the_new_volume(record, seen, real_raw) -> None:
+    mocks, mig, m = build(record, staged(real_raw, "cutover"))
+    c = m.pvcs[0]
+    vol = target_volume_name(m, c)
+    pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
+    assert set(claims) == {"bazarr-config"}  # staging claim gone
+    claim = claims["bazarr-config"].inputs
+    assert claim["spec"]["volumeName"] == vol
+    assert claim["spec"]["storageClassName"] == "longhorn-replicated"
+    assert claim["spec"]["resources"] == {"requests": {"storage": "2Gi"}}
+    assert set(pvs) == {SRC_PV, vol}  # the staging PV object is gone, a fresh one carries the claimRef
+    assert pvs[vol].inputs["spec"]["csi"]["volumeHandle"] == vol
+    assert "uid" not in pvs[vol].inputs["spec"]["claimRef"]
+    assert seen[f"{NAME}-target-pv-bazarr-config"].protect is True
+    assert pvs[vol].inputs["spec"]["claimRef"]["name"] == "bazarr-config"
+    assert pvs[vol].inputs["spec"]["claimRef"]["namespace"] == "media"
+    assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    opts = seen[f"{NAME}-claim-bazarr-config"]
+    assert opts.delete_before_replace is True and opts.protect is True and opts.retain_on_delete is True
+    assert opts.import_ is None
+    assert not mocks.of_type(JOB)
+    assert [r._name for r in mig.release_gate] == [f"{NAME}-claim-bazarr-config"]
+
+
+def test_grafana_claim_keeps_helm_ownership_when_recreated(record, real_raw) -> None:
+    mocks, _, _ = build(record, staged(real_raw, "cutover", name="monitoring"), name="monitoring")
+    grafana = by_k8s_name(mocks, PVC)["kube-prometheus-stack-grafana"].inputs["metadata"]
+    assert grafana["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    assert grafana["annotations"]["meta.helm.sh/release-name"] == "kube-prometheus-stack"
+    assert grafana["annotations"]["meta.helm.sh/release-namespace"] == "monitoring"
+
+
+# ---- cleanup ---------------------------------------------------------------------------------------------
+
+
+def test_cleanup_drops_only_the_old_pv(record, seen, real_raw) -> None:
+    mocks, _, m = build(record, staged(real_raw, "cleanup"))
+    vol = target_volume_name(m, m.pvcs[0])
+    assert set(by_k8s_name(mocks, PV)) == {vol}
+    assert set(by_k8s_name(mocks, PVC)) == {"bazarr-config"}
+    assert seen[f"{NAME}-target-pv-bazarr-config"].protect is True
+
+
+# ---- across phases ---------------------------------------------------------------------------------------
+
+DATA = ("source-pv-", "claim-", "volume-", "target-pv-", "staging-")
+
+
+def _data_keys(config: StackConfig, phase: Phase) -> set[str]:
+    m = config.storage.migrations[0]
+    return {p.key for p in phase_objects(config.storage, m, phase) if p.key.startswith(DATA)}
+
+
+def test_no_phase_before_cleanup_drops_data_bearing_objects_except_the_staging_claim(real_raw) -> None:
+    config = staged(real_raw, "cleanup", name="monitoring")
+    phases = list(Phase)
+    for before, after in itertools.pairwise(phases):
+        dropped = _data_keys(config, before) - _data_keys(config, after)
+        if after is Phase.CUTOVER:
+            # Staging claim and staging PV object are pointers; the Longhorn volume (protected) stays.
+            assert dropped and all(k.startswith("staging-") for k in dropped), dropped
+        elif after is Phase.CLEANUP:
+            assert dropped and all(k.startswith("source-pv-") for k in dropped), dropped
+        else:
+            assert dropped == set(), (before, after, dropped)
+
+
+def test_only_the_source_pvs_and_claims_are_imported(real_raw) -> None:
+    config = staged(real_raw, "verify", name="monitoring")
+    m = config.storage.migrations[0]
+    imported = {p.key: p.import_id for p in phase_objects(config.storage, m) if p.import_id}
+    assert imported == {
+        **{f"source-pv-{c.name}": c.source.volume for c in m.pvcs},
+        **{f"claim-{c.name}": c.key for c in m.pvcs},
+    }
+
+
+# ---- the directive's path, only when acknowledged --------------------------------------------------------
+
+
+def test_accept_data_loss_is_loud_and_recreates_an_empty_claim(record, real_raw, monkeypatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    config = staged(real_raw, "cutover", loss=["storage-loki-0"], name="monitoring")
+    mocks, mig, _ = build(record, config, name="monitoring")
+    assert len(warnings) == 1 and warnings[0].startswith("DATA LOSS ACCEPTED in migration 'monitoring'")
+    assert "storage-loki-0" in warnings[0]
+    loki = by_k8s_name(mocks, PVC)["storage-loki-0"].inputs
+    assert "volumeName" not in loki["spec"]  # dynamically provisioned: empty
+    assert loki["spec"]["storageClassName"] == "longhorn-replicated"
+    # Its old PV is kept (Retain) until cleanup even on this path; the others still moved their data.
+    assert "pvc-5e92b1d8-6c0a-4e7f-b3d4-1a8c6f2e9b05" in by_k8s_name(mocks, PV)
+    assert by_k8s_name(mocks, PVC)["kube-prometheus-stack-grafana"].inputs["spec"]["volumeName"]
+    assert mig.summary["acceptDataLoss"] == ["storage-loki-0"]
+    assert any(
+        a.startswith("DATA LOSS ACCEPTED: replace PVC monitoring/storage-loki-0")
+        for a in mig.summary["applies"]
+    )
+
+
+def test_without_acknowledgement_nothing_warns(record, real_raw, monkeypatch) -> None:
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    build(record, staged(real_raw, "cutover", name="monitoring"), name="monitoring")
+    assert warnings == []
