@@ -1,17 +1,20 @@
 """`k3s-home-audit DIR`: the directive's rules over a directory of Kubernetes YAML (a Flux repo checkout).
 
-Findings go to stdout as `path:LINE: [severity] rule: message` (LINE is where the document starts;
-a stack-wide finding that names no object is `DIR: [severity] ...`), notes about skipped files go to
-stderr. Stack rules judge the whole cluster (every quota against every pool), so `--partial` skips
-them for a directory that holds only part of it. Exit status: 0 clean or advisories only, 1 on any mandatory
+Findings go to stdout as `path:LINE: [severity] rule: message` (LINE is the line of the offending key,
+or of the nearest key above it when the finding is about a missing one; a stack-wide finding that names
+no object is `DIR: [severity] ...`), notes about skipped files go to stderr.
+Stack rules judge the whole cluster (every quota against every pool), so `--partial` skips them for a
+directory that holds only part of it. Exit status: 0 clean or advisories only, 1 on any mandatory
 finding, 2 when the audit itself cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from components.config import ConfigError, StackConfig, load_stack_file
 
 from . import Finding, Severity, object_name
 from .registry import OWNERSHIP_RULES, check_object, check_stack
+from .source import documents, kubernetes_objects, line_of
 
 DEFAULT_CONFIG = "Pulumi.k3s-home.yaml"
 # An editable install runs from the project, whose stack file is the fallback when cwd has none.
@@ -28,26 +32,16 @@ PROJECT_CONFIG = Path(__file__).resolve().parents[1] / DEFAULT_CONFIG
 SKIP_DIRS = {".git", ".github", "node_modules", ".venv"}
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads unknown tags (authentik's !KeyOf, !Find...) as plain values."""
-
-
-def _construct_unknown(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)
-
-
-_Loader.add_multi_constructor("!", _construct_unknown)
-
-
 @dataclass
-class Document:
-    path: Path
-    line: int  # 1-based line where the document starts
-    data: object
+class Located:
+    """An object of the tree and where it is: its file and its node (marks for the line of any key)."""
+
+    file: Path
+    node: yaml.Node
+    obj: dict
+
+    def where(self, path: str = "") -> str:
+        return f"{self.file}:{line_of(self.node, path)}"
 
 
 @dataclass
@@ -62,46 +56,40 @@ class Report:
         return sum(f.severity is Severity.MANDATORY for _, f in self.findings)
 
 
-def documents(path: Path) -> list[Document]:
-    """Every YAML document of a file with its start line. Raises yaml.YAMLError on broken YAML."""
-    loader = _Loader(path.read_text(encoding="utf-8", errors="replace"))
-    docs = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                docs.append(Document(path, node.start_mark.line + 1, loader.construct_document(node)))
-    finally:
-        loader.dispose()
-    return docs
-
-
-def kubernetes_objects(doc: Document) -> Iterator[dict]:
-    """The Kubernetes objects in a document: the object itself, or the items of a v1 List."""
-    data = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str) or "apiVersion" not in data:
-        return
-    if data["kind"] == "List" and isinstance(data.get("items"), list):
-        yield from (item for item in data["items"] if isinstance(item, dict) and "kind" in item)
-    else:
-        yield data
-
-
 def yaml_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.suffix in (".yaml", ".yml") and path.is_file() and not SKIP_DIRS & set(path.parts):
             yield path
 
 
-def _locate(message: str, located: list[tuple[str, dict]], fallback: str) -> str:
-    """Where a stack finding points: the file:line of the object its message names, else the directory."""
-    named = [(len(name), where) for where, obj in located if (name := object_name(obj)) in message]
-    return max(named)[1] if named else fallback
+def _locate(finding: Finding, located: list[Located], fallback: str) -> str:
+    """Where a stack finding points: its key in the object its message names, else the directory."""
+    message = finding.message
+    named = [(len(name), i) for i, loc in enumerate(located) if (name := object_name(loc.obj)) in message]
+    return located[max(named)[1]].where(finding.path) if named else fallback
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Parsing allocates a million small acyclic objects, and the cyclic collector rescanning the ones
+    kept so far cost as much as the parse itself; reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def audit(root: Path, cfg: StackConfig, *, partial: bool = False) -> Report:
+    with _cyclic_gc_paused():
+        return _audit(root, cfg, partial=partial)
+
+
+def _audit(root: Path, cfg: StackConfig, *, partial: bool) -> Report:
     report = Report()
-    located: list[tuple[str, dict]] = []
+    located: list[Located] = []
     for path in yaml_files(root):
         report.files += 1
         try:
@@ -115,19 +103,20 @@ def audit(root: Path, cfg: StackConfig, *, partial: bool = False) -> Report:
             report.notes.append(f"{path}:1: note: SOPS-encrypted, skipped")
             continue
         for doc in docs:
-            for obj in kubernetes_objects(doc):
-                located.append((f"{path}:{doc.line}", obj))
+            for node, obj in kubernetes_objects(doc):
+                located.append(Located(path, node, obj))
     report.objects = len(located)
-    for where, obj in located:
+    for loc in located:
         try:
-            report.findings += [(where, f) for f in check_object(obj, cfg, skip=OWNERSHIP_RULES)]
+            findings = check_object(loc.obj, cfg, skip=OWNERSHIP_RULES)
         except Exception as err:  # a rule crashing on odd input must name the file, not abort the run
-            raise AuditError(f"{where}: rule crashed: {type(err).__name__}: {err}") from err
+            raise AuditError(f"{loc.where()}: rule crashed: {type(err).__name__}: {err}") from err
+        report.findings += [(loc.where(f.path), f) for f in findings]
     if partial:
         report.notes.append(f"{root}: note: partial tree, stack rules (quotas against pools) not run")
         return report
-    for finding in check_stack([obj for _, obj in located], cfg):
-        report.findings.append((_locate(finding.message, located, str(root)), finding))
+    for finding in check_stack([loc.obj for loc in located], cfg):
+        report.findings.append((_locate(finding, located, str(root)), finding))
     return report
 
 

@@ -24,6 +24,10 @@ ALL_STACK_RULES: list[StackRule] = [rule for m in _MODULES for rule in getattr(m
 # Rule id -> the directive text it enforces. The review gate groups violations by this text.
 RULE_DOCS: dict[str, str] = {
     "privileged-container": "Prohibition 4: NO privileged containers without CIO approval",
+    "privilege-escalation": (
+        "Beside Prohibition 4 (advisory): allowPrivilegeEscalation, a Pod Security Standards Restricted "
+        "control"
+    ),
     "gpu-oversubscription": "Prohibition 5: NO GPU oversubscription beyond defined limits",
     "gpu-priority-class": "Phase 2.3: UPDATE all GPU-consuming deployments with priorityClassName",
     "directive-drift": "Phase 2.1-2.2: GPU PriorityClasses and quotas as the directive defines them",

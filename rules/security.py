@@ -1,9 +1,14 @@
 """Prohibited action 4: no privileged containers without CIO approval.
 
-Privilege escalation and the host namespaces (hostNetwork, hostPID, hostIPC) give a container the
-same reach as `privileged: true`, so the same approval gate covers them. The approval is an
-annotation whose value names the approval (`CIO-2026-014 ...`); a bare "yes" or an empty value is
-not an approval anyone could look up, so it does not count.
+The host namespaces (hostNetwork, hostPID, hostIPC) and CAP_SYS_ADMIN give a container the same reach
+as `privileged: true`, so the same mandatory approval gate covers them. The approval is an annotation
+whose value names the approval (`CIO-2026-014 ...`); a bare "yes" or an empty value is not an approval
+anyone could look up, so it does not count.
+
+`allowPrivilegeEscalation: true` is a different setting (setuid binaries may gain privileges; the
+container is not privileged), and the directive does not name it. The Pod Security Standards keep the
+two apart as well: `privileged` breaks Baseline, `allowPrivilegeEscalation` is a Restricted-profile
+control. So it is reported under its own advisory rule, `privilege-escalation` (ADR 0011).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Any
 
 from components.config import StackConfig
 
-from . import Finding, object_name
+from . import Finding, Severity, object_name
 from .walk import containers, dig, helm_values, pod_spec, walk
 
 RULE = "privileged-container"
+ESCALATION_RULE = "privilege-escalation"
 APPROVAL_ANNOTATION = "k3s-home.fletcherlabs.net/cio-approval"
 # An approval id such as CIO-2026-014; placeholders like CIO-XXXX-XXX do not match.
 APPROVAL_ID = re.compile(r"\bCIO-\d{4}-\d{3,}\b")
@@ -40,19 +46,24 @@ def _true(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def _pod_spec_problems(base: str, spec: dict) -> Iterator[tuple[str, str]]:
+# (rule id, dotted path, reason) of one problem.
+Problem = tuple[str, str, str]
+
+
+def _pod_spec_problems(base: str, spec: dict) -> Iterator[Problem]:
     for key in HOST_NAMESPACES:
         if _true(spec.get(key)):
-            yield f"{base}.{key}", f"{key}: true shares the node's namespace"
+            yield RULE, f"{base}.{key}", f"{key}: true shares the node's namespace"
     for path, container in containers(spec, base):
         name = container.get("name", path)
         sc = container.get("securityContext")
         if not isinstance(sc, dict):
             continue
         if _true(sc.get("privileged")):
-            yield f"{path}.securityContext.privileged", f"container {name} is privileged"
+            yield RULE, f"{path}.securityContext.privileged", f"container {name} is privileged"
         if _true(sc.get("allowPrivilegeEscalation")):
             yield (
+                ESCALATION_RULE,
                 f"{path}.securityContext.allowPrivilegeEscalation",
                 f"container {name} allows privilege escalation",
             )
@@ -60,41 +71,57 @@ def _pod_spec_problems(base: str, spec: dict) -> Iterator[tuple[str, str]]:
         caps = {str(c).upper() for c in added} if isinstance(added, list) else set()
         if caps & ESCALATING_CAPS:
             yield (
+                RULE,
                 f"{path}.securityContext.capabilities.add",
                 f"container {name} adds {', '.join(sorted(caps & ESCALATING_CAPS))} (privilege escalation)",
             )
 
 
-def _helm_values_problems(values: dict) -> Iterator[tuple[str, str]]:
+_VALUES_KEYS = (
+    (RULE, "privileged"),
+    (ESCALATION_RULE, "allowPrivilegeEscalation"),
+    *((RULE, key) for key in HOST_NAMESPACES),
+)
+
+
+def _helm_values_problems(values: dict) -> Iterator[Problem]:
     # Charts nest security contexts anywhere (controller.securityContext, agent.containerSecurityContext,
     # hostNetwork at the top level...), so any key with a privileging name counts, at any depth.
     for path, node in walk(values, "spec.values"):
         if not isinstance(node, dict):
             continue
-        for key in ("privileged", "allowPrivilegeEscalation", *HOST_NAMESPACES):
+        for rule, key in _VALUES_KEYS:
             if _true(node.get(key)):
-                yield f"{path}.{key}", f"Helm values set {key}: true"
+                yield rule, f"{path}.{key}", f"Helm values set {key}: true"
         added = dig(node, "capabilities", "add")
         if isinstance(added, list) and {str(c).upper() for c in added} & ESCALATING_CAPS:
-            yield f"{path}.capabilities.add", "Helm values add CAP_SYS_ADMIN (privilege escalation)"
+            yield RULE, f"{path}.capabilities.add", "Helm values add CAP_SYS_ADMIN (privilege escalation)"
 
 
-def privileged_container(obj: dict, cfg: StackConfig) -> list[Finding]:
-    problems: list[tuple[str, str]] = []
+def _problems(obj: dict) -> list[Problem]:
+    problems: list[Problem] = []
     if found := pod_spec(obj):
         problems += _pod_spec_problems(*found)
     if (values := helm_values(obj)) is not None:
         problems += _helm_values_problems(values)
+    return problems
+
+
+def privileged_container(obj: dict, cfg: StackConfig) -> list[Finding]:
+    """Privileged containers, host namespaces and CAP_SYS_ADMIN without a named CIO approval (mandatory);
+    `allowPrivilegeEscalation: true` without one (advisory, rule privilege-escalation)."""
+    problems = _problems(obj)
     if not problems or approval(obj):
         return []
     return [
         Finding(
-            RULE,
+            rule,
             f"{object_name(obj)}: {reason} without a CIO approval "
             f"(annotate {APPROVAL_ANNOTATION} with the approval id, e.g. CIO-2026-014)",
-            path=path,
+            Severity.MANDATORY if rule == RULE else Severity.ADVISORY,
+            path,
         )
-        for path, reason in problems
+        for rule, path, reason in problems
     ]
 
 

@@ -37,18 +37,23 @@ def repo(tmp_path: Path) -> Path:
     return Path(shutil.copytree(FLUX_REPO, tmp_path / "flux-repo"))
 
 
-def test_live_defects_are_found_with_file_and_line(repo, capsys):
+def test_live_defects_are_found_at_the_line_of_their_key(repo, capsys):
     code, findings, _ = audit(repo, capsys)
     assert code == 1
     assert {
         # local-path monitoring storage is known and planned (migration "monitoring"): visible, not blocking
-        ("kube-prometheus-stack.yaml", 2, "advisory", "storage-class"),
-        ("helmrelease.yaml", 2, "mandatory", "storage-class"),  # sonarr, under no migration
-        ("blueprint-configmap.yaml", 2, "mandatory", "authentik-blueprint-format"),
-        ("priority-classes.yaml", 10, "advisory", "directive-drift"),
-        ("helmrelease.yaml", 1, "mandatory", "privileged-container"),
-        ("plaintext-secret.yaml", 2, "mandatory", "secret-plaintext"),
-        ("plaintext-secret.yaml", 10, "advisory", "secret-plaintext"),
+        (
+            "kube-prometheus-stack.yaml",
+            22,
+            "advisory",
+            "storage-class",
+        ),  # grafana.persistence.storageClassName
+        ("helmrelease.yaml", 22, "mandatory", "storage-class"),  # sonarr, under no migration
+        ("blueprint-configmap.yaml", 8, "mandatory", "authentik-blueprint-format"),  # data key grafana.yaml
+        ("priority-classes.yaml", 14, "advisory", "directive-drift"),  # `value: 700`
+        ("helmrelease.yaml", 22, "mandatory", "privileged-container"),  # jellyfin securityContext.privileged
+        ("plaintext-secret.yaml", 8, "mandatory", "secret-plaintext"),  # stringData.api-key
+        ("plaintext-secret.yaml", 17, "advisory", "secret-plaintext"),  # data.SSO_CLIENT_SECRET
     } <= located(findings)
 
 
@@ -58,7 +63,7 @@ def test_untracked_gpu_quota_key_is_located_at_the_quota(repo, capsys):
         f for f in findings if f["rule"] == "gpu-oversubscription" and "limits.nvidia.com" in f["message"]
     ]
     assert [(Path(f["file"]).name, f["line"], f["severity"]) for f in quota] == [
-        ("resource-quotas.yaml", "2", "mandatory")
+        ("resource-quotas.yaml", "9", "mandatory")  # the key spec.hard.limits.nvidia.com/gpu
     ]
 
 
@@ -111,7 +116,7 @@ def test_advisories_alone_exit_zero(tmp_path, capsys):
     code, findings, _ = audit(tmp_path, capsys, "--partial")
     assert code == 0
     assert [(f["line"], f["severity"], f["rule"]) for f in findings] == [
-        ("2", "advisory", "secret-plaintext")
+        ("5", "advisory", "secret-plaintext")  # the `password` key under data
     ]
 
 
@@ -126,13 +131,15 @@ def test_multi_document_lines_and_lists(tmp_path, capsys):
         "---\n"
         "apiVersion: v1\nkind: List\n"
         "items:\n"
-        f"  - {{apiVersion: v1, kind: Pod, metadata: {{name: q}}, spec: {{containers: [{privileged}]}}}}\n"
+        "  - apiVersion: v1\n    kind: Pod\n    metadata: {name: q}\n    spec:\n      containers:\n"
+        "        - name: c\n          securityContext:\n            privileged: true\n"
     )
     code, findings, _ = audit(tmp_path, capsys, "--partial")
     assert code == 1
+    # Each at its `privileged` key (in a flow mapping several keys share a line), the List's item too.
     assert [(f["line"], f["rule"]) for f in findings] == [
-        ("6", "privileged-container"),
-        ("11", "privileged-container"),
+        ("9", "privileged-container"),
+        ("21", "privileged-container"),
     ]
 
 

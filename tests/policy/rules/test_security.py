@@ -1,4 +1,5 @@
-"""privileged-container: privileged, privilege escalation and host namespaces need a named CIO approval."""
+"""privileged-container: privileged, host namespaces and CAP_SYS_ADMIN need a named CIO approval;
+privilege-escalation: allowPrivilegeEscalation is an advisory of its own."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.policy.helpers import (
 )
 
 MANDATORY = [("privileged-container", "mandatory")]
+ESCALATION = [("privilege-escalation", "advisory")]
 
 
 def test_plain_deployment_passes(real_config):
@@ -30,9 +32,35 @@ def test_privileged_container_is_mandatory(real_config):
     assert findings[0].path == "spec.template.spec.containers[0].securityContext.privileged"
 
 
-def test_privilege_escalation_is_mandatory(real_config):
+def test_privilege_escalation_is_its_own_advisory(real_config):
     found = run_rule(privileged_container, pod(container(allowPrivilegeEscalation=True)), real_config)
-    assert verdict(found) == MANDATORY
+    assert verdict(found) == ESCALATION
+    assert found[0].path == "spec.containers[0].securityContext.allowPrivilegeEscalation"
+
+
+def test_privileged_and_escalating_container_reports_both(real_config):
+    both = deployment(container(privileged=True, allowPrivilegeEscalation=True))
+    found = run_rule(privileged_container, both, real_config)
+    assert sorted(verdict(found)) == sorted(MANDATORY + ESCALATION)
+
+
+def test_helm_values_privilege_escalation_is_advisory(real_config):
+    values = {
+        "controllers": {
+            "main": {"containers": {"main": {"securityContext": {"allowPrivilegeEscalation": True}}}}
+        }
+    }
+    found = run_rule(privileged_container, helm_release(values), real_config)
+    assert verdict(found) == ESCALATION
+    assert (
+        found[0].path
+        == "spec.values.controllers.main.containers.main.securityContext.allowPrivilegeEscalation"
+    )
+
+
+def test_approval_covers_privilege_escalation_too(real_config):
+    approved = pod(container(allowPrivilegeEscalation=True), annotations=APPROVED)
+    assert run_rule(privileged_container, approved, real_config) == []
 
 
 def test_escalation_false_passes(real_config):

@@ -1,0 +1,132 @@
+"""The audit before and after the libyaml parse, on files of the real Flux repo (fixtures/flux-k3s).
+
+Before: `findings-before.txt`, the output of the pure-Python audit at 6ed96c5 (every line the document's
+first). After: today's audit. The findings must be the same, except the reclassifications listed here,
+and every finding must now name the line of its key.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from rules.audit import audit, main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "flux-k3s"
+STACK_FILE = Path(__file__).resolve().parents[2] / "Pulumi.k3s-home.yaml"
+LINE = re.compile(
+    r"^(?P<file>.+?)(:(?P<line>\d+))?: \[(?P<severity>\w+)\] (?P<rule>[\w-]+): (?P<message>.+)$"
+)
+
+MEDIA = "clusters/k3s-home/apps/media"
+ESCALATION = (
+    "Helm values set allowPrivilegeEscalation: true without a CIO approval "
+    "(annotate k3s-home.fletcherlabs.net/cio-approval with the approval id, e.g. CIO-2026-014)"
+)
+# allowPrivilegeEscalation on the linuxserver-based media apps: privileged-container (mandatory) before,
+# privilege-escalation (advisory) after. Nothing else changes rule or severity.
+RECLASSIFIED = [
+    (f"{MEDIA}/{app}/helmrelease.yaml", f"HelmRelease media/{app}: {ESCALATION}")
+    for app in (
+        "bazarr",
+        "lidarr",
+        "overseerr",
+        "plex",
+        "prowlarr",
+        "radarr",
+        "recyclarr",
+        "sabnzbd",
+        "sonarr",
+        "whisparr",
+    )
+]
+
+
+def parse(lines: list[str], root: str) -> list[dict]:
+    out = []
+    for line in lines:
+        m = LINE.match(line)
+        assert m, f"not a finding line: {line!r}"
+        out.append({**m.groupdict(), "file": m["file"].removeprefix(root).lstrip("/") or "."})
+    return out
+
+
+def key(f: dict) -> tuple[str, str, str, str]:
+    return (f["file"], f["severity"], f["rule"], f["message"])
+
+
+@pytest.fixture(scope="module")
+def before() -> list[dict]:
+    return parse((FIXTURE / "findings-before.txt").read_text().splitlines(), "")
+
+
+@pytest.fixture(scope="module")
+def after() -> list[dict]:
+    out = io.StringIO()
+    with redirect_stdout(out), redirect_stderr(io.StringIO()):
+        assert main([str(FIXTURE), "--config", str(STACK_FILE)]) == 1
+    return parse(out.getvalue().splitlines(), str(FIXTURE))
+
+
+def test_same_findings_except_the_listed_reclassifications(before, after):
+    old = Counter(key(f) for f in before)
+    new = Counter(key(f) for f in after)
+    assert old - new == Counter(
+        {(file, "mandatory", "privileged-container", msg): 1 for file, msg in RECLASSIFIED}
+    )
+    assert new - old == Counter(
+        {(file, "advisory", "privilege-escalation", msg): 1 for file, msg in RECLASSIFIED}
+    )
+    assert sum(old.values()) == sum(new.values()) == 74
+
+
+def test_privileged_host_and_sys_admin_stay_mandatory(after):
+    kept = sorted(
+        (f["file"].rsplit("/", 2)[-2], f["severity"], f["message"].split(": ", 1)[1].split(" without")[0])
+        for f in after
+        if f["rule"] == "privileged-container"
+    )
+    assert kept == [
+        ("automatic1111", "mandatory", "Helm values set privileged: true"),
+        ("dcgm-exporter", "mandatory", "Helm values add CAP_SYS_ADMIN (privilege escalation)"),
+        ("dcgm-exporter", "mandatory", "Helm values set privileged: true"),
+        ("nginx-app", "mandatory", "container fsfreeze is privileged"),
+        ("ollama", "mandatory", "Helm values set privileged: true"),
+    ]
+
+
+def test_findings_name_the_line_of_their_key(after):
+    got = {(f["file"].rsplit("/", 1)[-1], f["line"], f["rule"]) for f in after}
+    assert {
+        ("helmrelease.yaml", "36", "privilege-escalation"),  # bazarr's securityContext, deep in values
+        ("helm-release.yaml", "97", "privileged-container"),  # dcgm-exporter securityContext.privileged
+        ("helm-release.yaml", "99", "privileged-container"),  # and its capabilities.add
+        ("persistent-volume-claims.yaml", "172", "storage-class"),  # 12th claim of a multi-document file
+        ("priority-classes.yaml", "15", "directive-drift"),  # normal-gpu `value: 700`
+        ("namespace-quotas.yaml", "10", "gpu-oversubscription"),  # limits.nvidia.com/gpu (a dotted key)
+        ("secret.yaml", "9", "secret-plaintext"),  # the second stringData key
+    } <= got
+
+
+def test_every_line_holds_the_key_its_finding_names(real_config):
+    report = audit(FIXTURE, real_config)
+    missing_key = []
+    for where, finding in report.findings:
+        if where == str(FIXTURE):  # a stack finding that names no object (see the test below)
+            continue
+        file, line = where.rsplit(":", 1)
+        text = Path(file).read_text().splitlines()[int(line) - 1]
+        key_on_line = text.strip().removeprefix("- ").split(":")[0].strip("\"' ")
+        if not (finding.path == key_on_line or finding.path.endswith("." + key_on_line)):
+            missing_key.append((Path(file).name, line, finding.path, key_on_line))
+    # The one claim without storageClassName points at its `spec`, the nearest key there is.
+    assert missing_key == [("with-pv.yaml", "31", "spec.storageClassName", "spec")]
+
+
+def test_stack_finding_without_an_object_points_at_the_tree(after):
+    assert [(f["file"], f["line"]) for f in after if f["file"] == "."] == [(".", None)]
