@@ -25,8 +25,7 @@ ALL_STACK_RULES: list[StackRule] = [rule for m in _MODULES for rule in getattr(m
 RULE_DOCS: dict[str, str] = {
     "privileged-container": "Prohibition 4: NO privileged containers without CIO approval",
     "privilege-escalation": (
-        "Beside Prohibition 4 (advisory): allowPrivilegeEscalation, a Pod Security Standards Restricted "
-        "control"
+        "Advisory beside Prohibition 4: allowPrivilegeEscalation (Pod Security Standards, Restricted profile)"
     ),
     "gpu-oversubscription": "Prohibition 5: NO GPU oversubscription beyond defined limits",
     "gpu-priority-class": "Phase 2.3: UPDATE all GPU-consuming deployments with priorityClassName",
