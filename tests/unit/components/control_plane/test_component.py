@@ -82,9 +82,12 @@ def test_summary_is_plain_and_has_no_secret(record, real_config):
     assert s["servers"] == ["k3s1", "k3s2", "k3s3"]
     assert s["clusterInit"] == "k3s1"
     assert s["apiUrl"] == "https://192.168.10.20:6443"
-    assert s["headroom"]["k3s3"] == {"cores": 2.5, "memoryGiB": 11.0, "server": True}
+    assert s["headroom"]["k3s3"] == {"cores": 0.5, "memoryGiB": 9.0, "server": True}
     assert {"node": "k3s4", "code": "undersized", "severity": "note"} in s["flags"]
-    assert s["blockers"] == []
+    assert s["blockers"] == [
+        "k3s3 (8 cores/32 GiB) as a server would keep 0.5 cores/9 GiB after system, control plane and "
+        "staying work; a server needs 1 cores/4 GiB spare"
+    ]
     assert s["usbQuorumRisk"] is True
     assert s["kubeVipDeployed"] is False
 

@@ -132,8 +132,8 @@ def test_admission_binding_covers_the_tenant_namespaces(built) -> None:
 
 def test_time_slicing_config_map(built) -> None:
     mocks, _ = built
-    cm = _named(mocks, CM, "nvidia-device-plugin-config", "kube-system").inputs
-    assert yaml.safe_load(cm["data"]["default"]) == {
+    cm = _named(mocks, CM, "nvidia-device-plugin-config", "nvidia-device-plugin").inputs
+    assert yaml.safe_load(cm["data"]["config.yaml"]) == {
         "version": "v1",
         "flags": {"migStrategy": "none"},
         "sharing": {
@@ -152,8 +152,8 @@ def test_dcgm_exporter_release_and_service_monitor(built) -> None:
     assert (hr["apiVersion"], hr["metadata"]["namespace"]) == ("helm.toolkit.fluxcd.io/v2", "monitoring")
     assert hr["spec"]["chart"]["spec"] == {
         "chart": "dcgm-exporter",
-        "version": "4.1.1",
-        "sourceRef": {"kind": "HelmRepository", "name": "nvidia-dcgm-exporter", "namespace": "flux-system"},
+        "version": "3.1.5",
+        "sourceRef": {"kind": "HelmRepository", "name": "nvidia-dcgm", "namespace": "flux-system"},
     }
     values = hr["spec"]["values"]
     assert values["serviceMonitor"] == {"enabled": False}
@@ -233,7 +233,7 @@ def test_adopted_objects_are_imported(record, real_config) -> None:
             "adopt": [
                 "PriorityClass/critical-gpu",
                 "ResourceQuota/ai/gpu-quota",
-                "ConfigMap/kube-system/nvidia-device-plugin-config",
+                "ConfigMap/nvidia-device-plugin/nvidia-device-plugin-config",
             ]
         }
     )
@@ -243,7 +243,9 @@ def test_adopted_objects_are_imported(record, real_config) -> None:
     assert imported == {
         "gpu-priority-class-critical-gpu": "critical-gpu",
         "gpu-resource-quota-ai-gpu-quota": "ai/gpu-quota",
-        "gpu-config-map-kube-system-nvidia-device-plugin-config": "kube-system/nvidia-device-plugin-config",
+        "gpu-config-map-nvidia-device-plugin-nvidia-device-plugin-config": (
+            "nvidia-device-plugin/nvidia-device-plugin-config"
+        ),
     }
 
 

@@ -83,7 +83,8 @@ def test_copy_scales_owners_to_zero_through_flux(record, real_raw) -> None:
     assert loki["spec"]["values"]["singleBinary"]["replicas"] == 0
     assert kps["metadata"]["annotations"] == {"reconcile.fluxcd.io/requestedAt": "monitoring-copy"}
     # Bazarr's pilot is still at plan: its release is untouched.
-    assert got["media/bazarr"]["spec"]["suspend"] is False and got["media/bazarr"]["spec"]["values"] == {}
+    bazarr = got["media/bazarr"]["spec"]
+    assert bazarr["suspend"] is False and bazarr["values"] == real_raw["storage"]["releases"][2]["values"]
 
 
 def test_verify_suspends_with_owners_at_zero(record, real_raw) -> None:
@@ -113,6 +114,11 @@ def test_cutover_restores_owners_on_the_new_class_and_resumes(record, real_raw, 
     assert got["monitoring/loki"]["spec"]["values"]["singleBinary"] == {
         "persistence": {"enabled": True, "storageClass": "longhorn-replicated", "size": "20Gi"},
         "replicas": 1,
+        # kept from the live values (clusters/k3s-home/apps/monitoring/loki/helm-release.yaml)
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
     }
 
 
