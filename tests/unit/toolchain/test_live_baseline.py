@@ -275,3 +275,14 @@ def test_monitoring_claims_match_the_stack_records():
         assert node == record["source"]["node"]
         # the directory is the same; the volume type is not (the stack writes hostPath, k3s writes local)
         assert pv["spec"]["local"]["path"] == record["source"]["hostPath"]
+
+
+def test_docs_list_every_seeded_object_with_its_source():
+    doc = (ROOT / "docs" / "live-baseline.md").read_text()
+    rows = set(re.findall(r"^\| ([\w.-]+\.yaml) \| (\w+) \| `([^`]+)` \| `?([^`|]+?)`? \|$", doc, re.M))
+    seeded = set()
+    for file, o in OBJECTS:
+        md = o["metadata"]
+        name = f"{md['namespace']}/{md['name']}" if "namespace" in md else md["name"]
+        seeded.add((file, o["kind"], name, md["annotations"][SEED]))
+    assert rows == seeded
