@@ -5,8 +5,9 @@
   or `deny` (users without a device are forced to enrol or are refused). The stack config model
   refuses to emit such a stage through the same `mfa_block_reason`.
 - `authentik-blueprint-format`: blueprints must use the 2024.10+ format (redirect URIs as a list of
-  `{matching_mode, url}`, `invalidation_flow` next to `authorization_flow`) and be structurally valid
-  (`validate_blueprint`). The live Flux blueprint (authentik/authentik-blueprint-longhorn) fails both.
+  `{matching_mode, url}`, `invalidation_flow` next to `authorization_flow`), be structurally valid
+  (`validate_blueprint`) and pass the serializer rules we know of (`serializer_problems`). The live
+  Flux blueprint (authentik/authentik-blueprint-longhorn) fails both.
 """
 
 from __future__ import annotations
@@ -160,6 +161,27 @@ def format_problems(doc: dict) -> list[str]:
     return problems
 
 
+def serializer_problems(doc: dict) -> list[str]:
+    """Entries authentik's serializers refuse although their shape is valid; one of them reverts the whole
+    blueprint (it is applied in one transaction). AuthenticatorValidateStageSerializer refuses
+    `not_configured_action: configure` without `configuration_stages` (docs/upstream-facts.md)."""
+    problems: list[str] = []
+    for i, entry in enumerate(doc.get("entries") or []):
+        if (
+            not isinstance(entry, dict)
+            or entry.get("state") == "absent"
+            or entry.get("model") != MFA_STAGE_MODEL
+        ):
+            continue
+        attrs = entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {}
+        if attrs.get("not_configured_action") == "configure" and not attrs.get("configuration_stages"):
+            problems.append(
+                f"entries[{i}] ({MFA_STAGE_MODEL}) has not_configured_action: configure but no "
+                "configuration_stages; authentik refuses it and reverts the whole blueprint"
+            )
+    return problems
+
+
 def blueprints_in(obj: dict) -> Iterator[tuple[str, dict]]:
     """(path, blueprint) for every ConfigMap/Secret value that parses as a blueprint."""
     kind = obj.get("kind")
@@ -219,7 +241,7 @@ def check_blueprint_format(obj: dict, config: StackConfig) -> list[Finding]:
     """`authentik-blueprint-format`: structurally valid, 2024.10+ format blueprints only."""
     findings = []
     for path, doc in blueprints_in(obj):
-        for problem in validate_blueprint(doc) + format_problems(doc):
+        for problem in validate_blueprint(doc) + format_problems(doc) + serializer_problems(doc):
             findings.append(Finding(RULE_FORMAT, f"{object_name(obj)}: {problem}", Severity.MANDATORY, path))
     return findings
 
@@ -241,6 +263,7 @@ __all__ = [
     "mfa_allowed_from",
     "mfa_block_reason",
     "parse_blueprint",
+    "serializer_problems",
     "today",
     "validate_blueprint",
 ]

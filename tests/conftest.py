@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+import rules.authentik
 from components.config import StackConfig, load_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
+# The day every test judges against (config validation reads the clock: stability.since, the MFA window).
+TEST_TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test depends on the machine's clock; a test that needs another day patches it again."""
+    monkeypatch.setattr(rules.authentik, "today", lambda: TEST_TODAY)
 
 
 @pytest.fixture

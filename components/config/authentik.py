@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+import rules.authentik as _rules_authentik
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
 
 from .base import DNS_LABEL, Model
@@ -32,6 +33,14 @@ APP_CALLBACK: dict[str, str] = {
 }
 # Scopes authentik ships managed scope mappings for (goauthentik.io/providers/oauth2/scope-<name>).
 SCOPES = ("openid", "email", "profile", "offline_access")
+# Device classes authentik's validation stage offers (blueprint schema 2025.12, docs/upstream-facts.md).
+DEVICE_CLASSES = ("static", "totp", "webauthn", "duo", "sms", "email")
+DeviceClass = Literal["static", "totp", "webauthn", "duo", "sms", "email"]
+# Jellyfin SSO plugin releases (9p4/jellyfin-plugin-sso, docs/upstream-facts.md): SchemeOverride exists
+# from 3.5.2.0; from 3.5.1.0 up to 3.5.2.2 discovery validation refuses authentik's endpoints unless
+# DoNotValidateEndpoints is set; 3.5.2.3 allows the issuer's host and needs no exception.
+JELLYFIN_SCHEME_OVERRIDE_FROM = (3, 5, 2, 0)
+JELLYFIN_STRICT_ENDPOINTS = ((3, 5, 1, 0), (3, 5, 2, 3))
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
 # Group names end up in JMESPath literals and comma-separated env values: keep them plain.
@@ -70,14 +79,49 @@ class Stability(Model):
     since: date | None = None
     required_days: int = Field(default=STABILITY_DAYS, ge=STABILITY_DAYS)
 
+    @field_validator("since")
+    @classmethod
+    def _not_future(cls, value: date | None) -> date | None:
+        today = _rules_authentik.today()
+        if value is not None and value > today:
+            raise ValueError(
+                f"{value.isoformat()} is in the future (today is {today.isoformat()}); record the day the "
+                "SSO went live: a later date would hide how long it has really been stable"
+            )
+        return value
+
 
 class Mfa(Model):
-    """The request to enforce MFA in the default authentication flow's validation stage."""
+    """The request to enforce MFA in the default authentication flow's validation stage.
+
+    `configure` needs setup stages (authentik's serializer refuses it without `configuration_stages`):
+    the blueprint finds or creates the TOTP and WebAuthn setup stages named here and lists them.
+    """
 
     enforced: bool = False
     not_configured_action: Literal["configure", "deny"] = "configure"
     stage: str = "default-authentication-mfa-validation"
-    device_classes: list[Literal["static", "totp", "webauthn", "duo", "sms"]] = ["totp", "webauthn", "static"]
+    # Every class authentik offers: narrowing it locks out users whose only device is of another class.
+    device_classes: list[DeviceClass] = Field(default_factory=lambda: list(DEVICE_CLASSES), min_length=1)
+    # Setup stages (found or created by name); their configure flows have the same slugs in authentik.
+    totp_setup_stage: str = Field(default="default-authenticator-totp-setup", min_length=1)
+    webauthn_setup_stage: str = Field(default="default-authenticator-webauthn-setup", min_length=1)
+
+    @field_validator("device_classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        for needed in ("totp", "webauthn"):
+            if needed not in value:
+                raise ValueError(
+                    f"must include {needed}: users enrol {needed} devices through the setup stages, and a "
+                    "device class the validation stage does not accept can never sign in"
+                )
+        return list(dict.fromkeys(value))
+
+    @property
+    def narrowed_classes(self) -> list[str]:
+        """Device classes authentik offers that this stage does not accept (shown in the docs)."""
+        return [c for c in DEVICE_CLASSES if c not in self.device_classes]
 
 
 class Bootstrap(Model):
@@ -162,7 +206,10 @@ class JellyfinSso(Model):
     api_url: str = "http://jellyfin.media.svc.cluster.local:8096"
     # An existing Secret (created in Jellyfin's dashboard, stored SOPS-encrypted by Flux) with an API key.
     api_key_secret: SecretKeyRef
-    image: str = "docker.io/curlimages/curl:8.11.1"
+    # Version of the plugin installed in Jellyfin (Dashboard, Plugins): decides the endpoint validation.
+    plugin_version: str
+    # Runs the stdlib script components/sso/scripts/jellyfin_sso.py; pinned, never :latest.
+    image: str = "docker.io/library/python:3.12.11-alpine3.22"
 
     @field_validator("provider_name")
     @classmethod
@@ -178,6 +225,30 @@ class JellyfinSso(Model):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"apiUrl '{value}' must be an http(s) URL of the Jellyfin service")
         return value.rstrip("/")
+
+    @field_validator("plugin_version")
+    @classmethod
+    def _plugin_version(cls, value: str) -> str:
+        if not re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
+            raise ValueError(
+                f"'{value}' is not a plugin version such as 3.5.2.4 (Jellyfin: Dashboard, Plugins)"
+            )
+        if _version(value) < JELLYFIN_SCHEME_OVERRIDE_FROM:
+            raise ValueError(
+                f"plugin {value} has no SchemeOverride, so behind the TLS ingress it sends an http:// "
+                "redirect URI that authentik refuses; upgrade the SSO plugin to 3.5.2.0 or later"
+            )
+        return value
+
+    @property
+    def do_not_validate_endpoints(self) -> bool:
+        """Only plugin releases that validate discovery endpoints against the issuer path need it."""
+        low, high = JELLYFIN_STRICT_ENDPOINTS
+        return low <= _version(self.plugin_version) < high
+
+
+def _version(value: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in value.split("."))
 
 
 class OAuthClient(Model):
@@ -274,7 +345,34 @@ class OAuthClient(Model):
             raise ValueError(
                 f"{self.app} receives the login callback on {callback}; add https://<host>{callback}"
             )
+        if self.app in ("grafana", "open-webui") and not strict:
+            raise ValueError(
+                f"{self.app} needs a strict redirect URI ending in {callback}: its public URL "
+                "(Grafana root_url, Open WebUI OPENID_REDIRECT_URI) is derived from it"
+            )
+        if self.app == "open-webui" and self.groups and not any(g.role == "admin" for g in self.groups):
+            raise ValueError(
+                "open-webui reads the groups claim only when OAUTH_ADMIN_ROLES is set too; map one group "
+                "to role admin, or every user gets the default role whatever their groups"
+            )
         return self
+
+    def callback_url(self) -> str:
+        """The first strict redirect URI that ends in the app's callback path."""
+        callback = APP_CALLBACK[self.app].format(
+            provider=self.jellyfin.provider_name if self.jellyfin else ""
+        )
+        return next(
+            u.url
+            for u in self.redirect_uris
+            if u.matching_mode == "strict" and urlsplit(u.url).path.rstrip("/") == callback
+        )
+
+    @property
+    def refuses_outsiders(self) -> bool:
+        """Users in none of `groups` are refused by an authentik group binding on the application,
+        unless a default role lets every signed-in user in."""
+        return bool(self.groups) and self.default_role is None
 
     @property
     def app_secret_name(self) -> str:
@@ -296,7 +394,7 @@ class AuthentikConfig(Model):
     blueprint: Blueprint = Blueprint()
     # authentik-side Secret with every client secret, mounted through the chart's global.envFrom.
     client_secrets_name: str = "authentik-sso-client-secrets"
-    clients: list[OAuthClient] = Field(default_factory=list)
+    clients: list[OAuthClient] = Field(default_factory=list, validate_default=True)
 
     @field_validator("url")
     @classmethod
@@ -327,6 +425,12 @@ class AuthentikConfig(Model):
     @field_validator("clients")
     @classmethod
     def _unique(cls, clients: list[OAuthClient]) -> list[OAuthClient]:
+        missing = [app for app in APPS if app not in {c.app for c in clients}]
+        if missing:
+            raise ValueError(
+                f"no client for {', '.join(missing)}; the directive (Phase 3) puts Grafana, Jellyfin and "
+                "Open WebUI behind authentik, so list one client for each"
+            )
         seen: set[str] = set()
         for client in clients:
             if client.slug in seen:

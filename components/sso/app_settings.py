@@ -1,10 +1,13 @@
-"""The app side: exactly the keys each app (Grafana, Open WebUI, Jellyfin) reads; the Jellyfin Job script."""
+"""The app side: exactly the keys each app (Grafana, Open WebUI, Jellyfin) reads.
+
+App behaviour these settings rely on, with sources: docs/upstream-facts.md.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -32,24 +35,35 @@ def _groups_for(client: OAuthClient, role: str) -> list[str]:
 
 
 def jellyfin_oid_config(cfg: AuthentikConfig, client: OAuthClient, secret: str) -> dict[str, Any]:
-    """The body of `POST /sso/OID/Add/<provider>` (the plugin's OidConfig)."""
+    """The fields of the plugin's OidConfig this stack owns, in the plugin's own (PascalCase) names.
+
+    The Job merges them into the live provider config, so `CanonicalLinks` (the users' links) and
+    anything set by hand in the plugin's page survive; see components/sso/scripts/jellyfin_sso.py.
+    """
+    jf = client.jellyfin
+    assert jf is not None
     admins = _groups_for(client, "admin")
     users = _groups_for(client, "user")
     return {
-        "oidEndpoint": discovery_url(cfg, client.slug),
-        "oidClientId": client.slug,
-        "oidSecret": secret,
-        "enabled": True,
+        "OidEndpoint": discovery_url(cfg, client.slug),
+        "OidClientId": client.slug,
+        "OidSecret": secret,
+        "Enabled": True,
         # With groups configured, only their members may sign in; admins are always allowed.
-        "enableAuthorization": bool(admins or users),
-        "enableAllFolders": True,
-        "enabledFolders": [],
-        "adminRoles": admins,
-        "roles": list(dict.fromkeys(users + admins)),
-        "enableFolderRoles": False,
-        "folderRoleMapping": [],
-        "roleClaim": "groups",
-        "oidScopes": [s for s in client.scopes if s != "openid"],
+        "EnableAuthorization": bool(admins or users),
+        "EnableAllFolders": True,
+        "EnabledFolders": [],
+        "AdminRoles": admins,
+        "Roles": list(dict.fromkeys(users + admins)),
+        "EnableFolderRoles": False,
+        "FolderRoleMapping": [],
+        "RoleClaim": "groups",
+        "OidScopes": [s for s in client.scopes if s != "openid"],
+        # Behind the TLS-terminating ingress Jellyfin sees http; authentik's strict redirect URI is https.
+        "SchemeOverride": urlsplit(client.callback_url()).scheme,
+        # /sso/OID/start/... logins return on /sso/OID/redirect/... (the registered URI), linking too.
+        "NewPath": True,
+        "DoNotValidateEndpoints": jf.do_not_validate_endpoints,
     }
 
 
@@ -58,6 +72,8 @@ def app_secret_data(cfg: AuthentikConfig, client: OAuthClient, secret: pulumi.In
     scopes = " ".join(client.scopes)
     if client.app == "grafana":
         data: dict[str, Any] = {
+            # Grafana builds its redirect URI from root_url, which defaults to http://localhost:3000/.
+            "GF_SERVER_ROOT_URL": client.callback_url().removesuffix("login/generic_oauth"),
             "GF_AUTH_GENERIC_OAUTH_ENABLED": "true",
             "GF_AUTH_GENERIC_OAUTH_NAME": OAUTH_PROVIDER_NAME,
             "GF_AUTH_GENERIC_OAUTH_CLIENT_ID": client.slug,
@@ -81,8 +97,13 @@ def app_secret_data(cfg: AuthentikConfig, client: OAuthClient, secret: pulumi.In
             "OPENID_PROVIDER_URL": discovery_url(cfg, client.slug),
             "OAUTH_PROVIDER_NAME": OAUTH_PROVIDER_NAME,
             "OAUTH_SCOPES": scopes,
-            "OPENID_REDIRECT_URI": next(u.url for u in client.redirect_uris if u.matching_mode == "strict"),
+            "OPENID_REDIRECT_URI": client.callback_url(),
             "ENABLE_OAUTH_SIGNUP": "true",
+            # The local admin (same email) signs in through SSO instead of hitting EMAIL_TAKEN.
+            "OAUTH_MERGE_ACCOUNTS_BY_EMAIL": "true",
+            # Who reaches Open WebUI without a mapped group gets this role; with groups and no default role
+            # authentik refuses such users before Open WebUI sees them (group binding, see blueprint).
+            "DEFAULT_USER_ROLE": client.default_role or "pending",
         }
         admins, users = _groups_for(client, "admin"), _groups_for(client, "user")
         if admins or users:
@@ -93,28 +114,8 @@ def app_secret_data(cfg: AuthentikConfig, client: OAuthClient, secret: pulumi.In
                 "OAUTH_ALLOWED_ROLES": ",".join(dict.fromkeys(users + admins)),
             }
         return data
-    # jellyfin: the plugin reads one OidConfig document; the configuring Job posts it.
+    # jellyfin: the configuring Job merges these fields into the plugin's provider config.
     body = pulumi.Output.from_input(secret).apply(
         lambda s: json.dumps(jellyfin_oid_config(cfg, client, s), indent=2)
     )
     return {JELLYFIN_CONFIG_KEY: body}
-
-
-def jellyfin_script() -> str:
-    """The Job's shell script; the API key and the config come from the environment and a file."""
-    return (
-        "set -eu\n"
-        "# POST replaces the provider's whole config in the plugin: re-running converges (idempotent).\n"
-        "curl --fail --silent --show-error --retry 10 --retry-delay 15 --retry-all-errors \\\n"
-        '  -X POST "$JELLYFIN_URL/sso/OID/Add/$PROVIDER" \\\n'
-        '  -H "Content-Type: application/json" \\\n'
-        '  -H "Authorization: MediaBrowser Token=\\"$JELLYFIN_API_KEY\\"" \\\n'
-        f"  --data-binary @/sso/{JELLYFIN_CONFIG_KEY} >/dev/null\n"
-        'echo "jellyfin SSO provider $PROVIDER configured"\n'
-    )
-
-
-def config_hash(cfg: AuthentikConfig, client: OAuthClient) -> str:
-    """Hash of the non-secret Jellyfin config: a change replaces the Job, which re-posts it."""
-    public = jellyfin_oid_config(cfg, client, secret="")
-    return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:16]

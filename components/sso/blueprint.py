@@ -1,5 +1,9 @@
-"""The authentik side: the SSO blueprint (2024.10+ format) with groups, OAuth2 providers, applications and
-the MFA stage pinned to `skip` while prohibition 1 holds. Secrets appear only as `!Env` references.
+"""The authentik side: the SSO blueprint (2024.10+ format) with groups, OAuth2 providers, applications,
+the group bindings that refuse users outside a client's groups, the MFA setup stages, and the MFA
+validation stage pinned to `skip` while prohibition 1 holds. Secrets appear only as `!Env` references.
+
+authentik applies a blueprint in one transaction, so one entry its serializers refuse reverts them all;
+the entries follow the model facts in docs/upstream-facts.md ("authentik").
 """
 
 from __future__ import annotations
@@ -11,6 +15,12 @@ from components.config.authentik import AuthentikConfig
 from components.sso import blueprint_yaml as ay
 from rules.authentik import MFA_STAGE_MODEL
 
+GROUP_MODEL = "authentik_core.group"
+APPLICATION_MODEL = "authentik_core.application"
+BINDING_MODEL = "authentik_policies.policybinding"
+TOTP_SETUP_MODEL = "authentik_stages_authenticator_totp.authenticatortotpstage"
+WEBAUTHN_SETUP_MODEL = "authentik_stages_authenticator_webauthn.authenticatorwebauthnstage"
+
 
 def _group_id(group: str) -> str:
     return "group-" + re.sub(r"[^a-z0-9]+", "-", group.lower()).strip("-")
@@ -21,9 +31,7 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     groups = dict.fromkeys(g.name for client in cfg.clients for g in client.groups)
     for group in groups:
-        entries.append(
-            {"model": "authentik_core.group", "id": _group_id(group), "identifiers": {"name": group}}
-        )
+        entries.append({"model": GROUP_MODEL, "id": _group_id(group), "identifiers": {"name": group}})
     flows = cfg.blueprint
     for client in cfg.clients:
         provider_id = f"provider-{client.slug}"
@@ -57,7 +65,7 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
         )
         entries.append(
             {
-                "model": "authentik_core.application",
+                "model": APPLICATION_MODEL,
                 "id": f"app-{client.slug}",
                 "identifiers": {"slug": client.slug},
                 "attrs": {
@@ -68,21 +76,8 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
                 },
             }
         )
-    # Prohibition 1: the MFA validation stage is pinned to `skip` until the model allows enforcing
-    # it (the config refuses `enforced: true` before stability.since + 30 days). Pinning it here
-    # also reverts a 2FA switch flipped by hand in the UI at the next blueprint apply.
-    mfa = cfg.mfa
-    entries.append(
-        {
-            "model": MFA_STAGE_MODEL,
-            "id": "mfa-validation",
-            "identifiers": {"name": mfa.stage},
-            "attrs": {
-                "not_configured_action": mfa.not_configured_action if mfa.enforced else "skip",
-                "device_classes": list(mfa.device_classes),
-            },
-        }
-    )
+        entries += _group_bindings(client)
+    entries += _mfa_entries(cfg)
     return {
         "version": 1,
         "metadata": {
@@ -91,6 +86,68 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
         },
         "entries": entries,
     }
+
+
+def _group_bindings(client) -> list[dict[str, Any]]:
+    """Without a default role, only members of the client's groups may use it: one group binding per
+    group on the application (policy engine mode `any`), so authentik refuses everyone else at the
+    authorize step and the app never sees them."""
+    if not client.refuses_outsiders:
+        return []
+    groups = list(dict.fromkeys(g.name for g in client.groups))
+    return [
+        {
+            "model": BINDING_MODEL,
+            "id": f"binding-{client.slug}-{_group_id(group)}",
+            "identifiers": {"target": ay.key_of(f"app-{client.slug}"), "group": ay.key_of(_group_id(group))},
+            "attrs": {"order": order, "enabled": True, "negate": False},
+        }
+        for order, group in enumerate(groups)
+    ]
+
+
+def _mfa_entries(cfg: AuthentikConfig) -> list[dict[str, Any]]:
+    """The TOTP and WebAuthn setup stages (found by name, created when missing, never changed) and the
+    validation stage that lists them: `configure` without `configuration_stages` fails authentik's
+    serializer, which would revert the whole blueprint."""
+    mfa = cfg.mfa
+
+    def setup(model: str, entry_id: str, name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": model,
+            "id": entry_id,
+            "state": "created",
+            "identifiers": {"name": name},
+            "attrs": {"configure_flow": ay.find("authentik_flows.flow", ("slug", name)), **attrs},
+        }
+
+    return [
+        setup(
+            TOTP_SETUP_MODEL,
+            "mfa-setup-totp",
+            mfa.totp_setup_stage,
+            {"friendly_name": "TOTP Device", "digits": "6"},
+        ),
+        setup(
+            WEBAUTHN_SETUP_MODEL,
+            "mfa-setup-webauthn",
+            mfa.webauthn_setup_stage,
+            {"friendly_name": "Security key"},
+        ),
+        # Prohibition 1: the validation stage is pinned to `skip` until the model allows enforcing it
+        # (the config refuses `enforced: true` before stability.since + 30 days). Pinning it here also
+        # reverts a 2FA switch flipped by hand in the UI at the next blueprint apply.
+        {
+            "model": MFA_STAGE_MODEL,
+            "id": "mfa-validation",
+            "identifiers": {"name": mfa.stage},
+            "attrs": {
+                "not_configured_action": mfa.not_configured_action if mfa.enforced else "skip",
+                "device_classes": list(mfa.device_classes),
+                "configuration_stages": [ay.key_of("mfa-setup-totp"), ay.key_of("mfa-setup-webauthn")],
+            },
+        },
+    ]
 
 
 def render_blueprint(cfg: AuthentikConfig) -> str:

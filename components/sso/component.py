@@ -10,9 +10,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
-from components.config.authentik import AuthentikConfig, OAuthClient
 from components.generated_secret import generated_secret
-from components.sso.app_settings import app_secret_data, config_hash, jellyfin_script
+from components.resources import register
+from components.sso.app_settings import app_secret_data
 from components.sso.blueprint import render_blueprint
 from components.sso.common import (
     BLUEPRINT_KEY,
@@ -20,9 +20,9 @@ from components.sso.common import (
     BOOTSTRAP_PASSWORD_LENGTH,
     BOOTSTRAP_TOKEN_LENGTH,
     CLIENT_SECRET_LENGTH,
-    JELLYFIN_CONFIG_KEY,
     LABELS,
 )
+from components.sso.jellyfin_job import configure_job, script_config_map
 from components.sso.summary import summarize
 
 
@@ -83,7 +83,7 @@ class AuthentikSso(pulumi.ComponentResource):
         )
 
         self.app_secrets: dict[str, k8s.core.v1.Secret] = {}
-        self.jobs: dict[str, k8s.batch.v1.Job] = {}
+        self.jobs: dict[str, pulumi.CustomResource] = {}
         for client in cfg.clients:
             secret = self.client_secrets.get(client.slug, "")
             data = app_secret_data(cfg, client, secret)
@@ -100,7 +100,12 @@ class AuthentikSso(pulumi.ComponentResource):
             )
             self.app_secrets[client.slug] = app_secret
             if client.jellyfin:
-                self.jobs[client.slug] = self._jellyfin_job(name, cfg, client, app_secret)
+                script = register(f"{name}-{client.slug}-configure-script", script_config_map(client), child)
+                self.jobs[client.slug] = register(
+                    f"{name}-{client.slug}-configure",
+                    configure_job(cfg, client),
+                    pulumi.ResourceOptions(parent=self, depends_on=[app_secret, script]),
+                )
 
         allowed = cfg.mfa_allowed_from()
         pulumi.log.info(
@@ -110,88 +115,3 @@ class AuthentikSso(pulumi.ComponentResource):
         )
         self.summary = summarize(cfg)
         self.register_outputs({"summary": self.summary})
-
-    def _jellyfin_job(
-        self, name: str, cfg: AuthentikConfig, client: OAuthClient, app_secret: k8s.core.v1.Secret
-    ) -> k8s.batch.v1.Job:
-        jf = client.jellyfin
-        assert jf is not None
-        labels = {**LABELS, "app.kubernetes.io/name": f"{client.slug}-sso-configure"}
-        return k8s.batch.v1.Job(
-            f"{name}-{client.slug}-configure",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{client.slug}-sso-configure",
-                namespace=client.namespace,
-                labels=labels,
-                # The embedded test control plane has no nodes; do not wait for completion.
-                annotations={"pulumi.com/skipAwait": "true"},
-            ),
-            spec=k8s.batch.v1.JobSpecArgs(
-                backoff_limit=6,
-                active_deadline_seconds=1800,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels, annotations={"k3s-home/sso-config-hash": config_hash(cfg, client)}
-                    ),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=100,
-                            run_as_group=101,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="configure",
-                                image=jf.image,
-                                command=["/bin/sh", "-c", jellyfin_script()],
-                                env=[
-                                    k8s.core.v1.EnvVarArgs(name="JELLYFIN_URL", value=jf.api_url),
-                                    k8s.core.v1.EnvVarArgs(name="PROVIDER", value=jf.provider_name),
-                                    k8s.core.v1.EnvVarArgs(
-                                        name="JELLYFIN_API_KEY",
-                                        value_from=k8s.core.v1.EnvVarSourceArgs(
-                                            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                                                name=jf.api_key_secret.name, key=jf.api_key_secret.key
-                                            )
-                                        ),
-                                    ),
-                                ],
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="sso", mount_path="/sso", read_only=True)
-                                ],
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    allow_privilege_escalation=False,
-                                    privileged=False,
-                                    read_only_root_filesystem=True,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                ),
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "10m", "memory": "16Mi"},
-                                    limits={"memory": "64Mi"},
-                                ),
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="sso",
-                                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                    # Plain name plus depends_on: an Output name would carry the
-                                    # Secret's secretness into the Job spec, which a saved plan
-                                    # cannot match at `up` (its value is unknown during preview).
-                                    secret_name=client.app_secret_name,
-                                    items=[
-                                        k8s.core.v1.KeyToPathArgs(
-                                            key=JELLYFIN_CONFIG_KEY, path=JELLYFIN_CONFIG_KEY
-                                        )
-                                    ],
-                                ),
-                            )
-                        ],
-                    ),
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[app_secret]),
-        )

@@ -5,10 +5,21 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from components.config import StackConfig
+from components.config.authentik import OAuthClient
 from components.sso import blueprint_yaml as ay
 from components.sso.app_settings import app_secret_data
 from components.sso.common import BLUEPRINT_KEY, JELLYFIN_CONFIG_KEY
+from components.sso.jellyfin_job import SCRIPT, job_name, script_config_map_name
 from components.sso.summary import helm_values
+
+
+def outsiders(client: OAuthClient) -> str:
+    """What happens to a signed-in authentik user in none of the client's groups."""
+    if client.refuses_outsiders:
+        return "refused by authentik (group binding on the application); the app never sees them"
+    if client.default_role:
+        return f"let in with role {client.default_role}"
+    return "let in: the client has no groups, every authentik user may sign in"
 
 
 def _md_list(values: list[str]) -> str:
@@ -44,6 +55,20 @@ def render_setup_doc(config: StackConfig) -> str:
         "- Enforcing earlier is refused twice: by the config model (`pulumi up` stops with a one-line",
         "  error) and by the policy rule `authentik-mfa` (rules/authentik.py) on any blueprint in a",
         "  ConfigMap or Secret.",
+        f"- Setup stages: `{cfg.mfa.totp_setup_stage}` (TOTP) and",
+        f"  `{cfg.mfa.webauthn_setup_stage}` (WebAuthn), found by name or created with",
+        "  `state: created` (an existing stage is never changed). The validation stage lists them as",
+        "  `configuration_stages` even while pinned to `skip`: authentik refuses `configure` without them,",
+        "  and the blueprint is applied in one transaction, so one refused entry would revert them all.",
+        "- Device classes accepted: "
+        + ", ".join(f"`{c}`" for c in cfg.mfa.device_classes)
+        + (
+            ". Not accepted (narrowed in `authentik.mfa.deviceClasses`): "
+            + ", ".join(f"`{c}`" for c in cfg.mfa.narrowed_classes)
+            if cfg.mfa.narrowed_classes
+            else " (every class authentik offers)"
+        )
+        + ".",
         "",
         "## Chart values (Flux HelmRelease `authentik`)",
         "",
@@ -73,8 +98,12 @@ def render_setup_doc(config: StackConfig) -> str:
         f"ConfigMap `{cfg.namespace}/{cfg.blueprint.config_map}`, key `{BLUEPRINT_KEY}` (2024.10+ format):",
         "groups, one `authentik_providers_oauth2.oauth2provider` and one `authentik_core.application` per",
         f"client, authorization flow `{cfg.blueprint.authorization_flow}`, invalidation flow",
-        f"`{cfg.blueprint.invalidation_flow}`, signing key `{cfg.blueprint.signing_key}`. Client secrets",
-        f"are read with `!Env` from Secret `{cfg.namespace}/{cfg.client_secrets_name}`.",
+        f"`{cfg.blueprint.invalidation_flow}`, signing key `{cfg.blueprint.signing_key}`; one",
+        "`authentik_policies.policybinding` per group of each client that refuses outsiders; the two MFA",
+        "setup stages and the MFA validation stage. Client secrets are read with `!Env` from Secret",
+        f"`{cfg.namespace}/{cfg.client_secrets_name}`. The tests validate it against a subset of authentik's",
+        "published blueprint schema (`tests/unit/components/sso/authentik_blueprint.schema.json`, source",
+        "version in the file).",
         "",
         "## Clients",
         "",
@@ -93,44 +122,57 @@ def render_setup_doc(config: StackConfig) -> str:
     for client in cfg.clients:
         for group in client.groups:
             lines.append(f"| `{client.slug}` | {group.name} | {group.role} |")
-        if client.default_role:
-            lines.append(f"| `{client.slug}` | (anyone else signed in) | {client.default_role} |")
+        lines.append(f"| `{client.slug}` | (in none of these groups) | {outsiders(client)} |")
     lines += [
         "",
         "Membership of these authentik groups is the only way to get a role; add users in authentik",
-        "(Directory → Groups). Each app mounts its Secret with `envFrom` (Grafana: kube-prometheus-stack",
-        "`grafana.envFromSecrets`; Open WebUI: its Deployment's `envFrom`).",
+        "(Directory → Groups), your own admin account included. Each app mounts its Secret with `envFrom`",
+        "(Grafana: kube-prometheus-stack `grafana.envFromSecrets`; Open WebUI: its Deployment's `envFrom`).",
     ]
+    for client in cfg.clients:
+        lines += _app_notes(client)
     for client in (c for c in cfg.clients if c.jellyfin):
         jf = client.jellyfin
         assert jf is not None
-        job = f"{client.slug}-sso-configure"
+        job = job_name(client)
         parts = urlsplit(client.redirect_uris[0].url)
         public = f"{parts.scheme}://{parts.netloc}"
         escaped_key = JELLYFIN_CONFIG_KEY.replace(".", "\\.")  # jsonpath needs the dot escaped
+        script = SCRIPT.relative_to(SCRIPT.parents[3])
         lines += [
             "",
             f"## Jellyfin SSO plugin (`{client.slug}`)",
             "",
-            "The plugin (9p4/jellyfin-plugin-sso) is configured only through its HTTP API. Job",
-            f"`{client.namespace}/{job}` (image `{jf.image}`) posts the generated OidConfig from Secret",
-            f"`{client.namespace}/{client.app_secret_name}` key `{JELLYFIN_CONFIG_KEY}` to",
-            f"`POST {jf.api_url}/sso/OID/Add/{jf.provider_name}`, authenticated with the API key in Secret",
+            "The plugin (9p4/jellyfin-plugin-sso) is configured only through its HTTP API, and",
+            f"`POST /sso/OID/Add/{jf.provider_name}` replaces the provider's whole config, user links",
+            "(`CanonicalLinks`) included. So the Job never posts the generated config as it is: Job",
+            f"`{client.namespace}/{job}` (image `{jf.image}`) runs `{script}` (ConfigMap",
+            f"`{client.namespace}/{script_config_map_name(client)}`), which reads the live config",
+            f"(`GET {jf.api_url}/sso/OID/Get`), overlays the generated fields from Secret",
+            f"`{client.namespace}/{client.app_secret_name}` key `{JELLYFIN_CONFIG_KEY}`, posts the result",
+            "and reads it back: it fails if a user link changed. It authenticates with the API key in Secret",
             f"`{client.namespace}/{jf.api_key_secret.name}` key `{jf.api_key_secret.key}` (create it in",
-            "Jellyfin's dashboard, API Keys, and commit it SOPS-encrypted). The call replaces the provider's",
-            "config, so running it again is harmless; a config change replaces the Job, which posts again.",
+            "Jellyfin's dashboard, API Keys, and commit it SOPS-encrypted). A change of config or script",
+            "replaces the Job.",
             "",
-            "Equivalent command, through Jellyfin's public URL:",
+            "- `SchemeOverride: https`: behind the TLS-terminating ingress the plugin sees `http` and would",
+            "  send an `http://` redirect URI, which authentik's strict `https://` redirect URI refuses.",
+            f"- `DoNotValidateEndpoints: {str(jf.do_not_validate_endpoints).lower()}` for plugin "
+            f"{jf.plugin_version} (`jellyfin.pluginVersion`): only releases 3.5.1.0 to 3.5.2.2 refuse",
+            "  authentik's discovery endpoints without it; later releases accept the issuer's host, so",
+            "  validation stays on. Update `pluginVersion` when you update the plugin.",
+            "- Fields the stack does not set (user links, anything changed in the plugin's page) are kept.",
+            "",
+            "To run the same merge by hand, through Jellyfin's public URL (never post the file with curl:",
+            "that wipes the user links):",
             "",
             "```sh",
             f"kubectl -n {client.namespace} get secret {client.app_secret_name} "
             f"-o jsonpath='{{.data.{escaped_key}}}' | base64 -d > oid-config.json",
             f"JELLYFIN_API_KEY=$(kubectl -n {client.namespace} get secret {jf.api_key_secret.name} "
-            f"-o jsonpath='{{.data.{jf.api_key_secret.key}}}' | base64 -d)",
-            f'curl --fail -X POST "{public}/sso/OID/Add/{jf.provider_name}" \\',
-            '  -H "Content-Type: application/json" \\',
-            '  -H "Authorization: MediaBrowser Token=\\"$JELLYFIN_API_KEY\\"" \\',
-            "  --data-binary @oid-config.json && rm oid-config.json",
+            f"-o jsonpath='{{.data.{jf.api_key_secret.key}}}' | base64 -d) \\",
+            f"  JELLYFIN_URL={public} PROVIDER={jf.provider_name} python3 {script} oid-config.json",
+            "rm oid-config.json",
             "```",
             "",
             f"Users sign in at `{client.launch_url}`.",
@@ -142,7 +184,8 @@ def render_setup_doc(config: StackConfig) -> str:
         "1. `kubectl -n authentik logs deploy/authentik-worker | grep -i blueprint` shows the blueprint",
         "   applied (or Admin → Customization → Blueprints lists *k3s-home SSO clients* as successful).",
         "2. Open each launch URL in a private window, sign in through authentik, and check the role.",
-        "3. A user in none of a client's groups is refused (or gets the default role listed above).",
+        "3. Sign in as a user in none of a client's groups: the last row per client in *Groups and roles*",
+        "   says what must happen (authentik shows *Permission denied* for a refused user).",
         "",
         "## Rotating a client secret",
         "",
@@ -152,3 +195,33 @@ def render_setup_doc(config: StackConfig) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _app_notes(client: OAuthClient) -> list[str]:
+    """Per-app facts an operator needs to predict a login (sources: docs/upstream-facts.md)."""
+    if client.app == "grafana":
+        root = client.callback_url().removesuffix("login/generic_oauth")
+        return [
+            "",
+            f"**Grafana (`{client.slug}`)**: `GF_SERVER_ROOT_URL={root}`. Grafana builds its OAuth",
+            "redirect URI from `root_url`; without it, behind the proxy, it sends",
+            "`http://localhost:3000/login/generic_oauth`.",
+        ]
+    if client.app == "open-webui":
+        role = client.default_role or "pending"
+        admins = ", ".join(g.name for g in client.groups if g.role == "admin") or "-"
+        fallback = (
+            "authentik's group binding refuses such users first; the role matters only without that binding."
+            if client.refuses_outsiders
+            else "that is the role such users get."
+        )
+        return [
+            "",
+            f"**Open WebUI (`{client.slug}`)**: `OAUTH_MERGE_ACCOUNTS_BY_EMAIL=true`, so an existing local",
+            "account (the first admin included) is taken over by the SSO login with the same email instead",
+            "of failing with *email taken*. Open WebUI recomputes the role at every login from the groups",
+            f"claim: put the local admin's authentik user in {admins} before its first SSO login, or it is",
+            "demoted. Open WebUI itself never refuses anyone: it creates a user outside the groups with",
+            f"`DEFAULT_USER_ROLE={role}`; {fallback}",
+        ]
+    return []

@@ -178,6 +178,29 @@ def test_format_non_compliant_live_flux_blueprint(real_config):
     assert {f.path for f in findings} == {"data.longhorn.yaml"}
 
 
+@pytest.mark.parametrize(
+    "action, stages, refused",
+    [
+        ("configure", None, True),
+        ("configure", "[]", True),
+        ("configure", "[abc]", False),
+        ("deny", None, False),
+    ],
+)
+def test_format_refuses_configure_without_configuration_stages(real_config, action, stages, refused):
+    text = _mfa_blueprint(action) + (f"      configuration_stages: {stages}\n" if stages else "")
+    findings = ra.check_blueprint_format(config_map(text), real_config)
+    expected = (
+        [
+            f"ConfigMap authentik/bp: entries[0] ({ra.MFA_STAGE_MODEL}) has not_configured_action: configure "
+            "but no configuration_stages; authentik refuses it and reverts the whole blueprint"
+        ]
+        if refused
+        else []
+    )
+    assert [f.message for f in findings] == expected
+
+
 def test_format_missing_data_is_no_finding(real_config):
     assert ra.check_blueprint_format({"kind": "ConfigMap", "metadata": {"name": "x"}}, real_config) == []
     assert (

@@ -48,8 +48,33 @@ def test_real_config_has_the_three_clients(real_config):
     assert cfg.blueprint.signing_key == "authentik Self-signed Certificate"
 
 
-def test_empty_section_is_valid_with_no_clients(real_raw):
-    assert load({**real_raw, "authentik": {}}).authentik.clients == []
+def test_empty_section_is_refused_the_directive_names_three_apps(real_raw):
+    assert _err({**real_raw, "authentik": {}}) == (
+        "k3s-home:authentik.clients: no client for grafana, jellyfin, open-webui; the directive (Phase 3) "
+        "puts Grafana, Jellyfin and Open WebUI behind authentik, so list one client for each"
+    )
+
+
+def test_the_jellyfin_plugin_version_decides_endpoint_validation(real_raw):
+    def version(v):
+        return load(
+            _variant(real_raw, _set(("clients", 2, "jellyfin", "pluginVersion"), v))
+        ).authentik.clients[2]
+
+    # 3.5.1.0 to 3.5.2.2 validate endpoints against the issuer path; 3.5.2.3 also allows its host.
+    assert [
+        version(v).jellyfin.do_not_validate_endpoints for v in ("3.5.2.0", "3.5.2.2", "3.5.2.3", "4.0.0.4")
+    ] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_mfa_offers_every_device_class_authentik_has(real_config):
+    assert real_config.authentik.mfa.device_classes == ["static", "totp", "webauthn", "duo", "sms", "email"]
+    assert real_config.authentik.mfa.narrowed_classes == []
 
 
 def _set(path: tuple, value):
@@ -165,6 +190,50 @@ BAD = {
         lambda s: (_set(("mfa", "enforced"), True)(s), s.pop("stability")),
         "k3s-home:authentik.mfa: enforced: true is refused: not_configured_action: configure enforces MFA, "
         "but no stability start date is recorded; set authentik.stability.since (directive prohibition 1)",
+    ),
+    "stability since in the future": (
+        _set(("stability", "since"), "2026-11-24"),
+        "k3s-home:authentik.stability.since: 2026-11-24 is in the future (today is 2026-11-23); record the "
+        "day the SSO went live: a later date would hide how long it has really been stable",
+    ),
+    "no client for one app": (
+        lambda s: s["clients"].pop(1),
+        "k3s-home:authentik.clients: no client for open-webui; the directive (Phase 3) puts Grafana, "
+        "Jellyfin and Open WebUI behind authentik, so list one client for each",
+    ),
+    "device classes without webauthn": (
+        _set(("mfa", "deviceClasses"), ["totp", "static"]),
+        "k3s-home:authentik.mfa.deviceClasses: must include webauthn: users enrol webauthn devices through "
+        "the setup stages, and a device class the validation stage does not accept can never sign in",
+    ),
+    "unknown device class": (
+        _set(("mfa", "deviceClasses"), ["totp", "webauthn", "passkey"]),
+        "k3s-home:authentik.mfa.deviceClasses[2]: Input should be 'static', 'totp', 'webauthn', 'duo', "
+        "'sms' or 'email'",
+    ),
+    "jellyfin plugin without SchemeOverride": (
+        _set(("clients", 2, "jellyfin", "pluginVersion"), "3.5.1.1"),
+        "k3s-home:authentik.clients[2].jellyfin.pluginVersion: plugin 3.5.1.1 has no SchemeOverride, so "
+        "behind the TLS ingress it sends an http:// redirect URI that authentik refuses; upgrade the SSO "
+        "plugin to 3.5.2.0 or later",
+    ),
+    "jellyfin plugin version unreadable": (
+        _set(("clients", 2, "jellyfin", "pluginVersion"), "v3.5"),
+        "k3s-home:authentik.clients[2].jellyfin.pluginVersion: 'v3.5' is not a plugin version such as "
+        "3.5.2.4 (Jellyfin: Dashboard, Plugins)",
+    ),
+    "open webui groups without an admin group": (
+        _set(("clients", 1, "groups"), [{"name": "Open WebUI Users", "role": "user"}]),
+        "k3s-home:authentik.clients[1]: open-webui reads the groups claim only when OAUTH_ADMIN_ROLES is "
+        "set too; map one group to role admin, or every user gets the default role whatever their groups",
+    ),
+    "grafana with regex redirect only": (
+        lambda s: (
+            _redirect(r"https://grafana\.fletcherlabs\.net/login/generic_oauth", "regex")(s),
+            _set(("clients", 0, "allowRegex"), True)(s),
+        ),
+        "k3s-home:authentik.clients[0]: grafana needs a strict redirect URI ending in /login/generic_oauth: "
+        "its public URL (Grafana root_url, Open WebUI OPENID_REDIRECT_URI) is derived from it",
     ),
     "unknown key": (
         _set(("twoFactor",), True),

@@ -1,6 +1,7 @@
 """Exactly the keys each app reads from its Secret (what the app-side tests expect)."""
 
 GRAFANA_KEYS = {
+    "GF_SERVER_ROOT_URL",
     "GF_AUTH_GENERIC_OAUTH_ENABLED",
     "GF_AUTH_GENERIC_OAUTH_NAME",
     "GF_AUTH_GENERIC_OAUTH_CLIENT_ID",
@@ -28,21 +29,28 @@ OPEN_WEBUI_KEYS = {
     "OAUTH_ROLES_CLAIM",
     "OAUTH_ADMIN_ROLES",
     "OAUTH_ALLOWED_ROLES",
+    "OAUTH_MERGE_ACCOUNTS_BY_EMAIL",
+    "DEFAULT_USER_ROLE",
 }
 
 
+# The OidConfig fields the stack owns, in the plugin's names (SSO-Auth/Config/PluginConfiguration.cs);
+# CanonicalLinks (the users' links) is deliberately absent.
 JELLYFIN_FIELDS = {
-    "oidEndpoint",
-    "oidClientId",
-    "oidSecret",
-    "enabled",
-    "enableAuthorization",
-    "enableAllFolders",
-    "enabledFolders",
-    "adminRoles",
-    "roles",
-    "enableFolderRoles",
-    "folderRoleMapping",
-    "roleClaim",
-    "oidScopes",
+    "OidEndpoint",
+    "OidClientId",
+    "OidSecret",
+    "Enabled",
+    "EnableAuthorization",
+    "EnableAllFolders",
+    "EnabledFolders",
+    "AdminRoles",
+    "Roles",
+    "EnableFolderRoles",
+    "FolderRoleMapping",
+    "RoleClaim",
+    "OidScopes",
+    "SchemeOverride",
+    "NewPath",
+    "DoNotValidateEndpoints",
 }

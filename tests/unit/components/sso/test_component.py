@@ -15,6 +15,7 @@ from components.sso import blueprint_yaml as ay
 from components.sso.common import BLUEPRINT_KEY
 from components.sso.component import AuthentikSso
 from components.sso.docs import render_setup_doc
+from components.sso.jellyfin_job import SCRIPT
 from tests.unit.components.sso.keys import GRAFANA_KEYS, JELLYFIN_FIELDS, OPEN_WEBUI_KEYS
 
 SECRET = "kubernetes:core/v1:Secret"
@@ -100,7 +101,7 @@ def test_every_resource(built):
         ("media", "jellyfin-sso"),
         ("monitoring", "grafana-sso"),
     ]
-    cm = mocks.one(CONFIG_MAP)
+    cm = mocks.one(CONFIG_MAP, "authentik-sso-blueprint")
     assert (cm.inputs["metadata"]["namespace"], cm.inputs["metadata"]["name"]) == (
         "authentik",
         "authentik-blueprints-sso",
@@ -111,9 +112,11 @@ def test_every_resource(built):
         "media",
         "jellyfin-sso-configure",
     )
+    script = mocks.one(CONFIG_MAP, "authentik-sso-jellyfin-configure-script")
+    assert script.inputs["metadata"]["name"] == "jellyfin-sso-configure-script"
     assert len(mocks.of_type("k3s-home:authentik:AuthentikSso")) == 1
     # Nothing else: a new resource kind here must be a conscious change to this test.
-    assert len(mocks.resources) == 1 + 5 + 5 + 1 + 1
+    assert len(mocks.resources) == 1 + 5 + 5 + 2 + 1
 
 
 def test_each_app_secret_holds_exactly_the_keys_its_app_reads(built):
@@ -151,7 +154,7 @@ def test_both_sides_get_the_same_generated_secret(built):
     webui = _secret(mocks, "open-webui-sso").inputs["stringData"]
     assert webui["OAUTH_CLIENT_SECRET"] == authentik_side["SSO_CLIENT_SECRET_OPEN_WEBUI"]
     oid = json.loads(_secret(mocks, "jellyfin-sso").inputs["stringData"]["oid-config.json"])
-    assert oid["oidSecret"] == authentik_side["SSO_CLIENT_SECRET_JELLYFIN"]
+    assert oid["OidSecret"] == authentik_side["SSO_CLIENT_SECRET_JELLYFIN"]
 
 
 def test_app_values_point_at_authentik(built):
@@ -169,10 +172,15 @@ def test_app_values_point_at_authentik(built):
     assert webui["OPENID_PROVIDER_URL"] == f"{base}/open-webui/.well-known/openid-configuration"
     assert webui["OAUTH_ADMIN_ROLES"] == "Open WebUI Admins"
     assert webui["OAUTH_ALLOWED_ROLES"] == "Open WebUI Users,Open WebUI Admins"
+    assert grafana["GF_SERVER_ROOT_URL"] == "https://grafana.fletcherlabs.net/"
+    assert webui["OAUTH_MERGE_ACCOUNTS_BY_EMAIL"] == "true"
+    assert webui["DEFAULT_USER_ROLE"] == "pending"
     oid = json.loads(_secret(mocks, "jellyfin-sso").inputs["stringData"]["oid-config.json"])
-    assert oid["oidEndpoint"] == f"{base}/jellyfin/.well-known/openid-configuration"
-    assert oid["adminRoles"] == ["Jellyfin Admins"]
-    assert oid["roleClaim"] == "groups"
+    assert oid["OidEndpoint"] == f"{base}/jellyfin/.well-known/openid-configuration"
+    assert oid["AdminRoles"] == ["Jellyfin Admins"]
+    assert oid["RoleClaim"] == "groups"
+    assert oid["SchemeOverride"] == "https" and oid["NewPath"] is True
+    assert oid["DoNotValidateEndpoints"] is False  # plugin 3.5.2.4 validates authentik's endpoints fine
 
 
 def test_bootstrap_secret(built):
@@ -186,7 +194,7 @@ def test_bootstrap_secret(built):
 
 def test_blueprint_config_map_is_valid_and_current_format(built, real_config):
     mocks, _, _ = built
-    cm = mocks.one(CONFIG_MAP)
+    cm = mocks.one(CONFIG_MAP, "authentik-sso-blueprint")
     assert set(cm.inputs["data"]) == {BLUEPRINT_KEY} and BLUEPRINT_KEY.endswith(".yaml")
     doc = ra.parse_blueprint(cm.inputs["data"][BLUEPRINT_KEY])
     assert ra.validate_blueprint(doc) == []
@@ -231,17 +239,20 @@ def test_blueprint_config_map_is_valid_and_current_format(built, real_config):
     assert by_id["mfa-validation"]["attrs"]["not_configured_action"] == "skip"
 
 
-def test_jellyfin_job(built):
+def test_jellyfin_job_runs_the_shipped_merge_script(built):
     mocks, _, _ = built
-    job = mocks.one(JOB).inputs
-    assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
-    pod = job["spec"]["template"]["spec"]
+    job = mocks.one(JOB)
+    assert job.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    pod = job.inputs["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == "docker.io/curlimages/curl:8.11.1"
-    script = container["command"][-1]
-    assert (
-        '"$JELLYFIN_URL/sso/OID/Add/$PROVIDER"' in script and "--data-binary @/sso/oid-config.json" in script
-    )
+    assert container["image"] == "docker.io/library/python:3.12.11-alpine3.22"
+    assert container["command"] == ["python3", "/scripts/jellyfin_sso.py", "/sso/oid-config.json"]
+    # The script the Job mounts is the file the tests run against the fake Jellyfin.
+    script = mocks.one(CONFIG_MAP, "authentik-sso-jellyfin-configure-script").inputs
+    assert script["data"] == {"jellyfin_sso.py": SCRIPT.read_text()}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["scripts"]["configMap"]["name"] == script["metadata"]["name"]
+    assert volumes["sso"]["secret"]["secretName"] == "jellyfin-sso"
     env = {e["name"]: e for e in container["env"]}
     assert env["JELLYFIN_URL"]["value"] == "http://jellyfin.media.svc.cluster.local:8096"
     assert env["PROVIDER"]["value"] == "authentik"
@@ -249,7 +260,6 @@ def test_jellyfin_job(built):
         "name": "jellyfin-api-key",
         "key": "api-key",
     }
-    assert pod["volumes"][0]["secret"]["secretName"] == "jellyfin-sso"
     assert container["securityContext"]["privileged"] is False
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -303,7 +313,9 @@ def test_blueprint_config_map_adopted_when_listed(record, real_raw):
         real_raw, lambda r: r["cluster"]["adopt"].append("ConfigMap/authentik/authentik-blueprints-sso")
     )
     mocks = record(lambda: AuthentikSso("authentik-sso", config))
-    assert mocks.one(CONFIG_MAP).options.resource_id == "authentik/authentik-blueprints-sso"
+    assert mocks.one(CONFIG_MAP, "authentik-sso-blueprint").options.resource_id == (
+        "authentik/authentik-blueprints-sso"
+    )
 
 
 def test_mfa_enforced_once_the_window_has_passed(record, real_raw, monkeypatch):
@@ -314,10 +326,15 @@ def test_mfa_enforced_once_the_window_has_passed(record, real_raw, monkeypatch):
 
     config = _with(real_raw, change)
     mocks = record(lambda: AuthentikSso("authentik-sso", config))
-    cm = mocks.one(CONFIG_MAP)
+    cm = mocks.one(CONFIG_MAP, "authentik-sso-blueprint")
     doc = ra.parse_blueprint(cm.inputs["data"][BLUEPRINT_KEY])
     (stage,) = [e for e in doc["entries"] if e["model"] == ra.MFA_STAGE_MODEL]
     assert stage["attrs"]["not_configured_action"] == "configure"
+    assert stage["attrs"]["configuration_stages"] == [
+        ay.key_of("mfa-setup-totp"),
+        ay.key_of("mfa-setup-webauthn"),
+    ]
+    assert ra.serializer_problems(doc) == []
     assert ra.check_mfa({"kind": "ConfigMap", **cm.inputs}, config) == []
     # The same object a week before the window opens is a violation.
     early = config.authentik.mfa_allowed_from() - timedelta(days=7)
@@ -339,6 +356,6 @@ def test_public_grafana_client_has_no_secret_anywhere(record, real_raw):
     assert (
         "SSO_CLIENT_SECRET_GRAFANA" not in _secret(mocks, "authentik-sso-client-secrets").inputs["stringData"]
     )
-    doc = ra.parse_blueprint(mocks.one(CONFIG_MAP).inputs["data"][BLUEPRINT_KEY])
+    doc = ra.parse_blueprint(mocks.one(CONFIG_MAP, "authentik-sso-blueprint").inputs["data"][BLUEPRINT_KEY])
     (provider,) = [e for e in doc["entries"] if e.get("id") == "provider-grafana"]
     assert provider["attrs"]["client_type"] == "public" and "client_secret" not in provider["attrs"]
