@@ -148,10 +148,26 @@ class GpuTenant(Model):
         return v
 
 
+# Kubernetes keeps values above one billion for its system classes (system-cluster-critical is two
+# billion); the API server refuses a user-defined class above it (HighestUserDefinablePriority).
+HIGHEST_USER_PRIORITY = 1_000_000_000
+
+
 class GpuPriorityClass(Model):
     name: str
     value: int
     description: str
+
+    @field_validator("value")
+    @classmethod
+    def _user_range(cls, value: int, info: ValidationInfo) -> int:
+        if value > HIGHEST_USER_PRIORITY:
+            raise ValueError(
+                f"{info.data.get('name', '?')} has value {value}, above {HIGHEST_USER_PRIORITY:,}: "
+                "Kubernetes reserves higher values for its system classes and refuses the object; pick a "
+                "value at or below one billion"
+            )
+        return value
 
 
 class HelmSource(Model):

@@ -178,6 +178,12 @@ BAD_INPUT = {
         lambda g: g["pools"][1].update(timeSlicing={"replicas": 2}),
         "k3s-home:gpu.pools[1]: pool gpu.intel.com/i915: timeSlicing is an NVIDIA device plugin setting",
     ),
+    "priority class value reserved for system classes": (
+        lambda g: g["priorityClasses"][0].update(value=1_000_000_001),
+        "k3s-home:gpu.priorityClasses[0].value: critical-gpu has value 1000000001, above 1,000,000,000: "
+        "Kubernetes reserves higher values for its system classes and refuses the object; pick a "
+        "value at or below one billion",
+    ),
     "pool defined twice": (
         lambda g: g["pools"].append(copy.deepcopy(g["pools"][0])),
         "k3s-home:gpu.pools: pool nvidia.com/gpu is defined twice; merge the two entries",
