@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from components.config import load_stack_file  # noqa: E402
 from components.storage.migration_scripts import copy_verify  # noqa: E402
-from rules.audit import audit  # noqa: E402
+from review.audit import audit  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int, setup: Callable[[], None] = lambda: None) -> float:

@@ -49,13 +49,12 @@ from rules.registry import (
     check_object,
     check_stack,
 )
+from rules.type_token import is_api_object, kubernetes_kind
 
 PACK_NAME = "k3s-home-directive"
 PACK_DIR = Path(__file__).resolve().parent
 DEFAULT_STACK_CONFIG = PACK_DIR.parent / "Pulumi.k3s-home.yaml"
 UNKNOWN = "<unknown during preview>"
-# Type-token groups of pulumi_kubernetes component resources (not Kubernetes objects themselves).
-_COMPONENT_GROUPS = {"helm.sh", "yaml", "kustomize"}
 
 # Every policy takes these: where the stack config lives, and a partial stack config merged over it
 # (same keys as the stack file, without the `k3s-home:` prefix), e.g. {"storage": {...}}.
@@ -104,18 +103,9 @@ def _plain(value: Any, path: str, out: Converted) -> Any:
     return value
 
 
-def _type_parts(resource_type: str) -> tuple[str, str] | None:
-    """("apps/v1", "Deployment") from "kubernetes:apps/v1:Deployment"; None for other providers."""
-    parts = resource_type.split(":")
-    if len(parts) != 3 or parts[0] != "kubernetes":
-        return None
-    group_version, kind = parts[1], parts[2]
-    return group_version.removeprefix("core/"), kind
-
-
 def to_object(resource_type: str, props: Mapping[str, Any]) -> Converted | None:
     """The Kubernetes object a resource declares, or None when the rules have nothing to say about it."""
-    parts = _type_parts(resource_type)
+    parts = kubernetes_kind(resource_type)
     if parts is None:
         return None
     out = Converted({})
@@ -136,7 +126,7 @@ def to_object(resource_type: str, props: Mapping[str, Any]) -> Converted | None:
         }
         out.unknown_paths = [p.replace("values", "spec.values", 1) for p in out.unknown_paths]
         return out
-    if kind.endswith("List") or group_version.split("/")[0] in _COMPONENT_GROUPS:
+    if not is_api_object(group_version, kind):
         # List types, and Chart/ConfigGroup/Directory components: their children are checked one by one.
         return None
     plain.setdefault("apiVersion", group_version)

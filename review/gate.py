@@ -24,9 +24,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from components.config import load_stack_file
 from review.ownership import ClusterLookup, Collision, ObjectRef, collisions, object_ref
+from rules.data_loss import DESTRUCTIVE, acknowledged, data_loss, is_data_bearing
 from rules.registry import directive, rule_id_of
-from rules.storage import is_data_bearing
+from rules.type_token import type_of_urn
 
 # Engine step ops, folded into what a reviewer cares about. Ops absent here (same, refresh,
 # remove-pending-replace) are not changes.
@@ -44,7 +46,6 @@ OP_KIND = {
     "read": "read",
     "read-replacement": "replace",
 }
-DESTRUCTIVE = ("delete", "replace")
 KIND_ORDER = ("delete", "replace", "update", "create", "import", "read")
 KIND_MARK = {"delete": "-", "replace": "+-", "update": "~", "create": "+", "import": "=", "read": ">"}
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -71,8 +72,8 @@ class Change:
 
     @property
     def blocks(self) -> bool:
-        """A data-bearing delete/replace nobody acknowledged: the data would be gone."""
-        return self.kind in DESTRUCTIVE and self.data_bearing and not self.acknowledged
+        """A data-bearing delete/replace nobody acknowledged: the data would be gone (rule data-loss)."""
+        return data_loss(self.kind, self.type, self.acknowledged, self.name) is not None
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,6 @@ def component_of(urn: str) -> str:
     return chain.split("$", 1)[0]
 
 
-def _type_of(urn: str) -> str:
-    parts = urn.split("::", 3)
-    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 3 else ""
-
-
 def _k8s_names(metadata: dict) -> set[str]:
     """`name` and `namespace/name` of the Kubernetes object a step touches, from its old or new state."""
     names: set[str] = set()
@@ -208,7 +204,7 @@ def summarize(events: Iterable[Any], acknowledged: set[str]) -> Summary:
             summary.complete = True
 
     for urn, (kind, meta) in steps.items():
-        typ = str(meta.get("type") or _type_of(urn))
+        typ = str(meta.get("type") or type_of_urn(urn))
         if typ == STACK_TYPE:
             continue
         change = Change(
@@ -380,27 +376,8 @@ def read_event_log(path: Path) -> Iterator[dict]:
 
 
 def acknowledged_from_config(path: Path) -> set[str]:
-    """What the stack config's migrations acknowledge, as `namespace/name` (PVs by name).
-
-    - claims listed under a migration's acceptDataLoss (the directive's delete-and-lose path);
-    - from phase cutover on, every claim of the migration and its owner: the copy is verified (the
-      config model refuses cutover without a recorded verify), so recreating them loses nothing;
-    - in phase cleanup, the old PVs the migration copied from.
-    """
-    from components.config import load_stack_file
-    from components.config.storage import Phase
-
-    acknowledged: set[str] = set()
-    for migration in load_stack_file(path).storage.migrations:
-        for claim in migration.pvcs:
-            ref = f"{claim.namespace}/{claim.name}"
-            if claim.name in migration.accept_data_loss:
-                acknowledged.add(ref)
-            if migration.phase.at_least(Phase.CUTOVER):
-                acknowledged |= {ref, f"{claim.namespace}/{claim.owner.name}"}
-            if migration.phase is Phase.CLEANUP:
-                acknowledged.add(claim.source.volume)
-    return acknowledged
+    """What the stack config's migrations acknowledge (rules.data_loss.acknowledged)."""
+    return acknowledged(load_stack_file(path).storage.migrations)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rules.type_token import kubernetes_kind
+
 # What the engine puts where a value is not known until apply.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # Custom kubernetes:* types that are not one API object of that kind.
@@ -62,14 +64,10 @@ class CheckError(Exception):
 
 def _group_version_kind(typ: str) -> tuple[str, str] | None:
     """`kubernetes:scheduling.k8s.io/v1:PriorityClass` -> (`scheduling.k8s.io/v1`, `PriorityClass`)."""
-    parts = typ.split(":")
-    if len(parts) != 3 or parts[0] != "kubernetes" or "/" not in parts[1] or typ in NOT_OBJECTS:
-        return None
-    group, version = parts[1].rsplit("/", 1)
-    kind = parts[2]
-    if kind.endswith(("Patch", "List")):  # patches edit what exists; lists are not created
-        return None
-    return (version if group == "core" else f"{group}/{version}"), kind
+    gvk = kubernetes_kind(typ)
+    if gvk is None or typ in NOT_OBJECTS or gvk[1].endswith(("Patch", "List")):
+        return None  # patches edit what exists; lists are not created
+    return gvk
 
 
 def object_ref(metadata: dict) -> ObjectRef | None:

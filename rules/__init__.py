@@ -1,13 +1,19 @@
 """The directive's rules as pure functions over Kubernetes objects (plain dicts).
 
 Every rule returns a list of `Finding`s. The CrossGuard pack (policy/), the repo audit
-(`rules.audit`) and the components' own validation all call the same functions.
+(`review.audit`) and the components' own validation all call the same functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+# The validated stack config (components.config.StackConfig), passed in by the caller. Rules read the
+# attributes they need and never import the model: the model imports the rules' pure helpers, so rules
+# stay the lowest layer (tests/unit/test_layout.py).
+Config = Any
 
 
 class Severity(StrEnum):

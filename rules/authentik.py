@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from components.sso.blueprint_yaml import Tag, loads
+from rules.blueprint_yaml import Tag, loads
 
-from . import Finding, Severity, object_name
-
-if TYPE_CHECKING:  # the config model imports this module; avoid the cycle at runtime
-    from components.config import StackConfig
+from . import Config, Finding, Severity, object_name
 
 RULE_MFA = "authentik-mfa"
 RULE_FORMAT = "authentik-blueprint-format"
@@ -211,7 +208,7 @@ def blueprints_in(obj: dict) -> Iterator[tuple[str, dict]]:
 # --- the rules ------------------------------------------------------------------------------------
 
 
-def check_mfa(obj: dict, config: StackConfig, on: date | None = None) -> list[Finding]:
+def check_mfa(obj: dict, config: Config, on: date | None = None) -> list[Finding]:
     """`authentik-mfa`: no MFA-enforcing authenticator-validate stage before since + 30 days."""
     stability = config.authentik.stability
     findings = []
@@ -237,7 +234,7 @@ def check_mfa(obj: dict, config: StackConfig, on: date | None = None) -> list[Fi
     return findings
 
 
-def check_blueprint_format(obj: dict, config: StackConfig) -> list[Finding]:
+def check_blueprint_format(obj: dict, config: Config) -> list[Finding]:
     """`authentik-blueprint-format`: structurally valid, 2024.10+ format blueprints only."""
     findings = []
     for path, doc in blueprints_in(obj):
@@ -246,13 +243,10 @@ def check_blueprint_format(obj: dict, config: StackConfig) -> list[Finding]:
     return findings
 
 
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [check_mfa, check_blueprint_format]
-
 __all__ = [
     "MFA_ENFORCING_ACTIONS",
     "MFA_STAGE_MODEL",
     "OAUTH2_PROVIDER_MODEL",
-    "OBJECT_RULES",
     "RULE_FORMAT",
     "RULE_MFA",
     "STABILITY_DAYS",

@@ -2,28 +2,31 @@
 
 - gpu-priority-class: a GPU consumer in a tenant namespace carries that tenant's own priorityClassName
   (the in-cluster twin is the ValidatingAdmissionPolicy in components.gpu.admission).
-- gpu-oversubscription: the stack's GPU ResourceQuotas fit the pools (components.gpu.capacity.prove,
+- gpu-oversubscription: the stack's GPU ResourceQuotas fit the pools (rules.gpu_capacity.prove,
   the same arithmetic as the config model's proof); `limits.<gpu>` quota keys are never tracked.
 - directive-drift: the GPU PriorityClasses keep the values the directive (via the stack config) sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from components.config import StackConfig
-from components.config.gpu import DIRECTIVE_PRIORITY_CLASSES
-from components.gpu.capacity import Claim, parse_count, prove
+from rules.gpu_capacity import Claim, parse_count, prove
 
-from . import Finding, Severity, object_name
+from . import Config, Finding, Severity, object_name
 from .walk import containers, dig, helm_values, pod_spec
 
+# Directive Phase 2, verbatim. The stack config may deviate only visibly (`directive_drift` below).
+DIRECTIVE_PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
+    "critical-gpu": (1000, "Critical GPU workloads (Plex, Jellyfin)"),
+    "normal-gpu": (100, "Normal GPU workloads (AI)"),
+}
 # Names GPU device plugins register, besides whatever the stack's pools advertise.
 KNOWN_GPU_RESOURCES = ("nvidia.com/gpu", "nvidia.com/gpu.shared", "gpu.intel.com/i915", "amd.com/gpu")
 
 
-def gpu_resources(config: StackConfig) -> list[str]:
+def gpu_resources(config: Config) -> list[str]:
     pools = [p.advertised for p in config.gpu.pools]
     return pools + [r for r in KNOWN_GPU_RESOURCES if r not in pools]
 
@@ -105,7 +108,7 @@ def _consumers(obj: dict, names: list[str]) -> Iterator[tuple[str, dict[str, Any
                 yield f"spec.values.{_dotted(keys)}", asked, _values_class(values, keys[:-1])
 
 
-def gpu_priority_class(obj: dict, config: StackConfig) -> list[Finding]:
+def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
     gpu = config.gpu
     names = gpu_resources(config)
     tenants = {t.namespace: t for t in gpu.tenants}
@@ -153,7 +156,7 @@ def gpu_priority_class(obj: dict, config: StackConfig) -> list[Finding]:
     return findings
 
 
-def _quota_caps(objects: list[dict], config: StackConfig) -> tuple[dict[tuple[str, str], int], list[Finding]]:
+def _quota_caps(objects: list[dict], config: Config) -> tuple[dict[tuple[str, str], int], list[Finding]]:
     """{(namespace, resource): tightest unscoped `requests.<resource>` hard} and findings on bad keys."""
     names = gpu_resources(config)
     caps: dict[tuple[str, str], int] = {}
@@ -196,7 +199,7 @@ def _quota_caps(objects: list[dict], config: StackConfig) -> tuple[dict[tuple[st
     return caps, findings
 
 
-def gpu_oversubscription(objects: list[dict], config: StackConfig) -> list[Finding]:
+def gpu_oversubscription(objects: list[dict], config: Config) -> list[Finding]:
     gpu = config.gpu
     caps, findings = _quota_caps(objects, config)
     tenants = {t.namespace: t for t in gpu.tenants}
@@ -226,7 +229,7 @@ def gpu_oversubscription(objects: list[dict], config: StackConfig) -> list[Findi
     return findings
 
 
-def directive_drift(obj: dict, config: StackConfig) -> list[Finding]:
+def directive_drift(obj: dict, config: Config) -> list[Finding]:
     if obj.get("kind") != "PriorityClass":
         return []
     name = dig(obj, "metadata", "name")
@@ -254,7 +257,3 @@ def directive_drift(obj: dict, config: StackConfig) -> list[Finding]:
                 )
             )
     return findings
-
-
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [gpu_priority_class, directive_drift]
-STACK_RULES: list[Callable[[list[dict], StackConfig], list[Finding]]] = [gpu_oversubscription]

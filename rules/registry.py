@@ -1,53 +1,122 @@
 """Every directive rule in one place: the policy pack, the audit and the review gate read this list.
 
-Rule modules are imported eagerly: a missing module is a broken build, not a rule that quietly stops
-running. Every finding must carry a rule id documented in `RULE_DOCS`, so a new rule cannot reach a
-reviewer without saying which line of the directive it enforces.
+`RULES` is the one list: each rule id, the directive line it enforces and the one function that checks
+it. Rule modules are imported eagerly: a missing module is a broken build, not a rule that quietly stops
+running. Every finding must carry a registered rule id, so a new rule cannot reach a reviewer without
+saying which line of the directive it enforces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from components.config import StackConfig
+from . import Config, Finding, authentik, data_loss, gpu, secrets_hygiene, security, sops, storage
 
-from . import Finding, authentik, gpu, secrets_hygiene, security, sops, storage
+ObjectRule = Callable[[dict, Config], list[Finding]]
+StackRule = Callable[[list[dict], Config], list[Finding]]
+Scope = Literal["object", "stack", "gate"]
 
-ObjectRule = Callable[[dict, StackConfig], list[Finding]]
-StackRule = Callable[[list[dict], StackConfig], list[Finding]]
 
-_MODULES = (security, gpu, storage, authentik, sops, secrets_hygiene)
+@dataclass(frozen=True)
+class Rule:
+    """One directive rule: its id, the directive text it enforces, and the one function that checks it
+    (one function may check two ids, e.g. the mandatory privileged-container and its advisory sibling).
 
-ALL_OBJECT_RULES: list[ObjectRule] = [rule for m in _MODULES for rule in m.OBJECT_RULES]
-ALL_STACK_RULES: list[StackRule] = [rule for m in _MODULES for rule in getattr(m, "STACK_RULES", [])]
+    scope: `object` rules judge one object (a resource policy in the pack), `stack` rules all objects at
+    once (a stack policy), `gate` rules the engine's operations (the review gate; CrossGuard cannot see
+    operations). `ownership`: about what *this program* manages; a Flux repo legitimately owns these
+    objects (its Kustomizations carry the SOPS settings), so the audit of a Flux repo skips them.
+    """
 
-# Rule id -> the directive text it enforces. The review gate groups violations by this text.
-RULE_DOCS: dict[str, str] = {
-    "privileged-container": "Prohibition 4: NO privileged containers without CIO approval",
-    "privilege-escalation": (
-        "Advisory beside Prohibition 4: allowPrivilegeEscalation (Pod Security Standards, Restricted profile)"
+    id: str
+    directive: str
+    check: Callable[..., Any]
+    scope: Scope = "object"
+    ownership: bool = False
+
+
+# In the order the checks run (findings come out in this order). The review gate groups violations by
+# the directive text.
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "privileged-container",
+        "Prohibition 4: NO privileged containers without CIO approval",
+        security.privileged_container,
     ),
-    "gpu-oversubscription": "Prohibition 5: NO GPU oversubscription beyond defined limits",
-    "gpu-priority-class": "Phase 2.3: UPDATE all GPU-consuming deployments with priorityClassName",
-    "directive-drift": "Phase 2.1-2.2: GPU PriorityClasses and quotas as the directive defines them",
-    "storage-class": "Mandatory practice 3: ALL storage on longhorn-replicated or approved alternatives",
-    "authentik-mfa": "Prohibition 1: NO enabling Authentik 2FA before 30-day stability",
-    "authentik-blueprint-format": "Phase 3.3: CONFIGURE OAuth2 providers (blueprints authentik accepts)",
-    "sops-untouchable": "Prohibition 2: NO modifications to SOPS encryption",
-    "usb-nic-monitoring": "Prohibition 3: NO changes to working USB NIC monitoring",
-    "secret-plaintext": "Mandatory practice 4: ALL secrets SOPS-encrypted",
-    "data-loss": "Phase 5 success criteria: zero data loss (failure condition: any data loss incident)",
-}
+    Rule(
+        "privilege-escalation",
+        "Advisory beside Prohibition 4: allowPrivilegeEscalation "
+        "(Pod Security Standards, Restricted profile)",
+        security.privileged_container,
+    ),
+    Rule(
+        "gpu-priority-class",
+        "Phase 2.3: UPDATE all GPU-consuming deployments with priorityClassName",
+        gpu.gpu_priority_class,
+    ),
+    Rule(
+        "directive-drift",
+        "Phase 2.1-2.2: GPU PriorityClasses and quotas as the directive defines them",
+        gpu.directive_drift,
+    ),
+    Rule(
+        "gpu-oversubscription",
+        "Prohibition 5: NO GPU oversubscription beyond defined limits",
+        gpu.gpu_oversubscription,
+        scope="stack",
+    ),
+    Rule(
+        "storage-class",
+        "Mandatory practice 3: ALL storage on longhorn-replicated or approved alternatives",
+        storage.storage_class_rule,
+    ),
+    Rule(
+        "authentik-mfa",
+        "Prohibition 1: NO enabling Authentik 2FA before 30-day stability",
+        authentik.check_mfa,
+    ),
+    Rule(
+        "authentik-blueprint-format",
+        "Phase 3.3: CONFIGURE OAuth2 providers (blueprints authentik accepts)",
+        authentik.check_blueprint_format,
+    ),
+    Rule(
+        "sops-untouchable",
+        "Prohibition 2: NO modifications to SOPS encryption",
+        sops.sops_untouchable,
+        ownership=True,
+    ),
+    Rule(
+        "usb-nic-monitoring",
+        "Prohibition 3: NO changes to working USB NIC monitoring",
+        sops.usb_nic_monitoring,
+        ownership=True,
+    ),
+    Rule(
+        "secret-plaintext",
+        "Mandatory practice 4: ALL secrets SOPS-encrypted",
+        secrets_hygiene.secret_plaintext,
+    ),
+    Rule(
+        "data-loss",
+        "Phase 5 success criteria: zero data loss (failure condition: any data loss incident)",
+        data_loss.data_loss,
+        scope="gate",
+    ),
+)
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 
-# Rules that the review gate enforces from engine operations; CrossGuard cannot see operations.
-GATE_RULES = frozenset({"data-loss"})
-# Rules whose findings come from STACK_RULES (the pack runs them as stack policies).
-STACK_RULE_IDS = frozenset({"gpu-oversubscription"})
-# Rules about what *this program* manages. A Flux repo legitimately owns these objects (its
-# Kustomizations carry the SOPS decryption settings), so the audit of a Flux repo does not run them.
-OWNERSHIP_RULES = frozenset({"sops-untouchable", "usb-nic-monitoring"})
-# Every rule id the pack turns into a resource policy.
-OBJECT_RULE_IDS = frozenset(RULE_DOCS) - GATE_RULES - STACK_RULE_IDS
+# Each function once, in table order, even when it checks several ids.
+ALL_OBJECT_RULES: list[ObjectRule] = list(dict.fromkeys(r.check for r in RULES if r.scope == "object"))
+ALL_STACK_RULES: list[StackRule] = list(dict.fromkeys(r.check for r in RULES if r.scope == "stack"))
+# Rule id -> the directive text it enforces.
+RULE_DOCS: dict[str, str] = {r.id: r.directive for r in RULES}
+GATE_RULES = frozenset(r.id for r in RULES if r.scope == "gate")
+STACK_RULE_IDS = frozenset(r.id for r in RULES if r.scope == "stack")
+OBJECT_RULE_IDS = frozenset(r.id for r in RULES if r.scope == "object")
+OWNERSHIP_RULES = frozenset(r.id for r in RULES if r.ownership)
 
 
 class UnknownRuleError(RuntimeError):
@@ -66,7 +135,7 @@ def _known(findings: list[Finding], allowed: frozenset[str] | set[str]) -> list[
 
 def check_object(
     obj: dict,
-    cfg: StackConfig,
+    cfg: Config,
     *,
     is_secret: secrets_hygiene.IsSecret | None = None,
     skip: frozenset[str] = frozenset(),
@@ -81,7 +150,7 @@ def check_object(
     return [f for f in _known(findings, OBJECT_RULE_IDS) if f.rule not in skip]
 
 
-def check_stack(objs: list[dict], cfg: StackConfig, *, skip: frozenset[str] = frozenset()) -> list[Finding]:
+def check_stack(objs: list[dict], cfg: Config, *, skip: frozenset[str] = frozenset()) -> list[Finding]:
     """Every stack rule over all objects at once (quotas against pools and the like)."""
     findings: list[Finding] = []
     for rule in ALL_STACK_RULES:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from components.config import StackConfig
-
-from . import Finding, Severity, object_name
+from . import Config, Finding, Severity, object_name
 from .walk import helm_values, walk
 
 RULE = "secret-plaintext"
@@ -76,7 +74,7 @@ def _plain_credential(value: object) -> bool:
     return isinstance(value, str) and value.strip() != "" and not _REFERENCE_VALUE.search(value.strip())
 
 
-def secret_plaintext(obj: dict, cfg: StackConfig, is_secret: IsSecret | None = None) -> list[Finding]:
+def secret_plaintext(obj: dict, cfg: Config, is_secret: IsSecret | None = None) -> list[Finding]:
     """`is_secret(path)` says whether the value at `data.KEY`/`stringData.KEY` was a secret output.
 
     Without a predicate (YAML on disk, component checks before the engine) nothing counts as secret.
@@ -135,4 +133,3 @@ def _advisories(obj: dict, entries) -> list[Finding]:
 
 
 # The registry passes the policy pack's predicate to this function; everything else calls it bare.
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [secret_plaintext]

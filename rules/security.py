@@ -14,12 +14,10 @@ control. So it is reported under its own advisory rule, `privilege-escalation` (
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from components.config import StackConfig
-
-from . import Finding, Severity, object_name
+from . import Config, Finding, Severity, object_name
 from .walk import containers, dig, helm_values, pod_spec, walk
 
 RULE = "privileged-container"
@@ -107,7 +105,7 @@ def _problems(obj: dict) -> list[Problem]:
     return problems
 
 
-def privileged_container(obj: dict, cfg: StackConfig) -> list[Finding]:
+def privileged_container(obj: dict, cfg: Config) -> list[Finding]:
     """Privileged containers, host namespaces and CAP_SYS_ADMIN without a named CIO approval (mandatory);
     `allowPrivilegeEscalation: true` without one (advisory, rule privilege-escalation)."""
     problems = _problems(obj)
@@ -123,6 +121,3 @@ def privileged_container(obj: dict, cfg: StackConfig) -> list[Finding]:
         )
         for rule, path, reason in problems
     ]
-
-
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [privileged_container]

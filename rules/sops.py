@@ -6,11 +6,7 @@ age key). Any object this program manages that is, or reaches into, one of them 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from components.config import StackConfig
-
-from . import Finding, object_name
+from . import Config, Finding, object_name
 from .walk import dig
 
 SOPS_RULE = "sops-untouchable"
@@ -23,7 +19,7 @@ def _meta(obj: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def sops_untouchable(obj: dict, cfg: StackConfig) -> list[Finding]:
+def sops_untouchable(obj: dict, cfg: Config) -> list[Finding]:
     sops = cfg.cluster.sops
     meta = _meta(obj)
     kind = obj.get("kind")
@@ -61,7 +57,7 @@ def _selects(selector: object, wanted: dict[str, str]) -> bool:
     return isinstance(match, dict) and all(wanted.get(k) == v for k, v in match.items())
 
 
-def usb_nic_monitoring(obj: dict, cfg: StackConfig) -> list[Finding]:
+def usb_nic_monitoring(obj: dict, cfg: Config) -> list[Finding]:
     usb = cfg.cluster.usb_nic_monitoring
     if _meta(obj).get("namespace") != usb.namespace:
         return []
@@ -85,6 +81,3 @@ def usb_nic_monitoring(obj: dict, cfg: StackConfig) -> list[Finding]:
             path=where,
         )
     ]
-
-
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [sops_untouchable, usb_nic_monitoring]

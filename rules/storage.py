@@ -7,31 +7,18 @@ it silently gets the cluster default, which on k3s is local-path (one node's dis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 
-from components.config import StackConfig
-
-from . import Finding, Severity, object_name
+from . import Config, Finding, Severity, object_name
+from .data_loss import Phase
 from .walk import dig, helm_values, walk
 
 RULE = "storage-class"
 CLASS_KEYS = ("storageClassName", "storageClass")
-DATA_BEARING_KINDS = frozenset({"PersistentVolumeClaim", "PersistentVolume", "StatefulSet"})
 
 
-def is_data_bearing(type_or_kind: str) -> bool:
-    """True for objects whose deletion or replacement can destroy data: PVC, PV, StatefulSet.
-
-    Accepts a Kubernetes kind (`PersistentVolumeClaim`) or a Pulumi type token
-    (`kubernetes:core/v1:PersistentVolumeClaim`).
-    """
-    return type_or_kind.rsplit(":", 1)[-1] in DATA_BEARING_KINDS
-
-
-def _pending_migration(obj: dict, config: StackConfig) -> str | None:
+def _pending_migration(obj: dict, config: Config) -> str | None:
     """The migration that will move this claim or release's storage but has not cut over yet."""
-    from components.config.storage import Phase
-
     meta = obj.get("metadata") or {}
     ref = f"{meta.get('namespace')}/{meta.get('name')}"
     for m in config.storage.migrations:
@@ -43,20 +30,31 @@ def _pending_migration(obj: dict, config: StackConfig) -> str | None:
     return None
 
 
-def _check(obj: dict, path: str, value: object, approved: list[str], what: str, pending: str | None):
+def class_problem(value: object, approved: Sequence[str]) -> str | None:
+    """Why `value` is not an approved storage class (the first one is the standard), else None.
+
+    The one wording of mandatory practice 3: the rule, the config model and the components use it.
+    """
     if value in approved:
         return None
-    use = f"use {approved[0]} or an approved alternative ({', '.join(approved[1:])})"
+    use = f"use {approved[0]} or an approved alternative ({', '.join(approved[1:]) or 'none'})"
     if value in (None, ""):
-        reason = f"{what} names no storage class, so it gets the cluster default (local-path); {use}"
-    else:
-        reason = f"{what} uses storage class '{value}'; {use}"
+        # An empty string means "no class" in most charts, i.e. the cluster default.
+        return f"names no storage class, so it gets the cluster default (local-path); {use}"
+    return f"uses storage class '{value}'; {use}"
+
+
+def _check(obj: dict, path: str, value: object, approved: list[str], what: str, pending: str | None):
+    problem = class_problem(value, approved)
+    if problem is None:
+        return None
+    reason = f"{what} {problem}"
     if pending:  # known and planned: visible, but it must not block the migration that fixes it
         return Finding(RULE, f"{object_name(obj)}: {reason}; migration {pending}", Severity.ADVISORY, path)
     return Finding(RULE, f"{object_name(obj)}: {reason}", path=path)
 
 
-def storage_class_rule(obj: dict, config: StackConfig) -> list[Finding]:
+def storage_class_rule(obj: dict, config: Config) -> list[Finding]:
     approved = config.storage.approved
     kind = obj.get("kind")
     pending = _pending_migration(obj, config)
@@ -88,6 +86,3 @@ def storage_class_rule(obj: dict, config: StackConfig) -> list[Finding]:
                     what = f"values {path}.{key}"
                     found.append(_check(obj, f"{path}.{key}", node[key], approved, what, pending))
     return [f for f in found if f is not None]
-
-
-OBJECT_RULES: list[Callable[[dict, StackConfig], list[Finding]]] = [storage_class_rule]

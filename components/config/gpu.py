@@ -1,6 +1,6 @@
 """The `gpu` section: GPU pools per extended resource, tenants and their priority classes.
 
-Validation includes the capacity proof (components.gpu.capacity), so an oversubscribed config fails
+Validation includes the capacity proof (rules.gpu_capacity), so an oversubscribed config fails
 before any resource is registered.
 """
 
@@ -11,16 +11,11 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.gpu.capacity import Claim, Verdict, prove
+from rules.gpu import DIRECTIVE_PRIORITY_CLASSES
+from rules.gpu_capacity import Claim, Verdict, prove
 
 from .base import DNS_LABEL, Model
 from .cluster import ClusterConfig
-
-# Directive Phase 2, verbatim. The stack config may deviate only visibly (rules.gpu "directive-drift").
-DIRECTIVE_PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
-    "critical-gpu": (1000, "Critical GPU workloads (Plex, Jellyfin)"),
-    "normal-gpu": (100, "Normal GPU workloads (AI)"),
-}
 
 
 class TimeSlicing(Model):

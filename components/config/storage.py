@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
+
+from rules.data_loss import Phase
+from rules.storage import class_problem
 
 from .base import DNS_LABEL, Model
 
@@ -46,21 +48,6 @@ def _ref(v: str) -> str:
     if len(parts) != 2 or not all(DNS_LABEL.match(p) for p in parts):
         raise ValueError(f"'{v}' must be namespace/name of a HelmRelease")
     return v
-
-
-class Phase(StrEnum):
-    PLAN = "plan"
-    COPY = "copy"
-    VERIFY = "verify"
-    CUTOVER = "cutover"
-    CLEANUP = "cleanup"
-
-    @property
-    def rank(self) -> int:
-        return list(Phase).index(self)
-
-    def at_least(self, other: Phase) -> bool:
-        return self.rank >= other.rank
 
 
 class LonghornClass(Model):
@@ -363,10 +350,8 @@ class StorageConfig(Model):
         approved = _approved(info)
         known = {r.ref for r in info.data.get("releases") or []}
         for key, target in v.items():
-            if target.storage_class not in approved:
-                raise ValueError(
-                    f"{key}: storageClass '{target.storage_class}' is not approved; {_use(approved)}"
-                )
+            if problem := class_problem(target.storage_class, approved):
+                raise ValueError(f"{key} {problem}")
             if target.release not in known:
                 raise ValueError(f"{key}: release '{target.release}' is not declared under releases")
         return v
@@ -380,10 +365,8 @@ class StorageConfig(Model):
         seen_claims: dict[str, str] = {}
         release_of: dict[str, str] = {}
         for m in v:
-            if m.target_class not in approved:
-                raise ValueError(
-                    f"migration '{m.name}': targetClass '{m.target_class}' is not approved; {_use(approved)}"
-                )
+            if problem := class_problem(m.target_class, approved):
+                raise ValueError(f"migration '{m.name}': the target class {problem}")
             for c in m.pvcs:
                 where = f"migration '{m.name}' PVC {c.key}"
                 if c.key in seen_claims:
@@ -451,7 +434,3 @@ def _pinned(image: str) -> str:
 def _approved(info: ValidationInfo) -> list[str]:
     sc = info.data.get("storage_class") or LonghornClass()
     return [sc.name, *(info.data.get("approved_classes") or [])]
-
-
-def _use(approved: list[str]) -> str:
-    return f"use {approved[0]} or an approved alternative ({', '.join(approved[1:]) or 'none'})"

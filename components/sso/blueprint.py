@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from components.config.authentik import AuthentikConfig
-from components.sso import blueprint_yaml as ay
+from rules import blueprint_yaml as ay
 from rules.authentik import MFA_STAGE_MODEL
 
 GROUP_MODEL = "authentik_core.group"

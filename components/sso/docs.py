@@ -6,11 +6,11 @@ from urllib.parse import urlsplit
 
 from components.config import StackConfig
 from components.config.authentik import OAuthClient
-from components.sso import blueprint_yaml as ay
 from components.sso.app_settings import app_secret_data
 from components.sso.common import BLUEPRINT_KEY, JELLYFIN_CONFIG_KEY
 from components.sso.jellyfin_job import SCRIPT, job_name, script_config_map_name
 from components.sso.summary import helm_values
+from rules import blueprint_yaml as ay
 
 
 def outsiders(client: OAuthClient) -> str:

@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
+from policy import validators
+from review import gate as gate_module
 from rules import Finding, authentik, gpu, registry, secrets_hygiene, security, sops, storage
 from tests.policy.helpers import container, deployment, flux_kustomization
 
 
-def test_every_rule_module_is_registered():
+def _public_rule_functions(module) -> set:
+    """Functions of a rule module that take a stack config: the rules (helpers take plain values)."""
+    return {
+        fn
+        for name, fn in vars(module).items()
+        if inspect.isfunction(fn)
+        and fn.__module__ == module.__name__
+        and not name.startswith("_")
+        and list(inspect.signature(fn).parameters)[1:2] in (["config"], ["cfg"])
+        and name != "gpu_resources"
+    }
+
+
+def test_every_rule_function_is_registered_once():
+    checks = [r.check for r in registry.RULES]
+    assert len(registry.BY_ID) == len(registry.RULES)  # ids are unique
+    # A function may check two ids (privileged-container and its advisory sibling) but runs once.
+    assert len(registry.ALL_OBJECT_RULES) == len(set(registry.ALL_OBJECT_RULES))
+    assert set(registry.ALL_OBJECT_RULES) | set(registry.ALL_STACK_RULES) == {
+        r.check for r in registry.RULES if r.scope != "gate"
+    }
     for module in (security, gpu, storage, authentik, sops, secrets_hygiene):
-        assert set(module.OBJECT_RULES) <= set(registry.ALL_OBJECT_RULES), module.__name__
-    assert gpu.gpu_oversubscription in registry.ALL_STACK_RULES
+        assert _public_rule_functions(module) <= set(checks), module.__name__
+    assert registry.BY_ID["gpu-oversubscription"].check is gpu.gpu_oversubscription
+
+
+def test_each_listed_id_maps_to_a_function_in_rules_and_to_a_policy_or_the_gate():
+    # The pack's policies, as the pack module builds them (policy/__main__.py is not imported: it starts
+    # the analyzer server). Stack and resource policies both carry a name.
+    names = {p.name for p in validators.policies()}
+    for rule in registry.RULES:
+        assert callable(rule.check) and rule.check.__module__.startswith("rules."), rule.id
+        assert registry.directive(rule.id) == rule.directive
+        if rule.scope == "gate":
+            # CrossGuard sees no operations: the review gate applies this one, through the same function.
+            assert gate_module.data_loss is rule.check, rule.id
+            assert rule.id not in names
+        else:
+            assert {rule.id, rule.id + registry.ADVISORY_SUFFIX} <= names, rule.id
+    assert names == {
+        n for r in registry.RULES if r.scope != "gate" for n in (r.id, r.id + registry.ADVISORY_SUFFIX)
+    }
 
 
 def test_check_object_runs_every_rule(real_config):

@@ -14,6 +14,7 @@ import rules.authentik as ra
 from components.config import load
 from components.sso.blueprint import render_blueprint
 from rules import Severity
+from rules.registry import BY_ID
 
 TODAY = date(2026, 11, 23)  # a week after the real stability start (2026-11-16)
 
@@ -217,8 +218,9 @@ def test_format_config_override_does_not_excuse_old_format(real_raw):
     assert len(ra.check_blueprint_format(config_map(LIVE_LONGHORN), config)) == 4
 
 
-def test_object_rules_lists_both():
-    assert [ra.check_mfa, ra.check_blueprint_format] == ra.OBJECT_RULES
+def test_registry_lists_both():
+    assert BY_ID["authentik-mfa"].check is ra.check_mfa
+    assert BY_ID["authentik-blueprint-format"].check is ra.check_blueprint_format
 
 
 # --- structural validation -------------------------------------------------------------------------

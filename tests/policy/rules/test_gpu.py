@@ -7,7 +7,7 @@ import pytest
 from components.gpu.quotas import resource_quotas
 from components.gpu.render import render
 from rules import Finding, Severity
-from rules.gpu import OBJECT_RULES, STACK_RULES, directive_drift, gpu_oversubscription, gpu_priority_class
+from rules.gpu import directive_drift, gpu_oversubscription, gpu_priority_class
 
 NV = "nvidia.com/gpu"
 
@@ -75,8 +75,10 @@ def with_tenant(config, ns: str, **update):
 
 def test_rendered_objects_pass_every_gpu_rule(real_config) -> None:
     objects = render(real_config.gpu)
-    assert [f for obj in objects for rule in OBJECT_RULES for f in rule(obj, real_config)] == []
-    assert [f for rule in STACK_RULES for f in rule(objects, real_config)] == []
+    assert [
+        f for obj in objects for rule in (gpu_priority_class, directive_drift) for f in rule(obj, real_config)
+    ] == []
+    assert [f for f in gpu_oversubscription(objects, real_config)] == []
 
 
 # ---- gpu-priority-class ----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import pytest
 from components.config import load
 from components.storage.objects import helm_release as component_release
 from components.storage.phases import phase_objects
-from rules.storage import OBJECT_RULES, is_data_bearing, storage_class_rule
+from rules.registry import BY_ID
+from rules.storage import class_problem, storage_class_rule
 from tests.policy.helpers import helm_release, obj, run_rule, verdict
 
 MANDATORY = [("storage-class", "mandatory")]
@@ -32,7 +33,19 @@ def statefulset(*classes: str | None) -> dict:
 
 
 def test_rule_is_registered() -> None:
-    assert storage_class_rule in OBJECT_RULES
+    assert BY_ID["storage-class"].check is storage_class_rule
+
+
+def test_class_problem_is_the_one_wording() -> None:
+    approved = ["longhorn-replicated", "longhorn-nvme"]
+    assert class_problem("longhorn-nvme", approved) is None
+    assert class_problem("local-path", approved) == (
+        "uses storage class 'local-path'; use longhorn-replicated or an approved alternative (longhorn-nvme)"
+    )
+    assert class_problem("", ["longhorn-replicated"]) == (
+        "names no storage class, so it gets the cluster default (local-path); "
+        "use longhorn-replicated or an approved alternative (none)"
+    )
 
 
 @pytest.mark.parametrize("cls", ["longhorn-replicated", "longhorn-nvme", "longhorn-optane"])
@@ -134,22 +147,3 @@ def test_the_migration_objects_pass_the_rule(real_raw) -> None:
     for release in config.storage.releases:
         if release.ref.startswith("monitoring/"):
             assert run_rule(storage_class_rule, component_release(config.storage, release), config) == []
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [
-        ("PersistentVolumeClaim", True),
-        ("PersistentVolume", True),
-        ("StatefulSet", True),
-        ("kubernetes:core/v1:PersistentVolumeClaim", True),
-        ("kubernetes:core/v1:PersistentVolume", True),
-        ("kubernetes:apps/v1:StatefulSet", True),
-        ("kubernetes:apps/v1:Deployment", False),
-        ("kubernetes:core/v1:ConfigMap", False),
-        ("kubernetes:storage.k8s.io/v1:StorageClass", False),
-        ("Job", False),
-    ],
-)
-def test_is_data_bearing(given: str, expected: bool) -> None:
-    assert is_data_bearing(given) is expected

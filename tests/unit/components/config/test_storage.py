@@ -141,15 +141,15 @@ def test_target_class_not_approved(raw: dict) -> None:
     monitoring(raw)["targetClass"] = "local-path"
     # The monitoring targets still say longhorn-replicated; the class check comes first.
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'monitoring': targetClass 'local-path' is not approved; "
-        "use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
+        "k3s-home:storage.migrations: migration 'monitoring': the target class uses storage class "
+        "'local-path'; use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
     )
 
 
 def test_monitoring_target_class_not_approved(raw: dict) -> None:
     raw["storage"]["monitoring"]["grafana"]["storageClass"] = "nfs-client"
     assert refused(raw) == (
-        "k3s-home:storage.monitoring: grafana: storageClass 'nfs-client' is not approved; "
+        "k3s-home:storage.monitoring: grafana uses storage class 'nfs-client'; "
         "use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
     )
 

@@ -21,8 +21,8 @@ import pytest
 
 import rules.authentik as ra
 from components.config import load
-from components.sso import blueprint_yaml as ay
 from components.sso.blueprint import build_blueprint, render_blueprint
+from rules import blueprint_yaml as ay
 
 SCHEMA = json.loads((Path(__file__).parent / "authentik_blueprint.schema.json").read_text())
 INTEGER_KEYED = {"authentik_providers_oauth2.oauth2provider"}  # Provider.pk is an AutoField

@@ -21,10 +21,9 @@ from pathlib import Path
 import yaml
 
 from components.config import ConfigError, StackConfig, load_stack_file
-
-from . import Finding, Severity, object_name
-from .registry import OWNERSHIP_RULES, check_object, check_stack
-from .source import documents, kubernetes_objects, line_of
+from rules import Finding, Severity, object_name
+from rules.registry import OWNERSHIP_RULES, check_object, check_stack
+from rules.source import documents, kubernetes_objects, line_of
 
 DEFAULT_CONFIG = "Pulumi.k3s-home.yaml"
 # An editable install runs from the project, whose stack file is the fallback when cwd has none.

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rules.audit import audit, main
+from review.audit import audit, main
 
-FIXTURE = Path(__file__).parent / "fixtures" / "flux-k3s"
-STACK_FILE = Path(__file__).resolve().parents[2] / "Pulumi.k3s-home.yaml"
+FIXTURE = Path(__file__).resolve().parents[2] / "policy" / "fixtures" / "flux-k3s"
+STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
 LINE = re.compile(
     r"^(?P<file>.+?)(:(?P<line>\d+))?: \[(?P<severity>\w+)\] (?P<rule>[\w-]+): (?P<message>.+)$"
 )

@@ -7,8 +7,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.sso import blueprint_yaml as ay
 from components.sso.blueprint import build_blueprint, render_blueprint
+from rules import blueprint_yaml as ay
 
 
 @pytest.mark.parametrize(

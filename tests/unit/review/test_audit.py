@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rules.audit import main
+from review.audit import main
 
-FLUX_REPO = Path(__file__).parent / "fixtures" / "flux-repo"
-STACK_FILE = Path(__file__).resolve().parents[2] / "Pulumi.k3s-home.yaml"
+FLUX_REPO = Path(__file__).resolve().parents[2] / "policy" / "fixtures" / "flux-repo"
+STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
 LINE = re.compile(
     r"^(?P<file>.+?)(:(?P<line>\d+))?: \[(?P<severity>\w+)\] (?P<rule>[\w-]+): (?P<message>.+)$"
 )
