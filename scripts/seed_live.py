@@ -19,8 +19,8 @@ from lightkube.core.exceptions import ApiError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from components.config import load_stack_file
-from components.config.storage import Phase
 from components.storage.source import source_claim, source_pv
+from rules.data_loss import Phase
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 

@@ -9,7 +9,23 @@ from pydantic.alias_generators import to_camel
 
 # RFC 1123 label: namespaces and most object names.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# RFC 1123 subdomain: PersistentVolume and PVC names.
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+def release_ref(v: str) -> str:
+    parts = v.split("/")
+    if len(parts) != 2 or not all(DNS_LABEL.match(p) for p in parts):
+        raise ValueError(f"'{v}' must be namespace/name of a HelmRelease")
+    return v
+
+
+def pinned_image(image: str) -> str:
+    tail = image.rsplit("/", 1)[-1]
+    if "@sha256:" not in image and (":" not in tail or tail.endswith(":latest")):
+        raise ValueError(f"'{image}' must be pinned (a tag other than latest, or a digest)")
+    return image

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 
-from components.config.authentik import APP_ROLES, AuthentikConfig, OAuthClient
+from components.config.authentik import AuthentikConfig
+from components.config.oauth_client import APP_ROLES, OAuthClient
 from components.sso.common import JELLYFIN_CONFIG_KEY, OAUTH_PROVIDER_NAME, discovery_url
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from components.config import StackConfig
-from components.config.authentik import OAuthClient
+from components.config.oauth_client import OAuthClient
 from components.sso.app_settings import app_secret_data
 from components.sso.common import BLUEPRINT_KEY, JELLYFIN_CONFIG_KEY
 from components.sso.jellyfin_job import SCRIPT, job_name, script_config_map_name

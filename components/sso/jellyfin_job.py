@@ -11,7 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from components.config.authentik import AuthentikConfig, OAuthClient
+from components.config.authentik import AuthentikConfig
+from components.config.oauth_client import OAuthClient
 from components.sso.app_settings import jellyfin_oid_config
 from components.sso.common import JELLYFIN_CONFIG_KEY, LABELS
 

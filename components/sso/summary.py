@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.authentik import AuthentikConfig, OAuthClient
+from components.config.authentik import AuthentikConfig
+from components.config.oauth_client import OAuthClient
 from components.sso.common import issuer
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.storage import (
-    Migration,
-    Phase,
-    StorageConfig,
-)
+from components.config.migration import Migration
+from components.config.storage import StorageConfig
 from components.storage.names import (
     claim_size,
     job_name,
@@ -16,6 +13,7 @@ from components.storage.names import (
     staging_pv_name,
     target_volume_name,
 )
+from rules.data_loss import Phase
 
 
 def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from components.config.storage import (
-    StorageConfig,
-)
+from components.config.storage import StorageConfig
 
 RULE_NAME = "k3s-home-storage-failure-conditions"
 

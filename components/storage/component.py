@@ -9,9 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
-from components.config.storage import (
-    StorageConfig,
-)
+from components.config.storage import StorageConfig
+from components.resources import register
 from components.storage.alerts import prometheus_rule
 from components.storage.migration import VolumeMigration
 from components.storage.objects import helm_release, storage_class
@@ -61,31 +60,22 @@ class MonitoringStorage(pulumi.ComponentResource):
             )
             for m in storage.migrations
         }
-        self.releases: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.releases: dict[str, pulumi.CustomResource] = {}
         for release in storage.releases:
             obj = helm_release(storage, release)
             m = storage.migration_of_release(release.ref)
             gate = self.migrations[m.name].release_gate if m else []
-            self.releases[release.ref] = k8s.apiextensions.CustomResource(
+            self.releases[release.ref] = register(
                 f"{name}-helmrelease-{release.namespace}-{release.name}",
-                api_version=obj["apiVersion"],
-                kind=obj["kind"],
-                metadata=obj["metadata"],
-                spec=obj["spec"],
-                opts=pulumi.ResourceOptions(
+                obj,
+                pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[self.storage_class, *gate],
                     import_=cluster.adopt_id("HelmRelease", release.name, release.namespace),
                 ),
             )
-        rule = prometheus_rule(storage)
-        self.rule = k8s.apiextensions.CustomResource(
-            f"{name}-prometheus-rule",
-            api_version=rule["apiVersion"],
-            kind=rule["kind"],
-            metadata=rule["metadata"],
-            spec=rule["spec"],
-            opts=pulumi.ResourceOptions(parent=self),
+        self.rule = register(
+            f"{name}-prometheus-rule", prometheus_rule(storage), pulumi.ResourceOptions(parent=self)
         )
         self.summary = summary(storage, self.migrations)
         self.register_outputs({"summary": self.summary})

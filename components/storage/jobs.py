@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.config.storage import (
-    MigratedClaim,
-    Migration,
-    StorageConfig,
-)
+from components.config.migration import MigratedClaim, Migration
+from components.config.storage import StorageConfig
 from components.storage.names import (
     SKIP_AWAIT,
     job_name,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pulumi
 
 from components.config import StackConfig
-from components.config.storage import (
-    Migration,
-    Phase,
-)
+from components.config.migration import Migration
 from components.resources import register
 from components.storage.actions import summary
 from components.storage.phases import phase_objects
+from rules.data_loss import Phase
 
 
 class VolumeMigration(pulumi.ComponentResource):

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from components.config.storage import (
-    MigratedClaim,
-    Migration,
-    StorageConfig,
-    target_size,
-)
+from components.config.migration import MigratedClaim, Migration
+from components.config.storage import StorageConfig, target_size
 
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}  # no kubelet in CI; Jobs and claims are checked by phase
 

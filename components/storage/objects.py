@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.storage import (
-    HelmReleaseSpec,
-    StorageConfig,
-)
+from components.config.storage import HelmReleaseSpec, StorageConfig
 from components.deep_merge import deep_merge
 from components.storage.phases import effective_class, release_patch
 

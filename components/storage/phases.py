@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.config.storage import (
-    Migration,
-    Phase,
-    StorageConfig,
-)
+from components.config.migration import Migration
+from components.config.storage import StorageConfig
 from components.storage.jobs import copy_job, script_config_map
 from components.storage.names import staging_claim_name
 from components.storage.source import source_claim, source_pv
 from components.storage.target import fresh_claim, longhorn_volume, target_claim, target_pv
+from rules.data_loss import Phase
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,8 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
                     claim, obj, protect=True, retain_on_delete=True, delete_before_replace=True, after=deps
                 )
             )
-        if moved and phase is Phase.COPY:
+        if moved and staged:
+            # In verify the copy Job stays, so its log stays next to the verify Job's.
             out.append(
                 Planned(
                     f"copy-{c.name}",
@@ -107,14 +106,6 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
                 )
             )
         if moved and phase is Phase.VERIFY:
-            # The copy Job stays so its log stays next to the verify Job's.
-            out.append(
-                Planned(
-                    f"copy-{c.name}",
-                    copy_job(storage, m, c, "copy"),
-                    after=(staging, f"script-{c.namespace}"),
-                )
-            )
             out.append(
                 Planned(
                     f"verify-{c.name}",

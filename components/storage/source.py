@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.storage import (
-    MigratedClaim,
-    Migration,
-    Phase,
-)
+from components.config.migration import MigratedClaim, Migration
+from rules.data_loss import Phase
 
 
 def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:

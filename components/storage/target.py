@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.storage import (
-    MigratedClaim,
-    Migration,
-    StorageConfig,
-    parse_quantity,
-)
+from components.config.migration import MigratedClaim, Migration
+from components.config.quantity import parse_quantity
+from components.config.storage import StorageConfig
 from components.storage.names import (
     SKIP_AWAIT,
     claim_size,

@@ -22,7 +22,7 @@ from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import CascadeType
 
 from components.config import StackConfig, load
-from components.config.storage import Migration, Phase
+from components.config.migration import Migration
 from components.storage.names import (
     job_name,
     script_config_map_name,
@@ -32,6 +32,7 @@ from components.storage.names import (
 )
 from components.storage.objects import storage_class
 from components.storage.phases import phase_objects
+from rules.data_loss import Phase
 from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration

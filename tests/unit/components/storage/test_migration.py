@@ -15,11 +15,11 @@ import pytest
 
 import components.storage.migration as migration
 from components.config import StackConfig, load
-from components.config.storage import Phase
 from components.storage.jobs import SCRIPT
 from components.storage.migration import VolumeMigration
 from components.storage.names import job_name, staging_claim_name, staging_pv_name, target_volume_name
 from components.storage.phases import phase_objects
+from rules.data_loss import Phase
 
 DIGEST = "sha256:" + "cd" * 32
 PV = "kubernetes:core/v1:PersistentVolume"
