@@ -13,6 +13,11 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
+def first_duplicate(names: list[str]) -> str | None:
+    """The first name listed more than once, else None (for "defined twice" errors)."""
+    return next((n for n in names if names.count(n) > 1), None)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 

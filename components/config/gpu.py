@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 from rules.gpu import DIRECTIVE_PRIORITY_CLASSES
 from rules.gpu_capacity import Claim, Verdict, prove
 
-from .base import DNS_LABEL, Model
+from .base import DNS_LABEL, Model, first_duplicate
 from .cluster import ClusterConfig
 
 
@@ -222,8 +222,7 @@ class GpuConfig(Model):
     @field_validator("priority_classes")
     @classmethod
     def _unique_classes(cls, classes: list[GpuPriorityClass]) -> list[GpuPriorityClass]:
-        names = [pc.name for pc in classes]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        dup = first_duplicate([pc.name for pc in classes])
         if dup:
             raise ValueError(f"priority class {dup} is defined twice")
         return classes

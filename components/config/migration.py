@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from rules.data_loss import Phase
 
-from .base import DNS_LABEL, DNS_SUBDOMAIN, Model, pinned_image, release_ref
+from .base import DNS_LABEL, DNS_SUBDOMAIN, Model, first_duplicate, pinned_image, release_ref
 from .quantity import quantity
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -139,8 +139,7 @@ class Migration(Model):
     @field_validator("pvcs")
     @classmethod
     def _unique(cls, v: list[MigratedClaim]) -> list[MigratedClaim]:
-        names = [c.name for c in v]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        dup = first_duplicate([c.name for c in v])
         if dup:
             raise ValueError(f"PVC '{dup}' is listed twice; claims are named by name within a migration")
         for claim in v:
