@@ -30,7 +30,7 @@ kubeconfig:
 	@bash scripts/cluster.sh kubeconfig
 
 test: lint
-	@source $(ENV) && python -m pytest -q
+	@source $(ENV) && python scripts/test_layers.py
 
 test-unit: toolchain
 	@source $(ENV) && python -m pytest -q tests/unit

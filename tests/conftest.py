@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 import rules.authentik
 from components.config import StackConfig, load_stack_file
@@ -22,16 +26,24 @@ def _pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rules.authentik, "today", lambda: TEST_TODAY)
 
 
-@pytest.fixture
-def real_config() -> StackConfig:
-    """The validated config of the real cluster, as committed."""
-    return load_stack_file(STACK_FILE)
+@pytest.fixture(scope="session")
+def real_config() -> Iterator[StackConfig]:
+    """The validated config of the real cluster, as committed. Loaded once: about 300 tests use it, and the
+    model is frozen; the check at the end catches a test that changed a list or dict inside it."""
+    with pytest.MonkeyPatch.context() as mp:  # validated on the pinned day, like every test
+        mp.setattr(rules.authentik, "today", lambda: TEST_TODAY)
+        config = load_stack_file(STACK_FILE)
+        yield config
+        assert config == load_stack_file(STACK_FILE), "a test modified the shared real_config in place"
+
+
+@cache
+def _raw() -> dict:
+    doc = yaml.load(STACK_FILE.read_text(), Loader=yaml.CSafeLoader)
+    return {k.removeprefix("k3s-home:"): v for k, v in doc["config"].items()}
 
 
 @pytest.fixture
 def real_raw() -> dict:
     """The real cluster's raw stack config (without the `k3s-home:` prefix), for building bad variants."""
-    import yaml
-
-    doc = yaml.safe_load(STACK_FILE.read_text())
-    return {k.removeprefix("k3s-home:"): v for k, v in doc["config"].items()}
+    return copy.deepcopy(_raw())

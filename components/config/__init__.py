@@ -67,7 +67,7 @@ def load(raw: dict[str, Any]) -> StackConfig:
 
 def load_stack_file(path: str | Path) -> StackConfig:
     """Validate a `Pulumi.<stack>.yaml` file without the engine (docs generation, tests, audit)."""
-    doc = yaml.safe_load(Path(path).read_text()) or {}
+    doc = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader) or {}  # libyaml, not pure Python
     prefix = f"{NAMESPACE}:"
     raw = {k.removeprefix(prefix): v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
     return load(raw)

@@ -245,6 +245,7 @@ def gpu_sections(draw) -> tuple[dict, int, list[tuple[int | None, int]]]:
     return section, devices * replicas, shares
 
 
+@pytest.mark.slow  # 300 generated sections: the long property run, in its own layer
 @settings(max_examples=300, deadline=None)
 @given(gpu_sections())
 def test_accepted_never_oversubscribes_and_rejected_always_would(case) -> None:

@@ -2,7 +2,8 @@
 
 The source holds many files, nested folders, symlinks (relative, absolute, dangling, to a directory), a
 hard link, a fifo, unusual permissions, a sparse file and a 64 MiB file. Verification must pass on a faithful
-copy and catch a missing, a truncated and an altered file.
+copy and catch a missing, a truncated and an altered file. The cases over that tree are marked `slow`: they
+run in their own layer of `make test`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_source_has_what_the_test_claims(source: Path) -> None:
     """Preconditions: otherwise a passing copy would prove less than it seems."""
     assert sum(1 for _ in source.rglob("chunk-*.bin")) == 480
@@ -101,6 +104,7 @@ def copied(
     return target, result
 
 
+@pytest.mark.slow
 def test_copy_reports_bytes_files_and_seconds(source: Path, copied) -> None:
     _, result = copied
     assert result.returncode == 0, result.stderr
@@ -113,6 +117,7 @@ def test_copy_reports_bytes_files_and_seconds(source: Path, copied) -> None:
     assert float(got["seconds"]) >= 0
 
 
+@pytest.mark.slow
 def test_faithful_copy_verifies_with_equal_digests(source: Path, copied) -> None:
     target, _ = copied
     result = run("verify", str(source), str(target))
@@ -125,6 +130,7 @@ def test_faithful_copy_verifies_with_equal_digests(source: Path, copied) -> None
     assert run("verify", str(source), str(target)).stdout.strip().splitlines()[-1].split()[1] == digest
 
 
+@pytest.mark.slow
 def test_copy_preserves_links_permissions_sparseness_and_hardlinks(source: Path, copied) -> None:
     target, _ = copied
     for name in ("link-relative", "link-absolute", "link-dangling", "link-to-dir"):
@@ -161,6 +167,7 @@ def _writable(path: Path) -> None:
     os.chmod(path, 0o644)
 
 
+@pytest.mark.slow
 def test_verify_catches_a_missing_file(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     (target / "level1-03" / "level2-0" / "level3" / "chunk-017.bin").unlink()
@@ -170,6 +177,7 @@ def test_verify_catches_a_missing_file(source: Path, tmp_path: Path) -> None:
     assert "VERIFIED" not in result.stdout
 
 
+@pytest.mark.slow
 def test_verify_catches_a_truncated_file(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     mtime = (target / "large.bin").stat().st_mtime_ns
@@ -181,6 +189,7 @@ def test_verify_catches_a_truncated_file(source: Path, tmp_path: Path) -> None:
     assert "changed large.bin: sha256" in result.stdout and f"size {LARGE} != {LARGE - 4096}" in result.stdout
 
 
+@pytest.mark.slow
 def test_verify_catches_an_altered_file_of_the_same_size_and_mtime(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     victim = target / "readonly" / "frozen.txt"
@@ -196,6 +205,7 @@ def test_verify_catches_an_altered_file_of_the_same_size_and_mtime(source: Path,
     assert "size" not in result.stdout.split("changed readonly/frozen.txt:")[1].splitlines()[0]
 
 
+@pytest.mark.slow
 def test_verify_catches_a_flipped_byte_inside_the_large_file(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     path = target / "large.bin"
@@ -210,6 +220,7 @@ def test_verify_catches_a_flipped_byte_inside_the_large_file(source: Path, tmp_p
     assert result.returncode == 1 and "changed large.bin: sha256" in result.stdout
 
 
+@pytest.mark.slow
 def test_verify_catches_permission_symlink_and_extra_file_drift(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     os.chmod(target / "secret.key", 0o644)
@@ -222,6 +233,7 @@ def test_verify_catches_permission_symlink_and_extra_file_drift(source: Path, tm
     assert "extra extra.txt" in out
 
 
+@pytest.mark.slow
 def test_copy_is_idempotent_and_repairs_a_damaged_target(source: Path, tmp_path: Path) -> None:
     target = _fresh_copy(source, tmp_path)
     (target / "empty-file").unlink()
@@ -238,21 +250,26 @@ def test_copy_refuses_a_source_that_changes_while_copying(tmp_path: Path) -> Non
     src = tmp_path / "src"
     src.mkdir()
     (src / "wal").write_bytes(b"0" * 1000)
+    stop = tmp_path / "stop"
+    # The writer appends until told to stop, so it overlaps the whole copy however slow the machine is.
     writer = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import time,sys\n"
-            "for i in range(400):\n"
+            "import os,time\n"
+            f"while not os.path.exists({str(stop)!r}):\n"
             f"    open({str(src / 'wal')!r}, 'ab').write(b'x' * 1000); time.sleep(0.005)\n",
         ]
     )
     try:
-        # Many files so the copy takes long enough to overlap the writer.
-        for i in range(3000):
+        for i in range(300):
             (src / f"f{i}").write_bytes(b"y" * 100)
+        while (src / "wal").stat().st_size == 1000:  # the writer is running before the copy starts
+            assert writer.poll() is None, "writer died"
+            time.sleep(0.01)
         result = run("copy", str(src), str(tmp_path / "dst"))
     finally:
+        stop.touch()
         writer.wait(timeout=30)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "source changed during copy: changed wal" in result.stderr
