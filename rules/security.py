@@ -8,7 +8,7 @@ anyone could look up, so it does not count.
 `allowPrivilegeEscalation: true` is a different setting (setuid binaries may gain privileges; the
 container is not privileged), and the directive does not name it. The Pod Security Standards keep the
 two apart as well: `privileged` breaks Baseline, `allowPrivilegeEscalation` is a Restricted-profile
-control. So it is reported under its own advisory rule, `privilege-escalation` (ADR 0011).
+control. So it is reported under its own advisory rule, `privilege-escalation` (ADR 0013).
 """
 
 from __future__ import annotations
