@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 import rules.authentik
 from components.config import StackConfig, load_stack_file
+
+# No per-example deadline: on a loaded machine a slow example is not a bug, and a test must not depend
+# on timing luck. Hypothesis still reports genuinely slow strategies through its health checks.
+settings.register_profile("k3s-home", deadline=None)
+settings.load_profile("k3s-home")
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
