@@ -22,7 +22,13 @@ sys.path.insert(0, str(ROOT))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policy.validators import PACK_NAME, install_secret_markers, policies  # noqa: E402
+from policy.validators import (  # noqa: E402
+    PACK_NAME,
+    install_secret_markers,
+    install_shared_evaluation,
+    policies,
+)
 
 install_secret_markers()
+install_shared_evaluation()
 PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=policies())

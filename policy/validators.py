@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,14 +186,102 @@ def object_validator(
     rule_id: str, severity: Severity
 ) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        converted = to_object(args.resource_type, args.props)
-        if converted is None:
-            return
-        cfg = stack_config(args.get_config())
-        findings = check_object(converted.obj, cfg, is_secret=converted.is_secret)
-        _report(_wanted(findings, rule_id, severity), converted.unknown_paths, report)
+        evaluated = _evaluate(args)
+        if evaluated is not None:
+            converted, findings = evaluated
+            _report(_wanted(findings, rule_id, severity), converted.unknown_paths, report)
 
     return validate
+
+
+# --- one evaluation per request -------------------------------------------------------------------------
+# The analyzer's Analyze runs each of the ~20 resource policies in turn over the same request, and each
+# would convert the props and run every rule again. `install_shared_evaluation` wraps Analyze with a
+# per-request memo (thread-local: the analyzer serves requests from a thread pool): the first policy
+# evaluates, the others read its result. Outside Analyze (stack policies, tests) nothing is memoized.
+_request = threading.local()
+
+
+def _evaluate(args: ResourceValidationArgs) -> tuple[Converted, list[Finding]] | None:
+    """The object a resource declares and every rule's findings on it; None when no rule applies."""
+    memo: dict[str, Any] | None = getattr(_request, "evaluated", None)
+    config = args.get_config()
+    # Within one request only the policy's own config can differ between policies.
+    key = json.dumps(config, sort_keys=True, default=str)
+    if memo is not None and key in memo:
+        return memo[key]
+    converted = to_object(args.resource_type, args.props)
+    result = None
+    if converted is not None:
+        cfg = stack_config(config)
+        result = converted, check_object(converted.obj, cfg, is_secret=converted.is_secret)
+    if memo is not None:
+        memo[key] = result
+    return result
+
+
+class _PerRequestJsonFormat:
+    """`json_format` as the SDK's analyzer module sees it: inside Analyze, MessageToDict of the same message
+    (the request's properties, the provider's) is computed once and shared by every policy."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
+        memo: dict[int, tuple[Any, Any]] | None = getattr(_request, "dicts", None)
+        if memo is None or args or kwargs:
+            return self._real.MessageToDict(message, *args, **kwargs)
+        hit = memo.get(id(message))
+        if hit is not None and hit[0] is message:
+            return hit[1]
+        result = self._real.MessageToDict(message)
+        memo[id(message)] = (message, result)  # keeps `message` alive, so its id stays unique
+        return result
+
+
+def _shared_proxy(deserialized: Any) -> Any:
+    """unknown_checking_proxy once per deserialized request (the same dict object every policy gets)."""
+    memo: dict[int, tuple[Any, Any]] | None = getattr(_request, "proxies", None)
+    if memo is None:
+        return _ORIGINAL_PROXY(deserialized)
+    hit = memo.get(id(deserialized))
+    if hit is None or hit[0] is not deserialized:
+        hit = memo[id(deserialized)] = (deserialized, _ORIGINAL_PROXY(deserialized))
+    return hit[1]
+
+
+def install_shared_evaluation() -> None:
+    """Evaluate each resource once per Analyze request, whatever the number of policies: the SDK's
+    per-policy MessageToDict, deserialization and unknown-checking proxy, then our conversion and rules.
+    Called by the pack before it starts, like install_secret_markers."""
+    servicer = getattr(_sdk, "_PolicyAnalyzerServicer", None)
+    analyze = getattr(servicer, "Analyze", None)
+    for name, found in (
+        ("_PolicyAnalyzerServicer.Analyze", analyze),
+        ("json_format", getattr(_sdk, "json_format", None)),
+        ("unknown_checking_proxy", getattr(_sdk, "unknown_checking_proxy", None)),
+    ):
+        if found is None:
+            raise RuntimeError(f"pulumi_policy.policy.{name} is gone; update policy/validators.py")
+    if getattr(analyze, "shares_evaluation", False):
+        return
+
+    @functools.wraps(analyze)
+    def shared(self, request, context):
+        _request.evaluated, _request.deserialized, _request.dicts, _request.proxies = {}, [], {}, {}
+        try:
+            return analyze(self, request, context)
+        finally:
+            _request.evaluated = _request.deserialized = _request.dicts = _request.proxies = None
+
+    shared.shares_evaluation = True  # type: ignore[attr-defined]
+    servicer.Analyze = shared  # type: ignore[union-attr]
+    if not isinstance(_sdk.json_format, _PerRequestJsonFormat):
+        _sdk.json_format = _PerRequestJsonFormat(_sdk.json_format)
+    _sdk.unknown_checking_proxy = _shared_proxy
 
 
 def stack_validator(
@@ -260,7 +349,15 @@ def deserialize_marking_secrets(props: dict[str, Any], proxy_secrets: bool = Fal
     """
     if proxy_secrets:
         return _ORIGINAL_DESERIALIZE(props, True)
-    return {key: _marking(value) for key, value in props.items()}
+    # Inside Analyze the SDK deserializes the same request once per policy: reuse the first result.
+    seen: list[tuple[dict, dict]] | None = getattr(_request, "deserialized", None)
+    for given, result in seen or ():
+        if given is props or given == props:
+            return result
+    result = {key: _marking(value) for key, value in props.items()}
+    if seen is not None:
+        seen.append((props, result))
+    return result
 
 
 def _marking(prop: Any) -> Any:
@@ -276,6 +373,7 @@ def _marking(prop: Any) -> Any:
 
 
 _ORIGINAL_DESERIALIZE = _sdk.deserialize_properties
+_ORIGINAL_PROXY = _sdk.unknown_checking_proxy
 
 
 def install_secret_markers() -> None:
