@@ -7,6 +7,7 @@ time goes, what was removed) is written by hand and kept.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
 
 from .harness import Figure
@@ -51,7 +52,9 @@ def missed(figures: list[Figure]) -> list[str]:
     ]
 
 
-def generated(figures: list[Figure], machine: dict[str, str], facts: dict[str, str], repeat: int) -> str:
+def generated(
+    figures: list[Figure], machine: dict[str, str], facts: dict[str, str], repeat: int, skipped: list[str]
+) -> str:
     today = datetime.date.today().isoformat()
     lines = [
         BEGIN,
@@ -63,15 +66,24 @@ def generated(figures: list[Figure], machine: dict[str, str], facts: dict[str, s
     ]
     lines += [f"{k.capitalize()}: {v}." for k, v in facts.items()]
     lines += ["", table(figures), ""]
+    if skipped:
+        lines += [f"Not measured in this run: {', '.join(skipped)} (`--only`).", ""]
     miss = missed(figures)
     lines += ["Missed targets:", "", *miss] if miss else ["Every target is met."]
     lines += [END]
     return "\n".join(lines)
 
 
-def write(path: Path, figures: list[Figure], machine: dict[str, str], facts: dict[str, str], repeat: int):
+def write(
+    path: Path,
+    figures: list[Figure],
+    machine: dict[str, str],
+    facts: dict[str, str],
+    repeat: int,
+    skipped: Sequence[str] = (),
+) -> None:
     """Rewrites the generated block of `path`, keeping what is around it."""
-    block = generated(figures, machine, facts, repeat)
+    block = generated(figures, machine, facts, repeat, list(skipped))
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
