@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from .authentik import AuthentikConfig
-from .base import Model
+from .base import KeyedValueError, Model
 from .cluster import ClusterConfig
 from .control_plane import ControlPlaneConfig
 from .gpu import GpuConfig
@@ -51,7 +51,9 @@ def format_error(err: ValidationError) -> str:
     reason = str(first["msg"]).removeprefix("Value error, ")
     more = len(err.errors()) - 1
     suffix = f" (and {more} more)" if more else ""
-    return f"{_key(tuple(first['loc']))}: {reason}{suffix}"
+    cause = (first.get("ctx") or {}).get("error")
+    sub = cause.key if isinstance(cause, KeyedValueError) else ()
+    return f"{_key((*first['loc'], *sub))}: {reason}{suffix}"
 
 
 def load(raw: dict[str, Any]) -> StackConfig:

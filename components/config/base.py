@@ -34,3 +34,13 @@ def pinned_image(image: str) -> str:
     if "@sha256:" not in image and (":" not in tail or tail.endswith(":latest")):
         raise ValueError(f"'{image}' must be pinned (a tag other than latest, or a digest)")
     return image
+
+
+class KeyedValueError(ValueError):
+    """A validation error about a key below the model that raises it: `key` (camelCase names and list
+    indexes, e.g. `("nodes", 1, "liveConfig")`) is appended to the error's location, so a check that
+    needs several fields still names the exact key."""
+
+    def __init__(self, key: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.key = key

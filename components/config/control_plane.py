@@ -12,9 +12,10 @@ import re
 from collections import Counter
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Model
+from . import k3s_config_file as k3s
+from .base import KeyedValueError, Model
 
 # SQLite -> embedded etcd conversion by adding `cluster-init` exists from this release on (k3s docs).
 MIN_K3S_FOR_CONVERSION = (1, 22, 2)
@@ -79,16 +80,27 @@ class ClusterFlags(Model):
             raise ValueError(f"'{value}' is not a CIDR such as 10.42.0.0/16") from None
         return value
 
+    @model_validator(mode="after")
+    def _apart(self) -> ClusterFlags:
+        pods, services = ipaddress.ip_network(self.cluster_cidr), ipaddress.ip_network(self.service_cidr)
+        if pods.version == services.version and pods.overlaps(services):
+            raise KeyedValueError(
+                ("serviceCidr",),
+                f"{self.service_cidr} overlaps clusterCidr {self.cluster_cidr}: a Service IP would also be "
+                "a pod IP and traffic to one reaches the other; pick ranges that do not overlap",
+            )
+        return self
 
-class FlagOverrides(Model):
-    """Per-server values of the cluster-wide flags. Only there so a difference is caught, never rendered."""
-
-    cluster_cidr: str | None = None
-    service_cidr: str | None = None
-    disable: list[str] | None = None
-    flannel_backend: str | None = None
-    disable_network_policy: bool | None = None
-    secrets_encryption: bool | None = None
+    def as_k3s(self) -> dict[str, object]:
+        """The flags as config.yaml keys and values, in the order they are written."""
+        return {
+            "cluster-cidr": self.cluster_cidr,
+            "service-cidr": self.service_cidr,
+            "disable": list(self.disable),
+            "flannel-backend": self.flannel_backend,
+            "disable-network-policy": self.disable_network_policy,
+            "secrets-encryption": self.secrets_encryption,
+        }
 
 
 class Node(Model):
@@ -103,7 +115,9 @@ class Node(Model):
     role: Literal["server", "agent"]
     workloads: list[Workload] = Field(default_factory=list)
     paths: NodePaths
-    flag_overrides: FlagOverrides | None = None
+    # The node's /etc/rancher/k3s/config.yaml as captured in plan step 1, secrets dropped
+    # (`python -m components.control_plane.capture`). No config is rendered for a node without it.
+    live_config: str | None = None
 
     @field_validator("address")
     @classmethod
@@ -113,6 +127,52 @@ class Node(Model):
         except ValueError:
             raise ValueError(f"'{value}' is not an IP address") from None
         return value
+
+    @field_validator("live_config")
+    @classmethod
+    def _live(cls, text: str | None, info: ValidationInfo) -> str | None:
+        if text is None:
+            return None
+        name = info.data.get("name", "?")
+        try:
+            live = k3s.parse(text)
+        except ValueError as err:
+            raise ValueError(f"{name}'s config.yaml {err}") from None
+        secrets = k3s.secret_keys(live)
+        if secrets:
+            raise ValueError(
+                f"{name}'s config.yaml holds {', '.join(secrets)}: secrets never enter the stack config; "
+                f"capture with `python -m components.control_plane.capture {name}`, which drops them"
+            )
+        for key, expected in (("node-name", name), ("node-ip", info.data.get("address"))):
+            if key in live.values and str(live.values[key]) != expected:
+                raise ValueError(
+                    f"{name}'s config.yaml sets {key} {live.values[key]} but the model says {expected}; "
+                    "fix the model (the node's identity never changes here)"
+                )
+        paths: NodePaths | None = info.data.get("paths")
+        if paths is not None:
+            checks = (
+                ("dataDir", "data-dir", k3s.data_dir(live.values), paths.data_dir.current),
+                (
+                    "kubeletRootDir",
+                    "kubelet root-dir",
+                    k3s.kubelet_root_dir(live.values),
+                    paths.kubelet_root_dir.current,
+                ),
+            )
+            for key, flag, runs, pin in checks:
+                if runs != pin:
+                    raise ValueError(
+                        f"{name}'s config.yaml gives {flag} {runs} but paths.{key}.current pins {pin}; pin "
+                        "what the node really uses (confirm it on the node, plan step 1): writing a config "
+                        "over a wrong pin repeats the June 2025 data loss"
+                    )
+        return text
+
+    @property
+    def live(self) -> k3s.ConfigFile | None:
+        return None if self.live_config is None else k3s.parse(self.live_config)
 
     @model_validator(mode="after")
     def _paths_pinned(self) -> Node:
@@ -143,8 +203,8 @@ class EtcdSnapshots(Model):
 class KubeVip(Model):
     version: str = Field(pattern=r"^v\d+\.\d+\.\d+$")
     image: str = "ghcr.io/kube-vip/kube-vip"
-    # One name for every server: the DaemonSet carries a single value.
-    interface: str
+    # Not set: each server's kube-vip binds to its own default-route interface (docs/upstream-facts.md).
+    interface: None = None
     # Registered in the cluster only from plan step "Hold the API VIP" on; until then output only.
     deploy: bool = False
 
@@ -165,6 +225,17 @@ class Target(Model):
     cluster_flags: ClusterFlags
     etcd_snapshots: EtcdSnapshots
     kube_vip: KubeVip
+
+    @field_validator("kube_vip", mode="before")
+    @classmethod
+    def _no_interface(cls, value: object) -> object:
+        if isinstance(value, dict) and value.get("interface") is not None:
+            raise KeyedValueError(
+                ("interface",),
+                "one interface name cannot fit every server (k3s1 and k3s2 carry their address on USB NICs); "
+                "remove it: kube-vip binds to each server's default-route interface",
+            )
+        return value
 
     @field_validator("vip")
     @classmethod
@@ -213,7 +284,8 @@ class ControlPlaneConfig(Model):
         self._check_addresses()
         self._check_servers()
         self._check_tls_san()
-        self._check_flags()
+        self._check_server_sizes()
+        self._check_live_configs()
         return self
 
     def _check_addresses(self) -> None:
@@ -267,21 +339,95 @@ class ControlPlaneConfig(Model):
                 "kubeconfigs using it would fail TLS"
             )
 
-    def _check_flags(self) -> None:
-        cluster = self.target.cluster_flags
-        for node in self.server_nodes():
-            if node.flag_overrides is None:
+    def _index(self, name: str) -> int:
+        return next(i for i, n in enumerate(self.nodes) if n.name == name)
+
+    def _check_server_sizes(self) -> None:
+        """A server must at least hold its control-plane and system reservations (before any workload)."""
+        res = self.reservations
+        for node in self.nodes:
+            if node.role != "server" and node.name not in self.target.servers:
                 continue
-            for field, value in node.flag_overrides:
-                if value is None:
-                    continue
-                want = getattr(cluster, field)
-                if value != want:
-                    key = ClusterFlags.model_fields[field].alias or field
-                    raise ValueError(
-                        f"cluster-wide flag {key} differs: server {node.name} sets {_show(value)} but the "
-                        f"cluster uses {_show(want)}; every server must run the same value"
+            for key, have, cp, system, unit in (
+                ("memoryGiB", node.memory_gi_b, res.control_plane.memory_gi_b, res.system.memory_gi_b, "GiB"),
+                ("cores", node.cores, res.control_plane.cores, res.system.cores, "cores"),
+            ):
+                if have < cp + system:
+                    raise KeyedValueError(
+                        ("nodes", self._index(node.name), key),
+                        f"server {node.name} has {_show(have)} {unit}, less than the {_show(cp + system)} "
+                        f"{unit} its control-plane ({_show(cp)}) and system ({_show(system)}) reservations "
+                        "need before any workload; pick another server or give it more",
                     )
+
+    def _check_addresses_outside_cidrs(self) -> None:
+        flags = self.target.cluster_flags
+        nets = {"clusterCidr": flags.cluster_cidr, "serviceCidr": flags.service_cidr}
+        places = [(("vip",), "the VIP", self.target.vip)] + [
+            (("nodes", i, "address"), n.name, n.address) for i, n in enumerate(self.nodes)
+        ]
+        for key, who, address in places:
+            for net_key, net in nets.items():
+                if ipaddress.ip_address(address) in ipaddress.ip_network(net):
+                    prefix = () if key[0] == "nodes" else ("target",)
+                    raise KeyedValueError(
+                        prefix + key,
+                        f"{address} ({who}) lies inside target.clusterFlags.{net_key} {net}; node addresses "
+                        "must stay outside the pod and Service ranges",
+                    )
+
+    def _check_live_configs(self) -> None:
+        """Captured configs agree with the model where it owns keys, and servers agree with each other."""
+        self._check_addresses_outside_cidrs()
+        owned_flags = self.target.cluster_flags.as_k3s()
+        for node in self.nodes:
+            live = node.live
+            if live is None:
+                continue
+            key = ("nodes", self._index(node.name), "liveConfig")
+            plus = [k for k in live.keys if k.endswith("+") and k[:-1] in owned_keys(node, self)]
+            if plus:
+                raise KeyedValueError(
+                    key,
+                    f"{node.name}'s config.yaml appends to {plus[0][:-1]} ({plus[0]}), which k3s-home owns "
+                    "on this node; fold the values into the stack config and capture again",
+                )
+            if node.role == "server":
+                # k3s always adds the node's own address and name; any other SAN clients may rely on.
+                dropped = [
+                    san
+                    for san in k3s.as_list(live.values.get("tls-san"))
+                    if san not in self.target.tls_san and san not in (node.address, node.name)
+                ]
+                if dropped:
+                    raise KeyedValueError(
+                        key,
+                        f"{node.name} serves tls-san {dropped[0]} today, which target.tlsSan would drop; "
+                        "clients using it would fail TLS: add it to target.tlsSan",
+                    )
+                for flag, want in owned_flags.items():
+                    runs = _effective_flag(live.values, flag)
+                    if runs != _comparable(flag, want):
+                        raise KeyedValueError(
+                            key,
+                            f"{node.name} runs {flag} {_show(runs)} but target.clusterFlags sets "
+                            f"{_show(want)}; a cluster-wide flag cannot change on a running cluster: make "
+                            "the model match it",
+                        )
+        captured = [n for n in self.server_nodes() if n.live is not None]
+        merged = {n.name: {**n.live.values, **owned_flags} for n in captured if n.live is not None}
+        for flag in k3s.SHARED_SERVER_DEFAULTS:
+            values = {name: k3s.effective(vals, flag) for name, vals in merged.items()}
+            if len(set(map(repr, values.values()))) > 1:
+                first = captured[0]
+                odd = next(n for n in captured if repr(values[n.name]) != repr(values[first.name]))
+                raise KeyedValueError(
+                    ("nodes", self._index(odd.name), "liveConfig"),
+                    f"{flag} differs across servers: {first.name} {_show(values[first.name])}, {odd.name} "
+                    f"{_show(values[odd.name])} (k3s default {_show(k3s.SHARED_SERVER_DEFAULTS[flag])}); k3s "
+                    "refuses a server whose shared flags differ: set the same value in both config.yaml "
+                    "files and capture again",
+                )
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -294,9 +440,47 @@ class ControlPlaneConfig(Model):
 
 
 def _show(value: object) -> str:
-    if isinstance(value, list):
-        return "[" + ",".join(value) + "]"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(str, value)) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _comparable(flag: str, value: object) -> object:
+    """A cluster flag in the form `_effective_flag` returns."""
+    if flag == "disable":
+        return sorted(k3s.as_list(value))
+    return k3s.normalized(flag, value)
+
+
+def _effective_flag(values: dict, flag: str) -> object:
+    if flag == "disable":
+        return sorted(k3s.as_list(values.get("disable")))
+    return k3s.effective(values, flag)
+
+
+# Keys the stack owns in a node's config.yaml (ADR 0013); every other key is the node's and is kept.
+AGENT_KEYS = ("server", "token", "token-file")
+SERVER_KEYS = (
+    "cluster-init",
+    "server",
+    "token",
+    "token-file",
+    "tls-san",
+    "cluster-cidr",
+    "service-cidr",
+    "disable",
+    "flannel-backend",
+    "disable-network-policy",
+    "secrets-encryption",
+    "etcd-snapshot-schedule-cron",
+    "etcd-snapshot-retention",
+)
+
+
+def owned_keys(node: Node, cfg: ControlPlaneConfig) -> tuple[str, ...]:
+    return SERVER_KEYS if node.name in cfg.target.servers else AGENT_KEYS
 
 
 __all__ = [
@@ -304,7 +488,6 @@ __all__ = [
     "ControlPlaneConfig",
     "Disk",
     "EtcdSnapshots",
-    "FlagOverrides",
     "Gpu",
     "KubeVip",
     "Node",
@@ -314,4 +497,5 @@ __all__ = [
     "Resources",
     "Target",
     "Workload",
+    "owned_keys",
 ]

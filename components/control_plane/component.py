@@ -15,7 +15,12 @@ from components.config import StackConfig
 from components.control_plane.budget import budgets
 from components.control_plane.hardware import flags, usb_quorum_risk
 from components.control_plane.kube_vip import kube_vip_manifests
-from components.control_plane.node_configs import TOKEN_PLACEHOLDER, api_url, render_node_config
+from components.control_plane.node_configs import (
+    TOKEN_PLACEHOLDER,
+    api_url,
+    config_changes,
+    render_node_config,
+)
 from components.control_plane.quorum import failure_tolerance, quorum
 from components.generated_secret import generated_secret
 
@@ -38,15 +43,18 @@ class HaControlPlane(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.token = generated_secret(f"{name}-token", cp.token_length, child)
+        # Only nodes whose live config.yaml is captured get one: a config rendered without it would
+        # replace the node's own keys (plan step 1 captures them).
+        captured = [node for node in cp.nodes if node.live_config is not None]
         self.node_configs = {
             node.name: pulumi.Output.secret(
                 self.token.apply(lambda token, node=node: render_node_config(node, cp, token))
             )
-            for node in cp.nodes
+            for node in captured
         }
-        # The same configs with a placeholder token: reviewable in preview, pinned paths visible.
+        # The same configs with a placeholder token: reviewable in preview.
         self.config_previews = {
-            node.name: render_node_config(node, cp, TOKEN_PLACEHOLDER) for node in cp.nodes
+            node.name: render_node_config(node, cp, TOKEN_PLACEHOLDER) for node in captured
         }
         self.kube_vip_manifests = kube_vip_manifests(cp)
         self.kube_vip_resources = self._register_kube_vip(child) if cp.target.kube_vip.deploy else []
@@ -68,6 +76,12 @@ class HaControlPlane(pulumi.ComponentResource):
             "blockers": [f.message for f in flags(cp) if f.severity == "blocker"],
             "usbQuorumRisk": usb_quorum_risk(cp),
             "kubeVipDeployed": cp.target.kube_vip.deploy,
+            "uncapturedNodes": [node.name for node in cp.nodes if node.live_config is None],
+            "configChanges": {
+                node.name: [{"key": k, "today": before, "written": after} for k, before, after in changes]
+                for node in captured
+                if (changes := config_changes(node, cp))
+            },
             "applyOverSsh": cp.apply_over_ssh,
         }
         self.register_outputs(

@@ -22,7 +22,8 @@ def kube_vip_manifests(cfg: ControlPlaneConfig) -> list[dict[str, Any]]:
     env = {
         "vip_arp": "true",
         "port": str(API_PORT),
-        "vip_interface": kv.interface,
+        # No vip_interface: kube-vip then binds to each server's default-route interface, which differs
+        # between servers (k3s1 and k3s2 carry their address on USB NICs; docs/upstream-facts.md).
         "vip_cidr": "32",
         "cp_enable": "true",
         "cp_namespace": KUBE_VIP_NAMESPACE,

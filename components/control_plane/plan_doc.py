@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.control_plane import ControlPlaneConfig
+from components.config.control_plane import AGENT_KEYS, SERVER_KEYS, ControlPlaneConfig
 from components.control_plane.budget import budgets, cores_mem, num
 from components.control_plane.hardware import flags, node_flags, usb_quorum_risk
-from components.control_plane.node_configs import (
-    API_PORT,
-    node_config,
-)
+from components.control_plane.node_configs import API_PORT
 from components.control_plane.quorum import failure_tolerance, quorum
 from components.control_plane.timeline import timeline
 
@@ -116,9 +113,32 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
         + "."
     )
     w(
-        "- The data-dir and kubelet root-dir of every node are pinned to today's values and written into "
-        "each config; the model refuses any change (the June 2025 kubelet root-dir change destroyed every "
-        "Longhorn volume)."
+        "- Node configs are merged, not replaced: each is the node's own config.yaml as captured in step 1 "
+        "with the keys k3s-home owns written in (servers: "
+        + ", ".join(f"`{k}`" for k in SERVER_KEYS)
+        + "; agents: "
+        + ", ".join(f"`{k}`" for k in AGENT_KEYS)
+        + "). Every other key stays byte for byte. The flags k3s requires to be equal on every server "
+        "(its CriticalControlArgs, plus `disable-kube-proxy`) are compared across the merged server "
+        "configs; a difference is a config error naming the node."
+    )
+    uncaptured = [x.name for x in cfg.nodes if x.live_config is None]
+    if uncaptured:
+        w(
+            f"- Not captured yet: {', '.join(uncaptured)}. No config is rendered for a node until its live "
+            "config.yaml is captured (step 1)."
+        )
+    w(
+        "- The data-dir and kubelet root-dir are never written. The model pins today's values "
+        "("
+        + ", ".join(
+            sorted(
+                {f"`{x.paths.data_dir.current}`" for x in cfg.nodes}
+                | {f"`{x.paths.kubelet_root_dir.current}`" for x in cfg.nodes}
+            )
+        )
+        + "), refuses a change, and refuses a captured config that gives another value; step 1 confirms "
+        "them on each node first (the June 2025 kubelet root-dir change destroyed every Longhorn volume)."
     )
     w(
         f"- etcd snapshots: cron `{t.etcd_snapshots.schedule_cron}`, keep {t.etcd_snapshots.retention}, "
@@ -150,15 +170,20 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     w("- SQLite -> etcd by adding `cluster-init` to the existing server: k3s datastore docs (v1.22.2+).")
     w("- Token rotation: `k3s token rotate` (k3s CLI docs); the token also encrypts bootstrap data, so it is")
     w("  backed up with the datastore.")
+    w("- Kubelet root dir: rootful k3s passes no `--root-dir`, so the kubelet uses its own default,")
+    w("  /var/lib/kubelet (k3s-io/k3s `pkg/agent/config/config.go` sets a root dir only for rootless, and")
+    w("  `pkg/daemons/agent/agent_linux.go` passes it only when set; since k3s v0.10.0).")
+    w("  /var/lib/rancher/k3s/agent/kubelet is the rootless and pre-0.10 location. The cluster's own notes")
+    w("  contradict each other on which one the nodes use, hence the checks in step 1. Details and commits:")
+    w("  docs/upstream-facts.md.")
+    w("- Shared server flags: k3s `pkg/daemons/config/types.go` `CriticalControlArgs`; kube-vip binds to the")
+    w("  default-route interface when none is set (`cmd/kube-vip.go`, v0.8.9).")
     w(
         "- Node sizes and GPUs: the 48-hour operations report and the design brief. "
         "Addresses of k3s1, k3s2 and"
     )
     w("  k3s3 come from the cluster's own notes; **k3s4's address, k3s4's disk class, the VIP, the API name,")
-    w(
-        "  the kube-vip interface name (one name on every server) and the CIDRs (k3s defaults) "
-        "are assumptions**"
-    )
+    w("  the kubelet root dir of every node and the CIDRs (k3s defaults) are assumptions**")
     w("  to confirm in step 1. Staying work is sized as planned requests, not measurements.")
     w("- Applying configs over SSH is off (`applyOverSsh: false`): copy each rendered config by hand.")
     return "\n".join(out) + "\n"
@@ -173,7 +198,7 @@ def _cluster_flags(cfg: ControlPlaneConfig) -> dict[str, Any]:
         "disable-network-policy",
         "secrets-encryption",
     )
-    conf = node_config(cfg.first_server(), cfg, "")
+    conf = cfg.target.cluster_flags.as_k3s()
     return {k: conf[k] for k in keys}
 
 

@@ -40,8 +40,23 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 f"`{first.paths.data_dir.current}/server/token`, "
                 f"`{first.paths.data_dir.current}/server/tls/` and `{CONFIG_PATH}` off the node, "
                 "`systemctl start k3s`",
-                "on every node: confirm the live data-dir and kubelet root-dir equal `paths.*.current` "
-                "(`ps -o args -C k3s`, `cat /etc/rancher/k3s/config.yaml`); stop if any differs",
+                "on every node, capture its config before anything is written: `ssh <node> sudo cat "
+                f"{CONFIG_PATH} | python -m components.control_plane.capture <node>` prints the file without "
+                "its token lines as `liveConfig` for the node's entry in Pulumi.k3s-home.yaml. Also "
+                "`ls /etc/rancher/k3s/config.yaml.d/` and `systemctl cat k3s k3s-agent`: move any key set in "
+                "a drop-in or an ExecStart flag into config.yaml first (both override it), then capture",
+                "on every node, confirm the kubelet root dir before anything is written; all must name "
+                "`paths.kubeletRootDir.current`, or stop and fix the pin: the prefix before `/pods/` in "
+                "`findmnt -rn -o TARGET | grep -m1 -E '/pods/[^/]+/volumes/'`; the socket "
+                "`ls -l <root-dir>/device-plugins/kubelet.sock` (the kubelet creates it in its root dir); "
+                "`journalctl -u k3s -u k3s-agent -b --no-pager | grep -o -- '--root-dir=[^ ]*' | tail -1` "
+                "(empty means the k3s default /var/lib/kubelet); and the dir Longhorn was installed with, "
+                "`kubectl -n <longhorn namespace> get ds longhorn-csi-plugin "
+                "-o jsonpath='{..hostPath.path}'`. Confirm the data-dir the same way "
+                "(`ls -d <data-dir>/agent`)",
+                "`pulumi preview`: a captured config that contradicts a pin, a cluster flag or another "
+                "server stops with one error naming the node; review `configChanges` in the controlPlane "
+                "output (the owned keys each config changes)",
                 "on every target server: fio WAL check (`fio --rw=write --ioengine=sync --fdatasync=1 "
                 f"--size=22m --bs=2300 --directory={first.paths.data_dir.current}/server`), record the p99 "
                 f"as `disk.walFsyncP99Ms`; a p99 >= {num(WAL_FSYNC_P99_LIMIT_MS)} ms stops the plan",
@@ -76,7 +91,7 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             30,
             [
                 f"write the rendered config to {first.name}:{CONFIG_PATH} "
-                "(adds `cluster-init: true`, tls-san, "
+                "(its captured file plus `cluster-init: true`, tls-san and the "
                 "snapshot schedule; cluster flags and paths unchanged), `systemctl restart k3s`; k3s "
                 f"{cfg.k3s_version} (>= v1.22.2) moves the SQLite data into etcd on this start",
                 f"`{snap} post-conversion`",
@@ -90,9 +105,11 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             "Hold the API VIP with kube-vip",
             20,
             [
+                "on each server: `ip -o route show default` names the interface kube-vip will bind to "
+                "(no interface is configured: it follows each server's default route, and k3s1 and k3s2 "
+                "use USB NICs); `ip -o addr show dev <that interface>` must list the node address",
                 "set `controlPlane.target.kubeVip.deploy: true` and `pulumi up`: the kube-vip RBAC and "
-                f"DaemonSet (ARP, interface {t.kube_vip.interface}, {t.kube_vip.image}:{t.kube_vip.version}) "
-                "run on control-plane nodes only",
+                f"DaemonSet (ARP, {t.kube_vip.image}:{t.kube_vip.version}) run on control-plane nodes only",
             ],
             f"`curl -ks https://{t.vip}:{API_PORT}/ping` answers; "
             f"`kubectl --server https://{t.vip}:{API_PORT} "
@@ -121,8 +138,9 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                     f"on {node.name}: `systemctl disable --now k3s-agent`. "
                     "Never run `k3s-agent-uninstall.sh`: "
                     f"it deletes {node.paths.data_dir.current}, local-path volumes included",
-                    f"write the rendered config to {CONFIG_PATH} (joins {api_url(cfg)}; same data-dir "
-                    "and kubelet root-dir as today), then install the server: "
+                    f"write the rendered config to {CONFIG_PATH} (the captured file plus the owned keys: "
+                    f"joins {api_url(cfg)}; data-dir and kubelet root-dir untouched), then install the "
+                    "server: "
                     f"`INSTALL_K3S_VERSION={cfg.k3s_version} INSTALL_K3S_EXEC=server` "
                     "with the k3s install script",
                     f"`kubectl uncordon {node.name}`",

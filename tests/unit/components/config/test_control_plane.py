@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load
+from tests.unit.components.control_plane.helpers import captured_config, live_text
 
 KEY = "k3s-home:controlPlane"
 
@@ -106,53 +107,196 @@ def test_dns_name_missing_from_tls_san(real_raw):
     )
 
 
+def live(name: str) -> str:
+    return live_text(name)
+
+
+def with_live(**texts: str) -> Callable[[dict[str, Any]], None]:
+    """Capture every node (fixture files), replacing the texts given."""
+
+    def change(cp: dict[str, Any]) -> None:
+        for n in cp["nodes"]:
+            n["liveConfig"] = texts.get(n["name"], live(n["name"]))
+
+    return change
+
+
+def test_captured_fixture_configs_load(real_raw):
+    cp = captured_config(real_raw)
+    assert all(n.live_config is not None for n in cp.nodes)
+
+
 @pytest.mark.parametrize(
-    ("override", "shown"),
+    ("node_name", "index", "extra", "message"),
     [
         (
-            {"clusterCidr": "10.52.0.0/16"},
-            "clusterCidr differs: server k3s2 sets 10.52.0.0/16 but the cluster uses 10.42.0.0/16",
+            "k3s2",
+            1,
+            "token: K10abc::server:secret\n",
+            "k3s2's config.yaml holds token: secrets never enter the stack config; capture with "
+            "`python -m components.control_plane.capture k3s2`, which drops them",
         ),
         (
-            {"serviceCidr": "10.53.0.0/16"},
-            "serviceCidr differs: server k3s2 sets 10.53.0.0/16 but the cluster uses 10.43.0.0/16",
+            "k3s3",
+            2,
+            "kubelet-arg+: [root-dir=/var/lib/rancher/k3s/agent/kubelet]\n",
+            "k3s3's config.yaml gives kubelet root-dir /var/lib/rancher/k3s/agent/kubelet but "
+            "paths.kubeletRootDir.current pins /var/lib/kubelet; pin what the node really uses (confirm it "
+            "on the node, plan step 1): writing a config over a wrong pin repeats the June 2025 data loss",
         ),
         (
-            {"disable": ["traefik"]},
-            "disable differs: server k3s2 sets [traefik] but the cluster uses [traefik,servicelb]",
+            "k3s4",
+            3,
+            "data-dir: /srv/k3s\n",
+            "k3s4's config.yaml gives data-dir /srv/k3s but paths.dataDir.current pins /var/lib/rancher/k3s; "
+            "pin what the node really uses (confirm it on the node, plan step 1): writing a config over a "
+            "wrong pin repeats the June 2025 data loss",
         ),
         (
-            {"secretsEncryption": True},
-            "secretsEncryption differs: server k3s2 sets true but the cluster uses false",
+            "k3s4",
+            3,
+            "node-ip: 192.168.10.99\n",
+            "k3s4's config.yaml sets node-ip 192.168.10.99 but the model says 192.168.10.32; fix the model "
+            "(the node's identity never changes here)",
         ),
         (
-            {"flannelBackend": "vxlan"},
-            "flannelBackend differs: server k3s2 sets vxlan but the cluster uses none",
+            "k3s4",
+            3,
+            "node-label: [a=b\n",
+            "k3s4's config.yaml is not valid YAML (while parsing a flow sequence)",
         ),
     ],
 )
-def test_cluster_flags_differing_between_servers(real_raw, override, shown):
-    def differ(cp):
-        node(cp, "k3s2")["flagOverrides"] = override
+def test_captured_config_contradicting_the_node_is_refused(real_raw, node_name, index, extra, message):
+    text = live(node_name) + extra
+    assert error(real_raw, with_live(**{node_name: text})) == f"{KEY}.nodes[{index}].liveConfig: {message}"
 
-    assert error(real_raw, differ) == (
-        f"{KEY}: cluster-wide flag {shown}; every server must run the same value"
+
+def test_the_current_server_cannot_change_a_cluster_flag(real_raw):
+    text = live("k3s1").replace("cluster-cidr: 10.42.0.0/16", "cluster-cidr: 10.52.0.0/16")
+    assert error(real_raw, with_live(k3s1=text)) == (
+        f"{KEY}.nodes[0].liveConfig: k3s1 runs cluster-cidr 10.52.0.0/16 but target.clusterFlags sets "
+        "10.42.0.0/16; a cluster-wide flag cannot change on a running cluster: make the model match it"
     )
 
 
-def test_identical_override_is_accepted(real_raw):
+def test_the_current_server_may_not_lose_a_tls_san(real_raw):
+    text = live("k3s1").replace("  - 192.168.10.21\n", "  - 192.168.10.21\n  - k3s1.fletcherlabs.net\n")
+    assert error(real_raw, with_live(k3s1=text)) == (
+        f"{KEY}.nodes[0].liveConfig: k3s1 serves tls-san k3s1.fletcherlabs.net today, which target.tlsSan "
+        "would drop; clients using it would fail TLS: add it to target.tlsSan"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text_change", "shown"),
+    [
+        (
+            lambda t: t.replace("disable-kube-proxy: true\n", ""),
+            "disable-kube-proxy differs across servers: k3s1 true, k3s2 false (k3s default false)",
+        ),
+        (
+            lambda t: t + "cluster-domain: home.arpa\n",
+            "cluster-domain differs across servers: k3s1 cluster.local, k3s2 home.arpa (k3s default "
+            "cluster.local)",
+        ),
+        (
+            lambda t: t + "egress-selector-mode: disabled\n",
+            "egress-selector-mode differs across servers: k3s1 agent, k3s2 disabled (k3s default agent)",
+        ),
+    ],
+)
+def test_flags_k3s_requires_equal_differ_between_servers(real_raw, text_change, shown):
+    assert error(real_raw, with_live(k3s2=text_change(live("k3s2")))) == (
+        f"{KEY}.nodes[1].liveConfig: {shown}; k3s refuses a server whose shared flags differ: set the same "
+        "value in both config.yaml files and capture again"
+    )
+
+
+def test_shared_flags_equal_by_default_are_equal(real_raw):
+    # k3s1 writes cluster-domain: cluster.local, k3s2 leaves it to the default: the same value.
+    assert "cluster-domain" in live("k3s1") and "cluster-domain" not in live("k3s2")
+    assert captured_config(real_raw).node("k3s2").live_config == live("k3s2")
+
+
+def test_an_agent_differing_in_server_flags_is_not_compared(real_raw):
+    text = live("k3s4") + "cluster-domain: home.arpa\n"  # k3s4 stays an agent: it ignores the key
+    assert captured_config(real_raw, k3s4=text).node("k3s4").live_config == text
+
+
+def test_appending_to_an_owned_key_is_refused(real_raw):
+    text = live("k3s2") + "tls-san+: [k3s2.fletcherlabs.net]\n"
+    assert error(real_raw, with_live(k3s2=text)) == (
+        f"{KEY}.nodes[1].liveConfig: k3s2's config.yaml appends to tls-san (tls-san+), which k3s-home owns "
+        "on this node; fold the values into the stack config and capture again"
+    )
+
+
+def test_overlapping_cluster_and_service_cidrs(real_raw):
+    def overlap(cp):
+        cp["target"]["clusterFlags"]["serviceCidr"] = "10.42.128.0/17"
+
+    assert error(real_raw, overlap) == (
+        f"{KEY}.target.clusterFlags.serviceCidr: 10.42.128.0/17 overlaps clusterCidr 10.42.0.0/16: a Service "
+        "IP would also be a pod IP and traffic to one reaches the other; pick ranges that do not overlap"
+    )
+
+
+def test_node_address_inside_the_pod_range(real_raw):
+    def inside(cp):
+        cp["target"]["clusterFlags"]["clusterCidr"] = "192.168.0.0/16"
+        cp["target"]["clusterFlags"]["serviceCidr"] = "10.43.0.0/16"
+
+    assert error(real_raw, inside) == (
+        f"{KEY}.target.vip: 192.168.10.20 (the VIP) lies inside target.clusterFlags.clusterCidr "
+        "192.168.0.0/16; node addresses must stay outside the pod and Service ranges"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "memoryGiB",
+            2,
+            "server k3s2 has 2 GiB, less than the 6 GiB its control-plane (4) and system (2) reservations "
+            "need before any workload; pick another server or give it more",
+        ),
+        (
+            "cores",
+            2,
+            "server k3s2 has 2 cores, less than the 3 cores its control-plane (2) and system (1) "
+            "reservations need before any workload; pick another server or give it more",
+        ),
+    ],
+)
+def test_server_too_small_for_its_reservations(real_raw, key, value, message):
+    def shrink(cp):
+        node(cp, "k3s2")[key] = value
+
+    assert error(real_raw, shrink) == f"{KEY}.nodes[1].{key}: {message}"
+
+
+def test_an_agent_may_be_small(real_raw):
     raw = copy.deepcopy(real_raw)
-    node(raw["controlPlane"], "k3s2")["flagOverrides"] = {
-        "clusterCidr": "10.42.0.0/16",
-        "disable": ["traefik", "servicelb"],
-    }
-    assert load(raw).control_plane.node("k3s2").flag_overrides.cluster_cidr == "10.42.0.0/16"
+    node(raw["controlPlane"], "k3s4")["memoryGiB"] = 2
+    assert load(raw).control_plane.node("k3s4").memory_gi_b == 2
+
+
+def test_one_kube_vip_interface_for_every_server_is_refused(real_raw):
+    def named(cp):
+        cp["target"]["kubeVip"]["interface"] = "eth0"
+
+    assert error(real_raw, named) == (
+        f"{KEY}.target.kubeVip.interface: one interface name cannot fit every server (k3s1 and k3s2 carry "
+        "their address on USB NICs); remove it: kube-vip binds to each server's default-route interface"
+    )
 
 
 @pytest.mark.parametrize(
     ("key", "flag", "old", "new"),
     [
-        ("kubeletRootDir", "kubelet root-dir", "/var/lib/rancher/k3s/agent/kubelet", "/var/lib/kubelet"),
+        ("kubeletRootDir", "kubelet root-dir", "/var/lib/kubelet", "/var/lib/rancher/k3s/agent/kubelet"),
         ("dataDir", "data-dir", "/var/lib/rancher/k3s", "/srv/k3s"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from components.config import load
@@ -18,3 +19,25 @@ def variant(raw: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> Co
 
 def node_raw(cp: dict[str, Any], name: str) -> dict[str, Any]:
     return next(n for n in cp["nodes"] if n["name"] == name)
+
+
+ROOT = Path(__file__).resolve().parents[4]
+LIVE = Path(__file__).parent / "live"
+NODES = ("k3s1", "k3s2", "k3s3", "k3s4")
+
+
+def live_text(name: str) -> str:
+    """A realistic captured config.yaml for `name`, with keys the stack does not own (test fixture)."""
+    return (LIVE / f"{name}-config.yaml").read_text()
+
+
+def captured(raw: dict[str, Any], **texts: str) -> dict[str, Any]:
+    """`raw` with every node's liveConfig set: the fixture file, or the text given for that node."""
+    raw = copy.deepcopy(raw)
+    for node in raw["controlPlane"]["nodes"]:
+        node["liveConfig"] = texts.get(node["name"], live_text(node["name"]))
+    return raw
+
+
+def captured_config(raw: dict[str, Any], **texts: str) -> ControlPlaneConfig:
+    return load(captured(raw, **texts)).control_plane

@@ -13,6 +13,7 @@ import yaml
 from components.config import load
 from components.control_plane.component import HaControlPlane
 from components.control_plane.node_configs import TOKEN_PLACEHOLDER
+from tests.unit.components.control_plane.helpers import captured
 
 TOKEN = "mock-ha-control-plane-token"  # the recording mocks answer random resources with mock-<name>
 
@@ -56,8 +57,8 @@ def test_token_is_a_generated_secret(record, real_config):
     assert seen["secret"]["token"] is True
 
 
-def test_node_configs_are_secret_and_carry_the_token(record, real_config):
-    _, seen, _ = build_and_collect(record, real_config)
+def test_node_configs_are_secret_and_carry_the_token(record, real_raw):
+    _, seen, _ = build_and_collect(record, load(captured(real_raw)))
     assert set(seen["configs"]) == {"k3s1", "k3s2", "k3s3", "k3s4"}
     for name, text in seen["configs"].items():
         assert seen["secret"][f"config:{name}"] is True
@@ -66,8 +67,25 @@ def test_node_configs_are_secret_and_carry_the_token(record, real_config):
     assert yaml.safe_load(seen["configs"]["k3s3"])["server"] == "https://192.168.10.20:6443"
 
 
-def test_config_previews_hide_the_token(record, real_config):
-    _, _, cp = build_and_collect(record, real_config)
+def test_uncaptured_nodes_get_no_config(record, real_raw):
+    raw = captured(real_raw)
+    del raw["controlPlane"]["nodes"][3]["liveConfig"]
+    _, seen, cp = build_and_collect(record, load(raw))
+    assert set(seen["configs"]) == set(cp.config_previews) == {"k3s1", "k3s2", "k3s3"}
+    assert cp.summary["uncapturedNodes"] == ["k3s4"]
+
+
+def test_summary_lists_the_owned_keys_each_config_changes(record, real_raw):
+    _, _, cp = build_and_collect(record, load(captured(real_raw)))
+    assert cp.summary["uncapturedNodes"] == []
+    assert cp.summary["configChanges"]["k3s4"] == [
+        {"key": "server", "today": "https://192.168.10.21:6443", "written": "https://192.168.10.20:6443"}
+    ]
+
+
+def test_config_previews_hide_the_token(record, real_raw):
+    _, _, cp = build_and_collect(record, load(captured(real_raw)))
+    assert set(cp.config_previews) == {"k3s1", "k3s2", "k3s3", "k3s4"}
     for name, text in cp.config_previews.items():
         assert TOKEN not in text
         assert yaml.safe_load(text)["token"] == TOKEN_PLACEHOLDER, name
@@ -90,6 +108,7 @@ def test_summary_is_plain_and_has_no_secret(record, real_config):
     ]
     assert s["usbQuorumRisk"] is True
     assert s["kubeVipDeployed"] is False
+    assert s["uncapturedNodes"] == ["k3s1", "k3s2", "k3s3", "k3s4"]  # nothing captured in the real stack yet
 
 
 def test_kube_vip_is_not_registered_until_deployed(record, real_config):

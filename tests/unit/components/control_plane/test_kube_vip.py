@@ -22,7 +22,8 @@ def test_kube_vip_manifests(real_config):
     assert env["address"] == "192.168.10.20"
     assert env["vip_arp"] == "true"
     assert env["cp_enable"] == "true"
-    assert env["vip_interface"] == "eth0"
+    # No interface: each server's kube-vip binds to its own default-route NIC (they differ per server).
+    assert "vip_interface" not in env
     assert container["image"] == "ghcr.io/kube-vip/kube-vip:v0.8.9"
     assert container["securityContext"]["privileged"] is False
     assert pod["hostNetwork"] is True
