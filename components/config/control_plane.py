@@ -12,53 +12,15 @@ import re
 from collections import Counter
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from . import k3s_config_file as k3s
 from .base import KeyedValueError, Model
+from .live_configs import check_captured, keys_owned, show
+from .node import Node, Resources
 
 # SQLite -> embedded etcd conversion by adding `cluster-init` exists from this release on (k3s docs).
 MIN_K3S_FOR_CONVERSION = (1, 22, 2)
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s\d+$")
-
-
-class Resources(Model):
-    cores: float = Field(ge=0)
-    memory_gi_b: float = Field(ge=0, alias="memoryGiB")
-
-
-class Workload(Resources):
-    """Work that stays on a node after the change (requests we plan for, not limits)."""
-
-    name: str
-
-
-class Gpu(Model):
-    model: str
-    count: int = Field(default=1, ge=1)
-
-
-class Disk(Model):
-    # The disk that holds the k3s data-dir (and so the etcd WAL).
-    class_: Literal["nvme", "ssd", "hdd", "emmc"] = Field(alias="class")
-    # Measured with fio (fdatasync, 2300-byte writes, the etcd guide's recipe); None = not measured yet.
-    wal_fsync_p99_ms: float | None = Field(default=None, gt=0)
-
-
-class PinnedPath(Model):
-    """A node path that must never change: `current` is what the node runs with today.
-
-    `desired` exists only so that an attempted change is visible in config and refused: the June 2025
-    kubelet root-dir change is what destroyed every Longhorn volume.
-    """
-
-    current: str = Field(pattern=r"^/")
-    desired: str | None = None
-
-
-class NodePaths(Model):
-    data_dir: PinnedPath
-    kubelet_root_dir: PinnedPath
 
 
 class ClusterFlags(Model):
@@ -101,91 +63,6 @@ class ClusterFlags(Model):
             "disable-network-policy": self.disable_network_policy,
             "secrets-encryption": self.secrets_encryption,
         }
-
-
-class Node(Model):
-    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    address: str
-    cores: int = Field(gt=0)
-    memory_gi_b: float = Field(gt=0, alias="memoryGiB")
-    disk: Disk
-    # The NIC that carries the node address, and so etcd peer traffic if the node becomes a server.
-    nic: Literal["onboard", "usb"]
-    gpus: list[Gpu] = Field(default_factory=list)
-    role: Literal["server", "agent"]
-    workloads: list[Workload] = Field(default_factory=list)
-    paths: NodePaths
-    # The node's /etc/rancher/k3s/config.yaml as captured in plan step 1, secrets dropped
-    # (`python -m components.control_plane.capture`). No config is rendered for a node without it.
-    live_config: str | None = None
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError(f"'{value}' is not an IP address") from None
-        return value
-
-    @field_validator("live_config")
-    @classmethod
-    def _live(cls, text: str | None, info: ValidationInfo) -> str | None:
-        if text is None:
-            return None
-        name = info.data.get("name", "?")
-        try:
-            live = k3s.parse(text)
-        except ValueError as err:
-            raise ValueError(f"{name}'s config.yaml {err}") from None
-        secrets = k3s.secret_keys(live)
-        if secrets:
-            raise ValueError(
-                f"{name}'s config.yaml holds {', '.join(secrets)}: secrets never enter the stack config; "
-                f"capture with `python -m components.control_plane.capture {name}`, which drops them"
-            )
-        for key, expected in (("node-name", name), ("node-ip", info.data.get("address"))):
-            if key in live.values and str(live.values[key]) != expected:
-                raise ValueError(
-                    f"{name}'s config.yaml sets {key} {live.values[key]} but the model says {expected}; "
-                    "fix the model (the node's identity never changes here)"
-                )
-        paths: NodePaths | None = info.data.get("paths")
-        if paths is not None:
-            checks = (
-                ("dataDir", "data-dir", k3s.data_dir(live.values), paths.data_dir.current),
-                (
-                    "kubeletRootDir",
-                    "kubelet root-dir",
-                    k3s.kubelet_root_dir(live.values),
-                    paths.kubelet_root_dir.current,
-                ),
-            )
-            for key, flag, runs, pin in checks:
-                if runs != pin:
-                    raise ValueError(
-                        f"{name}'s config.yaml gives {flag} {runs} but paths.{key}.current pins {pin}; pin "
-                        "what the node really uses (confirm it on the node, plan step 1): writing a config "
-                        "over a wrong pin repeats the June 2025 data loss"
-                    )
-        return text
-
-    @property
-    def live(self) -> k3s.ConfigFile | None:
-        return None if self.live_config is None else k3s.parse(self.live_config)
-
-    @model_validator(mode="after")
-    def _paths_pinned(self) -> Node:
-        for key, flag in (("dataDir", "data-dir"), ("kubeletRootDir", "kubelet root-dir")):
-            pin: PinnedPath = self.paths.data_dir if key == "dataDir" else self.paths.kubelet_root_dir
-            if pin.desired is not None and pin.desired != pin.current:
-                raise ValueError(
-                    f"{self.name} paths.{key}: the {flag} would change from {pin.current} to {pin.desired}; "
-                    "it is immutable (the June 2025 kubelet root-dir change destroyed every Longhorn "
-                    "volume). "
-                    "Drain the node, move its data off and reinstall it instead, or remove `desired`"
-                )
-        return self
 
 
 class EtcdSnapshots(Model):
@@ -285,7 +162,10 @@ class ControlPlaneConfig(Model):
         self._check_servers()
         self._check_tls_san()
         self._check_server_sizes()
-        self._check_live_configs()
+        self._check_addresses_outside_cidrs()
+        check_captured(
+            self.nodes, self.target.servers, self.target.cluster_flags.as_k3s(), self.target.tls_san
+        )
         return self
 
     def _check_addresses(self) -> None:
@@ -355,8 +235,8 @@ class ControlPlaneConfig(Model):
                 if have < cp + system:
                     raise KeyedValueError(
                         ("nodes", self._index(node.name), key),
-                        f"server {node.name} has {_show(have)} {unit}, less than the {_show(cp + system)} "
-                        f"{unit} its control-plane ({_show(cp)}) and system ({_show(system)}) reservations "
+                        f"server {node.name} has {show(have)} {unit}, less than the {show(cp + system)} "
+                        f"{unit} its control-plane ({show(cp)}) and system ({show(system)}) reservations "
                         "need before any workload; pick another server or give it more",
                     )
 
@@ -376,59 +256,6 @@ class ControlPlaneConfig(Model):
                         "must stay outside the pod and Service ranges",
                     )
 
-    def _check_live_configs(self) -> None:
-        """Captured configs agree with the model where it owns keys, and servers agree with each other."""
-        self._check_addresses_outside_cidrs()
-        owned_flags = self.target.cluster_flags.as_k3s()
-        for node in self.nodes:
-            live = node.live
-            if live is None:
-                continue
-            key = ("nodes", self._index(node.name), "liveConfig")
-            plus = [k for k in live.keys if k.endswith("+") and k[:-1] in owned_keys(node, self)]
-            if plus:
-                raise KeyedValueError(
-                    key,
-                    f"{node.name}'s config.yaml appends to {plus[0][:-1]} ({plus[0]}), which k3s-home owns "
-                    "on this node; fold the values into the stack config and capture again",
-                )
-            if node.role == "server":
-                # k3s always adds the node's own address and name; any other SAN clients may rely on.
-                dropped = [
-                    san
-                    for san in k3s.as_list(live.values.get("tls-san"))
-                    if san not in self.target.tls_san and san not in (node.address, node.name)
-                ]
-                if dropped:
-                    raise KeyedValueError(
-                        key,
-                        f"{node.name} serves tls-san {dropped[0]} today, which target.tlsSan would drop; "
-                        "clients using it would fail TLS: add it to target.tlsSan",
-                    )
-                for flag, want in owned_flags.items():
-                    runs = _effective_flag(live.values, flag)
-                    if runs != _comparable(flag, want):
-                        raise KeyedValueError(
-                            key,
-                            f"{node.name} runs {flag} {_show(runs)} but target.clusterFlags sets "
-                            f"{_show(want)}; a cluster-wide flag cannot change on a running cluster: make "
-                            "the model match it",
-                        )
-        captured = [n for n in self.server_nodes() if n.live is not None]
-        merged = {n.name: {**n.live.values, **owned_flags} for n in captured if n.live is not None}
-        for flag in k3s.SHARED_SERVER_DEFAULTS:
-            values = {name: k3s.effective(vals, flag) for name, vals in merged.items()}
-            if len(set(map(repr, values.values()))) > 1:
-                first = captured[0]
-                odd = next(n for n in captured if repr(values[n.name]) != repr(values[first.name]))
-                raise KeyedValueError(
-                    ("nodes", self._index(odd.name), "liveConfig"),
-                    f"{flag} differs across servers: {first.name} {_show(values[first.name])}, {odd.name} "
-                    f"{_show(values[odd.name])} (k3s default {_show(k3s.SHARED_SERVER_DEFAULTS[flag])}); k3s "
-                    "refuses a server whose shared flags differ: set the same value in both config.yaml "
-                    "files and capture again",
-                )
-
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
@@ -439,63 +266,6 @@ class ControlPlaneConfig(Model):
         return self.node(self.target.servers[0])
 
 
-def _show(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(map(str, value)) + "]"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _comparable(flag: str, value: object) -> object:
-    """A cluster flag in the form `_effective_flag` returns."""
-    if flag == "disable":
-        return sorted(k3s.as_list(value))
-    return k3s.normalized(flag, value)
-
-
-def _effective_flag(values: dict, flag: str) -> object:
-    if flag == "disable":
-        return sorted(k3s.as_list(values.get("disable")))
-    return k3s.effective(values, flag)
-
-
-# Keys the stack owns in a node's config.yaml (ADR 0013); every other key is the node's and is kept.
-AGENT_KEYS = ("server", "token", "token-file")
-SERVER_KEYS = (
-    "cluster-init",
-    "server",
-    "token",
-    "token-file",
-    "tls-san",
-    "cluster-cidr",
-    "service-cidr",
-    "disable",
-    "flannel-backend",
-    "disable-network-policy",
-    "secrets-encryption",
-    "etcd-snapshot-schedule-cron",
-    "etcd-snapshot-retention",
-)
-
-
 def owned_keys(node: Node, cfg: ControlPlaneConfig) -> tuple[str, ...]:
-    return SERVER_KEYS if node.name in cfg.target.servers else AGENT_KEYS
-
-
-__all__ = [
-    "ClusterFlags",
-    "ControlPlaneConfig",
-    "Disk",
-    "EtcdSnapshots",
-    "Gpu",
-    "KubeVip",
-    "Node",
-    "NodePaths",
-    "PinnedPath",
-    "Reservations",
-    "Resources",
-    "Target",
-    "Workload",
-    "owned_keys",
-]
+    """The keys the stack owns in `node`'s config.yaml, by its target role (ADR 0014)."""
+    return keys_owned(node.name in cfg.target.servers)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.config.control_plane import ControlPlaneConfig, Node, Resources
+from components.config.control_plane import ControlPlaneConfig
+from components.config.node import Node, Resources
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config.control_plane import ControlPlaneConfig, Node
+from components.config.control_plane import ControlPlaneConfig
+from components.config.node import Node
 from components.control_plane.budget import budget, num, pair
 from components.control_plane.quorum import failure_tolerance
 

@@ -1,6 +1,6 @@
 """Each node's /etc/rancher/k3s/config.yaml: the node's captured file with the keys the stack owns merged in.
 
-The stack owns a declared set of keys per role (`owned_keys`, ADR 0013); every other key of the captured
+The stack owns a declared set of keys per role (`owned_keys`, ADR 0014); every other key of the captured
 file is kept byte for byte (node labels, kubelet and API server args, `disable-kube-proxy` under Cilium,
 `default-runtime`, ...). The data-dir and the kubelet root-dir are never written: the model checks its
 pins against the captured file and the plan has the operator confirm them on the node.
@@ -12,7 +12,8 @@ import textwrap
 from typing import Any
 
 from components.config import k3s_config_file as k3s
-from components.config.control_plane import ControlPlaneConfig, Node, owned_keys
+from components.config.control_plane import ControlPlaneConfig, owned_keys
+from components.config.node import Node
 
 API_PORT = 6443
 CONFIG_PATH = k3s.CONFIG_PATH

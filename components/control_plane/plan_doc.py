@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.control_plane import AGENT_KEYS, SERVER_KEYS, ControlPlaneConfig
+from components.config.control_plane import ControlPlaneConfig
+from components.config.live_configs import AGENT_KEYS, SERVER_KEYS
 from components.control_plane.budget import budgets, cores_mem, num
 from components.control_plane.hardware import flags, node_flags, usb_quorum_risk
 from components.control_plane.node_configs import API_PORT

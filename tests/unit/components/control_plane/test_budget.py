@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config.control_plane import Node
+from components.config.node import Node
 from components.control_plane.budget import budget, budgets
 
 

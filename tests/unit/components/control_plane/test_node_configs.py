@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from components.config import k3s_config_file as k3s
-from components.config.control_plane import AGENT_KEYS, SERVER_KEYS, ControlPlaneConfig
+from components.config.control_plane import ControlPlaneConfig
+from components.config.live_configs import AGENT_KEYS, SERVER_KEYS
 from components.control_plane.node_configs import config_changes, render_node_config
 from tests.unit.components.control_plane.helpers import NODES, captured_config, live_text, node_raw, variant
 
