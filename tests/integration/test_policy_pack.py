@@ -21,8 +21,8 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, R
 
 from components.config import StackConfig, load_stack_file
 from review.gate import acknowledged_from_config, exit_code, read_event_log, summarize
-from rules.authentik import mfa_allowed_from, today
 from rules.registry import GATE_RULES, OBJECT_RULE_IDS, RULE_DOCS, STACK_RULE_IDS, directive
+from tests.conftest import TEST_TODAY
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = Path(__file__).resolve().parent / "violations"
@@ -114,13 +114,11 @@ def _exists(kube, kind: type, name: str, namespace: str) -> bool:
 
 
 def _policy_config(cfg: StackConfig, tmp_path: Path) -> list[str]:
-    """Policy config args. The pack judges the real stack config; only once its MFA stability window has
-    closed (authentik-mfa would then rightly pass) is that one policy given a window that opens today."""
-    stability = cfg.authentik.stability
-    allowed = mfa_allowed_from(stability.since, stability.required_days)
-    if allowed is None or today() < allowed:
-        return []
-    window = {"since": today().isoformat(), "requiredDays": stability.required_days}
+    """Policy config args. The pack runs in its own process on the real clock, so authentik-mfa is given a
+    stability window that stays open for a century from the pinned test day: the MFA blueprint is refused
+    whatever the date, and the test reads no clock."""
+    window = {"since": TEST_TODAY.isoformat(), "requiredDays": 36500}
+    assert cfg.authentik.stability.required_days <= window["requiredDays"]
     path = tmp_path / "policy-config.json"
     path.write_text(json.dumps({"authentik-mfa": {"overrides": {"authentik": {"stability": window}}}}))
     return ["--policy-pack-config", str(path)]

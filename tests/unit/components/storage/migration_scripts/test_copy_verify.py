@@ -8,12 +8,13 @@ run in their own layer of `make test`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import stat
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -245,35 +246,75 @@ def test_copy_is_idempotent_and_repairs_a_damaged_target(source: Path, tmp_path:
     assert run("verify", str(source), str(target)).returncode == 0
 
 
-def test_copy_refuses_a_source_that_changes_while_copying(tmp_path: Path) -> None:
-    """An owner still writing must fail the copy, not produce a copy that looks fine."""
+def _script_module():
+    """The same file, loaded in process, so a test can stop the copy at a chosen file."""
+    spec = importlib.util.spec_from_file_location("copy_verify_under_test", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_copy_refuses_a_source_that_changes_while_copying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An owner still writing must fail the copy, not produce a copy that looks fine.
+
+    The race is forced, not hoped for: the copy stops at `f10`, after `wal` is already copied; a writer
+    thread, released by a barrier, appends to `wal`; only then does the copy go on. So every run copies a
+    stale WAL, and the copy must notice.
+    """
+    script = _script_module()
     src = tmp_path / "src"
     src.mkdir()
     (src / "wal").write_bytes(b"0" * 1000)
-    stop = tmp_path / "stop"
-    # The writer appends until told to stop, so it overlaps the whole copy however slow the machine is.
-    writer = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import os,time\n"
-            f"while not os.path.exists({str(stop)!r}):\n"
-            f"    open({str(src / 'wal')!r}, 'ab').write(b'x' * 1000); time.sleep(0.005)\n",
-        ]
-    )
+    for i in range(20):
+        (src / f"f{i:02d}").write_bytes(b"y" * 100)
+    copying, written = threading.Barrier(2, timeout=30), threading.Barrier(2, timeout=30)
+    copied: list[str] = []
+
+    def writer() -> None:
+        copying.wait()
+        with open(src / "wal", "ab") as f:
+            f.write(b"x" * 1000)
+        written.wait()
+
+    real_copy_file = script._copy_file
+
+    def copy_file(s: str, d: str, size: int) -> None:
+        if s.endswith("f10"):
+            copying.wait()  # the writer runs now, while the copy is halfway through the tree
+            written.wait()
+        copied.append(os.path.basename(s))
+        real_copy_file(s, d, size)
+
+    monkeypatch.setattr(script, "_copy_file", copy_file)
+    thread = threading.Thread(target=writer)
+    thread.start()
     try:
-        for i in range(300):
-            (src / f"f{i}").write_bytes(b"y" * 100)
-        while (src / "wal").stat().st_size == 1000:  # the writer is running before the copy starts
-            assert writer.poll() is None, "writer died"
-            time.sleep(0.01)
-        result = run("copy", str(src), str(tmp_path / "dst"))
+        code = script.main(["copy", str(src), str(tmp_path / "dst")])
     finally:
-        stop.touch()
-        writer.wait(timeout=30)
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "source changed during copy: changed wal" in result.stderr
-    assert "COPIED" not in result.stdout
+        thread.join(timeout=30)
+    out = capsys.readouterr()
+    assert copied.index("wal") < copied.index("f10"), "the WAL must be copied before the write"
+    assert (tmp_path / "dst" / "wal").stat().st_size == 1000  # what was copied is stale...
+    assert code == 3, out.out + out.err  # ...and the copy says so
+    assert "source changed during copy: changed wal:" in out.err and "size 1000 != 2000" in out.err
+    assert "COPIED" not in out.out
+
+
+def test_copy_of_an_unchanged_source_passes_the_same_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The counterpart: the same tree, no writer, exit 0 (the refusal above is caused by the write)."""
+    script = _script_module()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wal").write_bytes(b"0" * 1000)
+    for i in range(20):
+        (src / f"f{i:02d}").write_bytes(b"y" * 100)
+    assert script.main(["copy", str(src), str(tmp_path / "dst")]) == 0
+    assert capsys.readouterr().out.startswith("COPIED bytes=3000 files=21")
 
 
 def test_settle_waits_for_a_quiet_source(tmp_path: Path) -> None:

@@ -1,0 +1,74 @@
+"""No test reads the wall clock: a test that judges against today's date passes today and fails later.
+
+The day is injected (`rules.authentik.today`, pinned for every test in tests/conftest.py). Durations and
+bounded waits use `time.monotonic`, which says nothing about the date and is allowed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+# module -> attribute calls that read the wall clock
+WALL_CLOCK = {
+    "date": {"today"},
+    "datetime": {"now", "utcnow", "today"},
+    "time": {"time", "time_ns", "localtime", "gmtime", "ctime"},
+}
+
+
+def wall_clock_reads(source: str) -> list[tuple[int, str]]:
+    """(line, call) of every wall-clock read: `date.today()`, `datetime.datetime.now()`, `time.time()`,
+    and the same names imported bare (`from time import time`)."""
+    tree = ast.parse(source)
+    bare: dict[str, str] = {}  # local name -> "module.attr" for `from time import time as t`
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in WALL_CLOCK:
+            for alias in node.names:
+                if alias.name in WALL_CLOCK[node.module]:
+                    bare[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in bare:
+            found.append((node.lineno, bare[func.id]))
+        elif isinstance(func, ast.Attribute):
+            owner = func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if func.attr in WALL_CLOCK.get(name, ()):
+                found.append((node.lineno, f"{name}.{func.attr}"))
+    return sorted(found)
+
+
+def test_the_check_finds_each_form_of_wall_clock_read() -> None:
+    source = (
+        "import datetime, time\n"
+        "from datetime import date\n"
+        "from time import time as now\n"
+        "a = date.today()\n"
+        "b = datetime.datetime.now()\n"
+        "c = time.time()\n"
+        "d = now()\n"
+        "e = time.monotonic()\n"
+        "f = date(2027, 1, 1)\n"
+    )
+    assert wall_clock_reads(source) == [
+        (4, "date.today"),
+        (5, "datetime.now"),
+        (6, "time.time"),
+        (7, "time.time"),
+    ]
+
+
+def test_no_test_reads_the_wall_clock() -> None:
+    files = sorted(TESTS.rglob("*.py"))
+    assert len(files) > 50  # the walk really saw the test tree
+    offenders = [
+        f"{path.relative_to(TESTS.parent)}:{line}: {call}()"
+        for path in files
+        for line, call in wall_clock_reads(path.read_text())
+    ]
+    assert not offenders, "inject the clock instead (see tests/conftest.py):\n" + "\n".join(offenders)
