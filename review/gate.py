@@ -6,9 +6,15 @@ of `pulumi preview --event-log FILE`, or Automation API `EngineEvent`s.
 
 Every planned create is also checked against the target cluster (review/ownership.py): creating an object
 that already exists fails `pulumi up` halfway, so the gate stops it at preview (design.md §7, ADR 0003).
+Creates that the state holds as pending operations (a killed `up`) are reported as an interrupted update,
+not as a clash with Flux: `make recover` settles them.
+
+The gate fails closed: a damaged event line that is not the last one, an unfinished preview, an error
+diagnostic or a pending operation block, as does any unacknowledged data-bearing delete or replace
+(rules/data_loss.py: claims, volumes, StatefulSets, HelmReleases that own claims, generated secrets).
 
 The pure core is `summarize(events, acknowledged)`, `check_cluster(summary, exists)` and
-`exit_code(summary)`; `main` is the CLI.
+`exit_code(summary)`; `main` is the CLI over an event log, the driver (k3s_home) feeds events in process.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 from components.config import load_stack_file
 from review.ownership import ClusterLookup, Collision, ObjectRef, collisions, object_ref
-from rules.data_loss import DESTRUCTIVE, acknowledged, data_loss, is_data_bearing
+from rules.data_loss import DESTRUCTIVE, acknowledged, data_loss, is_data_bearing, values_hold_data
 from rules.registry import directive, rule_id_of
 from rules.type_token import type_of_urn
 
@@ -54,6 +60,7 @@ SUMMARY_ENV = "K3S_HOME_REVIEW_SUMMARY"
 COLLISION_HEADING = (
     "Would collide with existing objects (adopt via k3s-home:cluster.adopt or remove from Flux first)"
 )
+INTERRUPTED = "The last update was interrupted: these operations may or may not have happened (make recover)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class Change:
     data_bearing: bool
     acknowledged: bool
     replace_keys: tuple[str, ...] = ()  # properties that force the replacement
+    retained: bool = False  # a delete with retainOnDelete: the object stays in the cluster
 
     @property
     def name(self) -> str:
@@ -73,7 +81,54 @@ class Change:
     @property
     def blocks(self) -> bool:
         """A data-bearing delete/replace nobody acknowledged: the data would be gone (rule data-loss)."""
-        return data_loss(self.kind, self.type, self.acknowledged, self.name) is not None
+        return (
+            data_loss(
+                self.kind,
+                self.type,
+                self.acknowledged,
+                self.name,
+                owns_data=self.data_bearing,
+                retained=self.retained,
+            )
+            is not None
+        )
+
+
+@dataclass(frozen=True)
+class PendingOperation:
+    """One `pending_operations` entry of the state: an operation the engine began and never finished."""
+
+    kind: str  # creating | updating | deleting | reading | importing
+    urn: str
+    type: str
+    namespace: str | None
+    name: str
+
+    @classmethod
+    def from_state(cls, entry: dict) -> PendingOperation:
+        res = entry.get("resource") or {}
+        meta = {}
+        for props in (res.get("outputs"), res.get("inputs")):
+            if isinstance(props, dict) and isinstance(props.get("metadata"), dict):
+                meta = props["metadata"]
+                break
+        urn = str(res.get("urn", ""))
+        return cls(
+            kind=str(entry.get("type", "")),
+            urn=urn,
+            type=str(res.get("type") or type_of_urn(urn)),
+            namespace=meta.get("namespace") if isinstance(meta.get("namespace"), str) else None,
+            name=str(meta.get("name") or urn.rsplit("::", 1)[-1]),
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {self.type} {where}"
+
+
+def pending_operations(deployment: dict) -> list[PendingOperation]:
+    """The pending operations of an exported state (`pulumi stack export`'s `deployment`)."""
+    return [PendingOperation.from_state(e) for e in deployment.get("pending_operations") or []]
 
 
 @dataclass(frozen=True)
@@ -95,10 +150,17 @@ class Summary:
     creates: list[ObjectRef] = field(default_factory=list)  # Kubernetes objects of plain create steps
     collisions: list[Collision] = field(default_factory=list)  # existing or unchecked, by check_cluster
     cluster_check: str = "not checked"  # "checked", or why not
+    pending: list[PendingOperation] = field(default_factory=list)  # left in the state by a killed update
 
     @property
     def colliding(self) -> list[Collision]:
-        return [c for c in self.collisions if c.exists]
+        """Existing objects the stack would create, minus those an interrupted update may have made."""
+        interrupted = {p.urn for p in self.pending}
+        return [c for c in self.collisions if c.exists and c.ref.urn not in interrupted]
+
+    @property
+    def pending_creates(self) -> list[PendingOperation]:
+        return [p for p in self.pending if p.kind in ("creating", "importing")]
 
     @property
     def unchecked(self) -> list[Collision]:
@@ -168,8 +230,30 @@ def _is_acknowledged(urn: str, metadata: dict, acknowledged: set[str]) -> bool:
     return bool({urn, urn.rsplit("::", 1)[-1], *_k8s_names(metadata)} & acknowledged)
 
 
-def summarize(events: Iterable[Any], acknowledged: set[str]) -> Summary:
-    """Fold engine events into the reviewer's summary. `acknowledged`: URNs or PVC names accepted as lost."""
+def _owns_data(metadata: dict, data_objects: set[str]) -> bool:
+    """A HelmRelease whose values (old or new) ask for claims, or an object the config says owns data."""
+    if _k8s_names(metadata) & data_objects:
+        return True
+    for state in (metadata.get("old"), metadata.get("new")):
+        for props in (state.get("inputs"), state.get("outputs")) if isinstance(state, dict) else ():
+            if not isinstance(props, dict) or props.get("kind") != "HelmRelease":
+                continue
+            spec = props.get("spec")
+            if isinstance(spec, dict) and values_hold_data(spec.get("values")):
+                return True
+    return False
+
+
+def _retained(metadata: dict) -> bool:
+    old = metadata.get("old")
+    return isinstance(old, dict) and bool(old.get("retainOnDelete"))
+
+
+def summarize(
+    events: Iterable[Any], acknowledged: set[str], data_objects: set[str] | frozenset[str] = frozenset()
+) -> Summary:
+    """Fold engine events into the reviewer's summary. `acknowledged`: URNs or PVC names accepted as lost;
+    `data_objects`: `namespace/name` of objects the stack config says own data (HelmReleases with claims)."""
     summary = Summary()
     steps: dict[str, tuple[str, dict]] = {}  # urn -> (kind, metadata), the most destructive step wins
     violations: list[Violation] = []
@@ -212,9 +296,10 @@ def summarize(events: Iterable[Any], acknowledged: set[str]) -> Summary:
             type=typ,
             kind=kind,
             component=component_of(urn),
-            data_bearing=bool(is_data_bearing(typ)),
+            data_bearing=is_data_bearing(typ, _owns_data(meta, set(data_objects))),
             acknowledged=_is_acknowledged(urn, meta, acknowledged),
             replace_keys=tuple(meta.get("keys") or ()) if kind == "replace" else (),
+            retained=kind == "delete" and _retained(meta),
         )
         summary.changes.append(change)
         summary.counts.setdefault(change.component, Counter())[kind] += 1
@@ -247,6 +332,7 @@ def exit_code(summary: Summary) -> int:
         summary.blocking_changes
         or summary.mandatory
         or summary.colliding
+        or summary.pending
         or summary.errors
         or not summary.complete
     )
@@ -258,7 +344,9 @@ def exit_code(summary: Summary) -> int:
 
 def _change_line(change: Change) -> str:
     flag = ""
-    if change.data_bearing and change.kind in DESTRUCTIVE:
+    if change.data_bearing and change.retained:
+        flag = "  [DATA: retained in the cluster]"
+    elif change.data_bearing and change.kind in DESTRUCTIVE:
         flag = "  [DATA: acknowledged]" if change.acknowledged else "  [DATA: NOT acknowledged]"
     elif change.data_bearing:
         flag = "  [data]"
@@ -277,6 +365,11 @@ def render(summary: Summary) -> str:
     lines.append("")
     lines.append(f"Deletes and replaces ({len(destructive)}):")
     lines += [_change_line(c) for c in destructive] or ["   none"]
+
+    if summary.pending:
+        lines.append("")
+        lines.append(f"{INTERRUPTED} ({len(summary.pending)} pending operation(s) in the state):")
+        lines += [f"!! {p}" for p in summary.pending]
 
     lines.append("")
     lines += _collision_lines(summary)
@@ -320,7 +413,7 @@ def _collision_lines(summary: Summary) -> list[str]:
     lines = [f"{COLLISION_HEADING} ({len(summary.colliding)}):"]
     order = sorted(summary.collisions, key=lambda c: (c.ref.kind, c.ref.namespace or "", c.ref.name))
     lines += [f"!! {c.ref}" for c in order if c.exists]
-    if not summary.collisions:
+    if not summary.colliding:
         lines.append("   none")
     # Advisory, never silent; one line per reason keeps an unreachable API server to one line.
     by_reason: dict[str, list[ObjectRef]] = {}
@@ -343,6 +436,11 @@ def _verdict(summary: Summary) -> str:
         )
     if n := len(summary.mandatory):
         reasons.append(f"{n} mandatory policy violation(s)")
+    if summary.pending:
+        reasons.append(
+            f"the last update was interrupted; {len(summary.pending_creates)} create(s) may have happened "
+            f"({len(summary.pending)} pending operation(s) in the state: run `make recover`)"
+        )
     if n := len(summary.colliding):
         reasons.append(
             f"{n} create(s) of objects that already exist in the cluster (`up` would fail with "
@@ -362,22 +460,43 @@ def _verdict(summary: Summary) -> str:
 # --- CLI ----------------------------------------------------------------------------------------------
 
 
+class DamagedEventLog(ValueError):
+    """A line of the event log that is not an event, and not the torn last line of a killed preview."""
+
+
 def read_event_log(path: Path) -> Iterator[dict]:
-    """Events of a `--event-log` file; a torn last line (an interrupted preview) is ignored."""
-    for line in path.read_text().splitlines():
+    """Events of a `--event-log` file. Only a torn last line (an interrupted preview, which then has no
+    summary event and blocks anyway) is skipped: any other damaged line could have been the step that
+    deletes a claim, so it raises `DamagedEventLog` naming the line."""
+    lines = path.read_text().splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict):
-            yield event
+        except json.JSONDecodeError as err:
+            if number - 1 == last:
+                continue
+            raise DamagedEventLog(
+                f"{path} line {number}: not a JSON event ({err.msg}); the log is damaged, "
+                "so the gate cannot tell what the preview plans: run the preview again"
+            ) from None
+        if not isinstance(event, dict):
+            raise DamagedEventLog(
+                f"{path} line {number}: not an engine event (a JSON {type(event).__name__})"
+            )
+        yield event
 
 
 def acknowledged_from_config(path: Path) -> set[str]:
     """What the stack config's migrations acknowledge (rules.data_loss.acknowledged)."""
     return acknowledged(load_stack_file(path).storage.migrations)
+
+
+def data_objects_from_config(path: Path) -> set[str]:
+    """`namespace/name` of the HelmReleases the stack config says own data."""
+    return set(load_stack_file(path).storage.data_releases)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also write the summary to this file, for a PR comment (default ${SUMMARY_ENV})",
     )
     parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="the stack's exported state (pulumi stack export): its pending operations block",
+    )
+    parser.add_argument(
         "--no-cluster-check",
         action="store_true",
         help="do not ask the cluster ($KUBECONFIG) whether planned creates already exist (offline use)",
@@ -413,16 +537,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    acknowledged = set(args.ack)
+    acknowledged, data_objects = set(args.ack), set()
     config = Path(args.config) if args.config else Path("Pulumi.k3s-home.yaml")
     if args.config or config.is_file():
         try:
             acknowledged |= acknowledged_from_config(config)
+            data_objects = data_objects_from_config(config)
         except Exception as err:  # a bad config must stop the gate with one line, not a traceback
             print(f"k3s-home-review: {config}: {err}", file=sys.stderr)
             return 2
 
-    summary = summarize(read_event_log(log), acknowledged)
+    try:
+        summary = summarize(read_event_log(log), acknowledged, data_objects)
+        if args.state:
+            summary.pending = pending_operations(
+                json.loads(Path(args.state).read_text()).get("deployment", {})
+            )
+    except (DamagedEventLog, OSError, json.JSONDecodeError) as err:
+        print(f"k3s-home-review: BLOCKED: {err}", file=sys.stderr)
+        return 1
     kubeconfig = os.environ.get("KUBECONFIG", "")
     if args.no_cluster_check:
         summary.cluster_check = "not checked (--no-cluster-check)"

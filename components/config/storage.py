@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from rules.data_loss import values_hold_data
 from rules.storage import class_problem
 
 from .base import Model, pinned_image, release_ref
@@ -187,6 +188,15 @@ class StorageConfig(Model):
                         "a copy could not fit (volumes only grow)"
                     )
         return v
+
+    @property
+    def data_releases(self) -> list[str]:
+        """HelmReleases (namespace/name) that own data: their values ask for claims, a monitoring target
+        keeps its storage in them, or they own a migrated claim. Deleting one takes the claims along."""
+        refs = {r.ref for r in self.releases if values_hold_data(r.values)}
+        refs |= {t.release for _, t in (self.monitoring.items() if self.monitoring else [])}
+        refs |= {c.owner.release for m in self.migrations for c in m.pvcs}
+        return sorted(refs)
 
     @property
     def approved(self) -> list[str]:

@@ -61,6 +61,7 @@ class MonitoringStorage(pulumi.ComponentResource):
             for m in storage.migrations
         }
         self.releases: dict[str, pulumi.CustomResource] = {}
+        owning = set(storage.data_releases)
         for release in storage.releases:
             obj = helm_release(storage, release)
             m = storage.migration_of_release(release.ref)
@@ -72,6 +73,9 @@ class MonitoringStorage(pulumi.ComponentResource):
                     parent=self,
                     depends_on=[self.storage_class, *gate],
                     import_=cluster.adopt_id("HelmRelease", release.name, release.namespace),
+                    # Deleting a release that owns claims deletes them: the gate asks for the
+                    # acknowledgement, and `destroy` unprotects only what was acknowledged.
+                    protect=release.ref in owning,
                 ),
             )
         self.rule = register(

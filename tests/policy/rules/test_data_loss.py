@@ -7,7 +7,16 @@ import copy
 import pytest
 
 from components.config import load
-from rules.data_loss import RULE, Phase, acknowledged, data_loss, is_data_bearing
+from rules.data_loss import (
+    PYTHON_SECRET_TYPE,
+    RANDOM_SECRET_TYPE,
+    RULE,
+    Phase,
+    acknowledged,
+    data_loss,
+    is_data_bearing,
+    values_hold_data,
+)
 from rules.registry import BY_ID
 
 
@@ -85,3 +94,39 @@ def test_accept_data_loss_acknowledges_the_claim_in_any_phase(real_raw: dict) ->
     (m,) = _migrations(real_raw, "plan", accept=["bazarr-config"])
     (c,) = m.pvcs
     assert acknowledged([m]) == {f"{c.namespace}/{c.name}"}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"singleBinary": {"persistence": {"enabled": True}}}, True),
+        ({"persistence": {"config": {"enabled": True, "existingClaim": "bazarr-config-pvc"}}}, True),
+        ({"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": {"spec": {}}}}}}, True),
+        ({"grafana": {"persistence": {"enabled": False}}}, False),
+        ({"persistence": {"config": {"enabled": False}}}, False),
+        ({"replicas": 1, "extraVolumes": [{"name": "tmp", "emptyDir": {}}]}, False),
+        (None, False),
+    ],
+)
+def test_values_hold_data(values, expected: bool) -> None:
+    assert values_hold_data(values) is expected
+
+
+@pytest.mark.parametrize("token", [RANDOM_SECRET_TYPE, PYTHON_SECRET_TYPE])
+def test_a_generated_secret_is_data_and_retaining_it_keeps_nothing(token: str) -> None:
+    finding = data_loss("replace", token, False, "ha-control-plane-token")
+    assert finding is not None and "would regenerate this generated secret" in finding.message
+    assert data_loss("delete", token, False, "t", retained=True) is not None
+    assert data_loss("delete", "kubernetes:core/v1:PersistentVolumeClaim", False, "c", retained=True) is None
+    assert data_loss("replace", "kubernetes:core/v1:PersistentVolumeClaim", False, "c", retained=True)
+
+
+def test_owns_data_makes_any_type_data_bearing() -> None:
+    hr = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
+    assert data_loss("delete", hr, False, "monitoring/loki") is None
+    assert data_loss("delete", hr, False, "monitoring/loki", owns_data=True) is not None
+
+
+def test_the_real_config_names_its_data_releases(real_raw: dict) -> None:
+    releases = load(real_raw).storage.data_releases
+    assert {"monitoring/kube-prometheus-stack", "monitoring/loki", "media/bazarr"} <= set(releases)

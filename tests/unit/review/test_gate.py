@@ -279,3 +279,130 @@ def test_cli_takes_stack_config_and_summary_path_from_the_environment(tmp_path, 
     log = write_log(tmp_path / "events.jsonl", [*clean()])
     assert main([str(log), "--stack-config", str(STACK_FILE)]) == 0
     assert summary_file.read_text() == capsys.readouterr().out
+
+
+# --- fail closed (issue 17) --------------------------------------------------------------------------
+
+
+def test_cli_damaged_line_in_the_middle_blocks_and_names_it(tmp_path, capsys):
+    """A damaged PVC-delete line used to be skipped, and the gate said "ok to apply"."""
+    events = [*clean()[:-1], step("delete", PVC, ("monitoring", PROM_PVC)), SUMMARY]
+    lines = [json.dumps(e) for e in events]
+    lines[-2] = lines[-2][:40]  # the delete step, torn in the middle of the file
+    log = tmp_path / "events.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    assert main([str(log), "--config", str(STACK_FILE)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{log} line {len(lines) - 1}: not a JSON event" in err
+    assert "BLOCKED" in err
+
+
+def test_cli_a_non_event_json_line_blocks(tmp_path, capsys):
+    log = tmp_path / "events.jsonl"
+    log.write_text(json.dumps(clean()[0]) + "\n[1, 2]\n" + json.dumps(SUMMARY) + "\n")
+    assert main([str(log), "--config", str(STACK_FILE)]) == 1
+    assert "line 2: not an engine event" in capsys.readouterr().err
+
+
+def helm_release(op: str, values: dict, name: str = "loki") -> dict:
+    u = urn("kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease", f"hr-{name}", STORAGE)
+    event = step(op, u, ("monitoring", name))
+    event["resourcePreEvent"]["metadata"]["old"]["inputs"].update(
+        {"kind": "HelmRelease", "spec": {"values": values}}
+    )
+    return event
+
+
+@pytest.mark.parametrize("op", ["delete", "replace"])
+def test_a_helm_release_that_owns_claims_is_data(op):
+    """Deleting loki's HelmRelease takes its claim along; it used to pass."""
+    values = {"singleBinary": {"persistence": {"enabled": True, "size": "20Gi"}}}
+    summary = summarize([helm_release(op, values), SUMMARY], set())
+    assert exit_code(summary) == 1
+    assert "[DATA: NOT acknowledged]" in render(summary)
+    assert exit_code(summarize([helm_release(op, values), SUMMARY], {"monitoring/loki"})) == 0
+
+
+def test_a_helm_release_the_config_names_as_owner_is_data_whatever_its_values():
+    event = helm_release("delete", {}, name="kube-prometheus-stack")
+    assert exit_code(summarize([event, SUMMARY], set())) == 0  # no claims in these values...
+    data = {"monitoring/kube-prometheus-stack"}
+    assert exit_code(summarize([event, SUMMARY], set(), data)) == 1  # ...but the config says it owns some
+
+
+def test_the_real_config_names_its_data_releases():
+    from review.gate import data_objects_from_config
+
+    assert data_objects_from_config(STACK_FILE) >= {
+        "monitoring/kube-prometheus-stack",
+        "monitoring/loki",
+        "media/bazarr",
+    }
+
+
+@pytest.mark.parametrize(
+    "typ", ["random:index/randomPassword:RandomPassword", "pulumi-python:dynamic/k3s-home:GeneratedSecret"]
+)
+def test_replacing_a_generated_secret_blocks_unless_acknowledged(typ):
+    """A replace of the cluster token regenerates it: every node holding the old one is locked out."""
+    token = urn(typ, "ha-control-plane-token", "k3s:control-plane:HaControlPlane")
+    events = [step("create-replacement", token, keys=["length"]), step("replace", token, keys=["length"])]
+    summary = summarize([*events, SUMMARY], set())
+    assert exit_code(summary) == 1
+    [blocked] = summary.blocking_changes
+    assert blocked.name == "ha-control-plane-token"
+    assert exit_code(summarize([*events, SUMMARY], {"ha-control-plane-token"})) == 0
+
+
+def test_a_retained_delete_keeps_the_claim_but_not_a_generated_secret():
+    pvc = step("delete", PVC, ("monitoring", PROM_PVC))
+    pvc["resourcePreEvent"]["metadata"]["old"]["retainOnDelete"] = True
+    summary = summarize([pvc, SUMMARY], set())
+    assert exit_code(summary) == 0 and "[DATA: retained in the cluster]" in render(summary)
+    token = step("delete", urn("random:index/randomPassword:RandomPassword", "token"), ("", "token"))
+    token["resourcePreEvent"]["metadata"]["old"]["retainOnDelete"] = True
+    assert exit_code(summarize([token, SUMMARY], set())) == 1
+
+
+def pending(op: str, u: str, namespace: str, name: str) -> dict:
+    return {
+        "type": op,
+        "resource": {
+            "urn": u,
+            "type": u.split("::")[2].rsplit("$", 1)[-1],
+            "custom": True,
+            "inputs": {"metadata": {"namespace": namespace, "name": name}},
+        },
+    }
+
+
+def test_pending_creates_are_an_interrupted_update_not_a_flux_collision():
+    from review.gate import check_cluster, pending_operations
+
+    create = step("create", QUOTA)
+    create["resourcePreEvent"]["metadata"]["new"] = {
+        "type": "kubernetes:core/v1:ResourceQuota",
+        "custom": True,
+        "inputs": {"metadata": {"namespace": "ai", "name": "ai-gpu"}},
+    }
+    summary = check_cluster(summarize([create, SUMMARY], set()), lambda ref: True)
+    assert len(summary.colliding) == 1  # without state: an existing object the stack did not create
+
+    summary.pending = pending_operations({"pending_operations": [pending("creating", QUOTA, "ai", "ai-gpu")]})
+    assert exit_code(summary) == 1 and summary.colliding == []
+    text = render(summary)
+    assert "the last update was interrupted; 1 create(s) may have happened" in text
+    assert "make recover" in text and "!! creating kubernetes:core/v1:ResourceQuota ai/ai-gpu" in text
+    assert "adopt them via k3s-home:cluster.adopt" not in text
+
+
+def test_cli_reads_pending_operations_from_an_exported_state(tmp_path, capsys):
+    state = tmp_path / "state.json"
+    state.write_text(
+        json.dumps(
+            {"version": 3, "deployment": {"pending_operations": [pending("creating", QUOTA, "ai", "q")]}}
+        )
+    )
+    log = write_log(tmp_path / "events.jsonl", clean())
+    assert main([str(log), "--config", str(STACK_FILE), "--state", str(state)]) == 1
+    assert "the last update was interrupted" in capsys.readouterr().out

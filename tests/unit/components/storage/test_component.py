@@ -188,3 +188,21 @@ def test_empty_storage_section_still_builds_the_class_and_alerts(record, real_ra
         "LonghornVolumeFaulted",
         "PersistentVolumeClaimLost",
     ]
+
+
+def test_releases_that_own_claims_are_protected(record, real_config, monkeypatch) -> None:
+    """A delete of loki's release takes its claim along: the engine refuses it unless unprotected."""
+    from components.storage import component
+
+    seen: dict[str, bool] = {}
+    real = component.register
+
+    def spy(rname, obj, opts):
+        if obj["kind"] == "HelmRelease":
+            seen[f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"] = bool(opts.protect)
+        return real(rname, obj, opts)
+
+    monkeypatch.setattr(component, "register", spy)
+    record(lambda: MonitoringStorage("monitoring-storage", real_config))
+    assert {ref for ref, protected in seen.items() if protected} == set(real_config.storage.data_releases)
+    assert {"monitoring/loki", "monitoring/kube-prometheus-stack", "media/bazarr"} <= set(seen)
