@@ -6,7 +6,7 @@ YES ?=
 AUDIT_PATH ?=
 
 .PHONY: toolchain preview up destroy test test-unit test-policy test-integration lint audit \
-        cluster-up cluster-down kubeconfig bench schema
+        cluster-up cluster-down kubeconfig bench schema docs
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -50,6 +50,9 @@ audit: toolchain
 
 schema: toolchain
 	@source $(ENV) && python -m components.config.schema > docs/schema/stack-config.schema.json
+
+docs: toolchain
+	@source $(ENV) && python -m components.docs
 
 bench: toolchain
 	@source $(ENV) && python benchmarks/run.py

@@ -1,7 +1,7 @@
 """Byte-identical matplotlib SVGs, so a test can compare a committed picture with a fresh render.
 
-No pyplot: a bare `Figure` keeps no global state between renders. Text is drawn as paths with
-matplotlib's own DejaVu Sans (pinned with matplotlib), the id salt is fixed and the date left out.
+No pyplot: a bare `Figure` keeps no global state between renders. Text is laid out with
+matplotlib's own DejaVu Sans metrics and written as SVG text; the id salt is fixed and the date left out.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 RC = {
     "svg.hashsalt": "k3s-home",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",  # text stays text: searchable, diffable, small
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.spines.top": False,

@@ -39,7 +39,7 @@ build() {
 system_packages() {
   # Debian packages the scripts and tests call: certificates, health checks, the offline test.
   local missing=()
-  for tool in openssl:openssl curl:curl ip:iproute2 unshare:util-linux; do
+  for tool in openssl:openssl curl:curl ip:iproute2 unshare:util-linux dot:graphviz; do
     command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
   done
   ((${#missing[@]} == 0)) && return 0

@@ -41,7 +41,8 @@ def graph(cfg: ControlPlaneConfig) -> graphviz.Digraph:
 def _today(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
     current = [x for x in cfg.nodes if x.role == "server"]
     with g.subgraph(name="cluster_today") as today:
-        today.attr(label=f"Today: {_count(len(current), 'server')} on {cfg.current_datastore}", style="dashed")
+        label = f"Today: {_count(len(current), 'server')} on {cfg.current_datastore}"
+        today.attr(label=label, style="dashed")
         for node in cfg.nodes:
             server = node.role == "server"
             role = f"server ({cfg.current_datastore})" if server else "agent"
@@ -62,7 +63,10 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
             for node in (x for x in cfg.nodes if x.name not in t.servers):
                 top.node(f"target_{node.name}", _label(node, "agent", node_flags(node, cfg)), fillcolor=AGENT)
                 top.edge(f"target_{node.name}", "vip", label=f":{API_PORT}")
-            vip = f"VIP {t.vip}\\n{t.dns_name}:{API_PORT}\\nkube-vip {t.kube_vip.version} (ARP, {t.kube_vip.interface})"
+            vip = (
+                f"VIP {t.vip}\\n{t.dns_name}:{API_PORT}\\n"
+                f"kube-vip {t.kube_vip.version} (ARP, {t.kube_vip.interface})"
+            )
             # ordering=out keeps the servers below in the model's order.
             top.node("vip", vip, shape="box", style="filled", fillcolor=VIP, ordering="out")
             if usb_quorum_risk(cfg):
@@ -98,11 +102,12 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
 
 
 def _label(node: Node, role: str, flags: list[Flag] | None = None) -> str:
-    """An HTML-like label: name and role, address, NIC, disk and size, then the node's flags."""
-    nic = f'<font color="{SEVERITY_COLOR["risk"]}">USB NIC</font>' if node.nic == "usb" else "onboard NIC"
+    """An HTML-like label, one font per line: dot writes each font change as its own SVG <text>,
+    placed by its own metrics, and a viewer with other metrics would run such pieces together."""
+    nic = f"{node.address} · {'USB' if node.nic == 'usb' else 'onboard'} NIC · {node.disk.class_}"
     rows = [
-        f"<b>{node.name}</b> · {role}",
-        f"{node.address} · {nic} · {node.disk.class_}",
+        f"<b>{node.name} · {role}</b>",
+        f'<font color="{SEVERITY_COLOR["risk"]}">{nic}</font>' if node.nic == "usb" else nic,
         f"{node.cores} cores · {node.memory_gi_b:g} GiB",
     ]
     rows += [f'<font color="{SEVERITY_COLOR[f.severity]}">{f.severity}: {f.code}</font>' for f in flags or []]

@@ -67,6 +67,11 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     w(f"- Quorum {quorum(n)} of {n}: the API survives {failure_tolerance(n)} server failure(s).")
     w("  Four servers would not tolerate more than three do, so the count stays odd.\n")
     w("## Architecture\n")
+    w(
+        "![HA topology: the nodes today and in the target, the VIP, NIC types, etcd members and quorum]"
+        "(ha-topology.svg)\n"
+    )
+    w("The picture is drawn from the same model by `make docs` (components/control_plane/picture.py).\n")
     w("```text")
     w(_diagram(cfg))
     w("```\n")

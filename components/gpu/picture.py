@@ -1,6 +1,6 @@
 """docs/gpu-plan.svg: per pool, the capacity against every tenant's reservation and cap, and the free slices.
 
-Every number comes from the capacity proof (components.gpu.capacity, via `GpuConfig.verdicts()`): each
+Every number comes from the capacity proof (rules.gpu_capacity, via `GpuConfig.verdicts()`): each
 tenant's bar is its commitment, `max(cap, reserved)`, solid up to the reservation and hatched above it.
 """
 
@@ -9,16 +9,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Literal
 
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from components.config.gpu import GpuConfig
-from components.gpu.capacity import Verdict
 from components.plotting import render
+from rules.gpu_capacity import Verdict
 
 FILE = "gpu-plan.svg"
 PALETTE = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#5c677d")
 FREE = "#f1f3f5"
+LABEL_BOX = {"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8, "linewidth": 0}
 
 
 def picture(gpu: GpuConfig, fmt: Literal["svg", "png"] = "svg") -> bytes:
@@ -58,13 +60,14 @@ def _pool(ax, gpu: GpuConfig, v: Verdict, colors: dict[str, str]) -> None:
                 committed - claim.reserved,
                 left=left + claim.reserved,
                 height=0.6,
-                facecolor=color + "55",
+                facecolor=_tint(color),
                 edgecolor=color,
                 hatch="///",
                 linewidth=0,
             )
         tenant, _, terms = claim.describe().partition(" ")
-        ax.text(left + committed / 2, 0, f"{tenant}\n{terms}", ha="center", va="center", fontsize=8)
+        label = f"{tenant}\n{terms}"
+        ax.text(left + committed / 2, 0, label, ha="center", va="center", fontsize=8, bbox=LABEL_BOX)
         left += committed
     if v.free:
         ax.barh(0, v.free, left=left, height=0.6, color=FREE, edgecolor="#adb5bd")
@@ -78,8 +81,15 @@ def _pool(ax, gpu: GpuConfig, v: Verdict, colors: dict[str, str]) -> None:
     ax.set_xticks(range(0, v.capacity + 1, step))
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
-    verdict = f"committed {v.committed} of {v.capacity}" + ("" if v.ok else " - OVERSUBSCRIBED")
-    ax.set_title(f"{v.pool} ({pool.model or pool.vendor}): {verdict}", loc="left", fontweight="bold")
+    verdict = f"committed {v.committed} of {v.capacity} slices" + ("" if v.ok else ": OVERSUBSCRIBED")
+    ax.set_title(f"{v.pool} · {pool.model or pool.vendor} · {verdict}", loc="left", fontweight="bold")
     idle = [t.namespace for t in gpu.tenants if v.pool not in t.pools]
     note = f"; quota 0 for {', '.join(idle)}" if idle else ""
     ax.set_xlabel(f"{v.capacity} slices = {v.detail}{note}", loc="left")
+
+
+def _tint(color: str) -> str:
+    """`color` mixed with white, opaque: SVG fills a hatch pattern's background and lines together, so
+    an alpha face would fade the hatch lines as well."""
+    r, g, b = (0.35 * c + 0.65 for c in to_rgb(color))
+    return to_hex((r, g, b))

@@ -193,6 +193,12 @@ def render_setup_doc(config: StackConfig) -> str:
         "restart the app and the authentik worker (env vars are read at start), and for Jellyfin replace",
         "the configuring Job as well.",
         "",
+        "## Other docs generated from the same stack config (`make docs`)",
+        "",
+        "- [High-availability plan](high-availability-plan.md); picture: [HA topology](ha-topology.svg)",
+        "- [GPU plan](gpu-plan.svg): per pool, each tenant's reservation and cap, and the free slices",
+        "- [Storage migrations](migration.svg): each claim's phase, with its source and target class",
+        "",
     ]
     return "\n".join(lines)
 

@@ -14,7 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from components.config.storage import MigratedClaim, Migration, Phase, StorageConfig
+from components.config.migration import MigratedClaim, Migration, Phase
+from components.config.storage import StorageConfig
 from components.plotting import render
 from components.storage.names import claim_size
 
@@ -23,7 +24,7 @@ FILE = "migration.svg"
 CLAIM_X, SIZE_X, CLASS_X, PHASE_X, PHASE_W, ROW_H = 0.1, 3.6, 4.75, 7.35, 1.05, 0.42
 WIDTH = PHASE_X + PHASE_W * len(Phase) + 0.1
 NAME_CHARS = 44
-DONE, NOW, TODO, LOSS = "#b2f2bb", "#4dabf7", "#ffffff", "#ffc9c9"
+DONE, NOW, TODO, LOSS, EDGE = "#b2f2bb", "#4dabf7", "#ffffff", "#ffc9c9", "#868e96"
 WORDS = {
     Phase.PLAN: "adopt",
     Phase.COPY: "copy",
@@ -52,7 +53,8 @@ def _draw(storage: StorageConfig, fig: Figure) -> None:
     for x, text in header:
         ax.text(x, -ROW_H / 2, text, va="center", fontweight="bold")
     for i, phase in enumerate(Phase):
-        ax.text(PHASE_X + (i + 0.5) * PHASE_W, -ROW_H / 2, phase.value, ha="center", va="center", fontweight="bold")
+        x = PHASE_X + (i + 0.5) * PHASE_W
+        ax.text(x, -ROW_H / 2, phase.value, ha="center", va="center", fontweight="bold")
     y = 0.0
     for m in storage.migrations:
         nxt = next((p.value for p in Phase if p.rank == m.phase.rank + 1), "none (done)")
@@ -71,10 +73,10 @@ def _draw(storage: StorageConfig, fig: Figure) -> None:
     fig.suptitle("Storage migrations: one phase per pulumi up (plan → copy → verify → cutover → cleanup)")
     fig.legend(
         handles=[
-            Rectangle((0, 0), 1, 1, facecolor=DONE, edgecolor="#868e96", label="done"),
-            Rectangle((0, 0), 1, 1, facecolor=NOW, edgecolor="#868e96", label="configured phase (this up)"),
-            Rectangle((0, 0), 1, 1, facecolor=TODO, edgecolor="#868e96", label="to come"),
-            Rectangle((0, 0), 1, 1, facecolor=LOSS, edgecolor="#868e96", label="data loss accepted"),
+            Rectangle((0, 0), 1, 1, facecolor=DONE, edgecolor=EDGE, label="done"),
+            Rectangle((0, 0), 1, 1, facecolor=NOW, edgecolor=EDGE, label="configured phase (this up)"),
+            Rectangle((0, 0), 1, 1, facecolor=TODO, edgecolor=EDGE, label="to come"),
+            Rectangle((0, 0), 1, 1, facecolor=LOSS, edgecolor=EDGE, label="data loss accepted"),
         ],
         loc="outside lower center",
         ncols=4,
@@ -89,7 +91,7 @@ def _row(ax: Axes, storage: StorageConfig, m: Migration, claim: MigratedClaim, y
     for i, phase in enumerate(Phase):
         color, text = _cell(m, claim, phase)
         x = PHASE_X + i * PHASE_W
-        ax.add_patch(Rectangle((x + 0.03, y + 0.04), PHASE_W - 0.06, ROW_H - 0.08, facecolor=color, edgecolor="#868e96"))
+        ax.add_patch(Rectangle((x + 0.03, y + 0.04), PHASE_W - 0.06, ROW_H - 0.08, facecolor=color, ec=EDGE))
         weight = "bold" if phase is m.phase else "normal"
         ax.text(x + PHASE_W / 2, mid, text, ha="center", va="center", fontsize=7.5, fontweight=weight)
 
