@@ -1,6 +1,6 @@
 """docs/migration.svg: each migrated claim's phase, with its source and target class.
 
-One row per claim, one column per phase (components.config.storage.Phase): phases behind the migration
+One row per claim, one column per phase (rules.data_loss.Phase): phases behind the migration
 are done, its configured phase is now, the rest are to come. Recorded copy and verify results show in
 their cells; claims named in acceptDataLoss show the copy they skip and the empty volume they get.
 """
@@ -14,10 +14,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from components.config.migration import MigratedClaim, Migration, Phase
+from components.config.migration import MigratedClaim, Migration
 from components.config.storage import StorageConfig
 from components.plotting import render
 from components.storage.names import claim_size
+from rules.data_loss import Phase
 
 FILE = "migration.svg"
 # Columns in inches (1 data unit = 1 inch): claim, size, classes, then one cell per phase.

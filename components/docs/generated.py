@@ -1,7 +1,8 @@
 """Every file under docs/ rendered from the stack config: `python -m components.docs [--check]` (`make docs`).
 
 Writes the generated docs and pictures; with `--check` it writes nothing, names the stale files and
-exits 1. The tests compare each committed file with a fresh render, byte for byte.
+exits 1. The tests compare each committed file with a fresh render, byte for byte. A package of its own:
+it imports every concern, so it sits above them (tests/unit/test_layout.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from components.gpu import picture as gpu_plan
 from components.sso.docs import render_setup_doc
 from components.storage import picture as migration
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
 
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as err:
         print(f"components.docs: {err}", file=sys.stderr)
         return 2
-    changed = stale(rendered)
+    changed = stale(rendered, DOCS)
     if "--check" in argv:
         for name in changed:
             print(f"docs/{name}: stale; run make docs")
@@ -61,7 +62,3 @@ def main(argv: list[str]) -> int:
         (DOCS / name).write_bytes(rendered[name])
         print(f"wrote docs/{name}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The generated docs and pictures (`make docs`)."""

@@ -1,0 +1,74 @@
+"""components.docs (`make docs`): writes every generated doc and picture; `--check` names stale ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import components.docs.generated as docs
+from tests.conftest import ROOT, STACK_FILE
+
+PICTURES = ("gpu-plan.svg", "ha-topology.svg", "migration.svg")
+
+
+def test_the_three_pictures_are_generated_committed_and_linked() -> None:
+    assert set(PICTURES) == set(docs.PICTURES) and set(PICTURES) <= set(docs.GENERATED)
+    readme = (ROOT / "README.md").read_text()
+    for name in PICTURES:
+        assert (docs.DOCS / name).is_file()
+        assert f"docs/{name}" in readme
+    assert "(ha-topology.svg)" in (docs.DOCS / "high-availability-plan.md").read_text()
+    setup = (docs.DOCS / "authentik-setup.md").read_text()
+    assert all(f"({name})" in setup for name in PICTURES)
+
+
+def test_committed_docs_are_current_as_make_docs_checks_them() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "components.docs", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert (run.returncode, run.stdout) == (0, ""), run.stdout + run.stderr
+
+
+def test_make_docs_runs_the_module() -> None:
+    run = subprocess.run(["make", "-n", "docs"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "python -m components.docs" in run.stdout
+
+
+@pytest.fixture
+def fake_docs(tmp_path, monkeypatch) -> dict:
+    """components.docs over a temporary docs/ with two cheap generated files."""
+    generated = {
+        "a.svg": lambda c: b"<svg>" + c.cluster.name.encode() + b"</svg>",
+        "b.md": lambda c: b"# b\n",
+    }
+    monkeypatch.setattr(docs, "DOCS", tmp_path)
+    monkeypatch.setattr(docs, "GENERATED", generated)
+    return generated
+
+
+def test_check_names_what_is_stale_and_writing_makes_it_current(fake_docs, tmp_path, capsys) -> None:
+    assert docs.main(["--check"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "docs/a.svg: stale; run make docs",
+        "docs/b.md: stale; run make docs",
+    ]
+    assert list(tmp_path.iterdir()) == []  # --check writes nothing
+    assert docs.main([]) == 0
+    assert (tmp_path / "a.svg").read_bytes() == b"<svg>k3s-home</svg>"
+    capsys.readouterr()
+    assert docs.main(["--check"]) == 0 and capsys.readouterr().out == ""
+    (tmp_path / "b.md").write_text("# edited by hand\n")
+    assert docs.main(["--check"]) == 1
+    assert capsys.readouterr().out == "docs/b.md: stale; run make docs\n"
+
+
+def test_bad_config_is_one_line_naming_the_key(fake_docs, tmp_path, monkeypatch, capsys) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(STACK_FILE.read_text().replace("devicesPerNode: 4", "devicesPerNode: 0"))
+    monkeypatch.setattr(docs, "STACK_FILE", bad)
+    assert docs.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "k3s-home:gpu.pools[0].devicesPerNode" in err
+    assert not (tmp_path / "a.svg").exists()

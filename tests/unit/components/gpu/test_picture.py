@@ -1,0 +1,57 @@
+"""docs/gpu-plan.svg: drawn from the capacity proof, committed, and current (regenerate with `make docs`)."""
+
+from __future__ import annotations
+
+import copy
+
+from components.config import load
+from components.config.gpu import GpuConfig
+from components.docs.generated import DOCS, stale
+from components.gpu.picture import FILE, picture
+
+
+def _gpu(real_raw: dict, **pools: dict) -> GpuConfig:
+    """The real config with tenants' pool shares replaced: `_gpu(raw, ai={"nvidia.com/gpu": {"max": 3}})`."""
+    raw = copy.deepcopy(real_raw)
+    for tenant in raw["gpu"]["tenants"]:
+        tenant["pools"] = pools.get(tenant["namespace"], tenant["pools"])
+    return load(raw).gpu
+
+
+def test_committed_picture_is_current(real_config) -> None:
+    assert stale({FILE: picture(real_config.gpu)}) == [], f"docs/{FILE} is stale: run make docs"
+
+
+def test_changing_a_tenants_cap_makes_the_committed_picture_stale(real_raw) -> None:
+    # The same check as above, on a config where ai's cap on the T4 pool went from 2 to 3.
+    changed = _gpu(real_raw, ai={"nvidia.com/gpu": {"max": 3}})
+    assert picture(changed) != (DOCS / FILE).read_bytes()
+    assert stale({FILE: picture(changed)}) == [FILE]
+
+
+def test_every_pool_shows_its_proof_and_every_tenant(real_config) -> None:
+    gpu = real_config.gpu
+    svg = picture(gpu).decode()
+    for v in gpu.verdicts():
+        assert f"{v.pool} · {gpu.pool(v.pool).model} · committed {v.committed} of {v.capacity} slices" in svg
+        assert f"{v.capacity} slices = {v.detail}" in svg
+        assert f"{v.free} free" in svg
+    for t in gpu.tenants:
+        assert f"{t.namespace} ({t.priority_class_name})" in svg
+    # media reserves 2 T4 slices and 4 QuickSync shares; ai may use up to 2 T4 slices and no QuickSync.
+    assert svg.count(">reserved 2<") == 1 and svg.count(">reserved 4<") == 1 and ">max 2<" in svg
+    assert "quota 0 for ai" in svg
+
+
+def test_numbers_come_from_the_model(real_raw) -> None:
+    gpu = _gpu(
+        real_raw,
+        media={"nvidia.com/gpu": {"max": 5, "reserved": 3}, "gpu.intel.com/i915": {"reserved": 4}},
+        ai={"nvidia.com/gpu": {"max": 6}, "gpu.intel.com/i915": {"max": 16}},
+    )
+    svg = picture(gpu).decode()
+    assert "committed 11 of 16 slices" in svg and ">5 free<" in svg
+    assert ">max 5 (reserved 3)<" in svg and ">max 6<" in svg
+    assert "committed 20 of 20 slices" in svg
+    assert svg.count(" free<") == 1  # the full QuickSync pool draws no free segment
+    assert "quota 0 for" not in svg
