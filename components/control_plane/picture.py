@@ -65,7 +65,7 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
                 top.edge(f"target_{node.name}", "vip", label=f":{API_PORT}")
             vip = (
                 f"VIP {t.vip}\\n{t.dns_name}:{API_PORT}\\n"
-                f"kube-vip {t.kube_vip.version} (ARP, {t.kube_vip.interface})"
+                f"kube-vip {t.kube_vip.version}, ARP on each\\nserver's default-route NIC"
             )
             # ordering=out keeps the servers below in the model's order.
             top.node("vip", vip, shape="box", style="filled", fillcolor=VIP, ordering="out")

@@ -25,7 +25,7 @@ def test_picture_names_roles_vip_nics_and_quorum(real_config) -> None:
     assert "Target: 3 servers with embedded etcd" in source
     assert "quorum 2 of 3, tolerates 1 failure" in source
     assert "VIP 192.168.10.20" in source and "k3s-api.fletcherlabs.net:6443" in source
-    assert "kube-vip v0.8.9 (ARP, eth0)" in source
+    assert "kube-vip v0.8.9, ARP on each" in source
     assert "k3s1 · server + etcd (cluster-init)" in source and "k3s4 · agent" in source
     for node in cp.nodes:
         nic = "USB" if node.nic == "usb" else "onboard"
