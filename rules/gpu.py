@@ -156,10 +156,14 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
     return findings
 
 
-def _quota_caps(objects: list[dict], config: Config) -> tuple[dict[tuple[str, str], int], list[Finding]]:
-    """{(namespace, resource): tightest unscoped `requests.<resource>` hard} and findings on bad keys."""
+Caps = dict[tuple[str, str], tuple[int, dict]]
+
+
+def _quota_caps(objects: list[dict], config: Config) -> tuple[Caps, list[Finding]]:
+    """{(namespace, resource): (tightest unscoped `requests.<resource>` hard, the quota that sets it)} and
+    findings on bad keys."""
     names = gpu_resources(config)
-    caps: dict[tuple[str, str], int] = {}
+    caps: Caps = {}
     findings: list[Finding] = []
     for obj in objects:
         if obj.get("kind") != "ResourceQuota":
@@ -194,8 +198,8 @@ def _quota_caps(objects: list[dict], config: Config) -> tuple[dict[tuple[str, st
                         f"spec.hard.{key}",
                     )
                 )
-            elif not scoped:  # a scoped quota bounds only some pods
-                caps[(ns, res)] = min(count, caps.get((ns, res), count))
+            elif not scoped and ((ns, res) not in caps or count < caps[(ns, res)][0]):
+                caps[(ns, res)] = (count, obj)  # a scoped quota bounds only some pods
     return caps, findings
 
 
@@ -210,15 +214,17 @@ def gpu_oversubscription(objects: list[dict], config: Config) -> list[Finding]:
         for ns in namespaces:
             share = tenants[ns].pools.get(res) if ns in tenants else None
             reserved = share.reserved if share else 0
-            cap = caps.get((ns, res))
+            cap, quota = caps.get((ns, res), (None, {}))
             claims.append(Claim(ns, cap, reserved))
             if cap is not None and cap < reserved:
                 findings.append(
                     Finding(
                         "gpu-oversubscription",
-                        f"namespace {ns}: quota requests.{res} is {cap}, below its reservation of {reserved}",
+                        # Named by the quota that sets the cap, so the audit can point at its key.
+                        f"{object_name(quota)}: quota requests.{res} is {cap}, below namespace {ns}'s "
+                        f"reservation of {reserved}",
                         Severity.MANDATORY,
-                        f"ResourceQuota {ns}.spec.hard.requests.{res}",
+                        f"spec.hard.requests.{res}",
                     )
                 )
         verdict = prove(res, pool.capacity, claims, pool.capacity_detail())

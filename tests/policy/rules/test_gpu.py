@@ -237,7 +237,8 @@ def test_oversubscription_quota_below_reservation_and_foreign_namespace(real_con
         quota("frigate", {f"requests.{NV}": "13"}),  # not a tenant, still consumes the pool
     ]
     assert messages(gpu_oversubscription(objects, real_config)) == [
-        "namespace media: quota requests.nvidia.com/gpu is 1, below its reservation of 2",
+        "ResourceQuota media/gpu-quota: quota requests.nvidia.com/gpu is 1, below namespace media's "
+        "reservation of 2",
         "pool nvidia.com/gpu: media reserved 2 + ai max 2 + frigate max 13 = 17 > 16 slices "
         "(4 devices x 4 replicas on k3s3); lower a max or a reservation",
     ]
