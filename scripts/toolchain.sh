@@ -142,10 +142,6 @@ crds() {
 }
 
 write_env() {
-  # The random plugin cannot be built from the module proxy (docs/toolchain.md); without it the
-  # stack generates secrets with a Python dynamic resource (ADR 0004).
-  SECRET_GENERATOR=python
-  if [[ -d $PULUMI_HOME/plugins/resource-random-v$RANDOM_PLUGIN_VERSION ]]; then SECRET_GENERATOR=random; fi
   local path="$ROOT/.venv/bin:$KUBE_BIN_DIR:$TOOLS_BIN_DIR"
   [[ -n $PULUMI_BIN_DIR ]] && path="$PULUMI_BIN_DIR:$path"
   cat >"$WORK/env.sh" <<EOF
@@ -158,7 +154,6 @@ export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=1
 # --event-log (used by the review gate) is a hidden flag in this CLI version.
 export PULUMI_DEBUG_COMMANDS=1
 export K3S_HOME_KUBE_BIN_DIR="$KUBE_BIN_DIR"
-export K3S_HOME_SECRET_GENERATOR="$SECRET_GENERATOR"
 EOF
 }
 

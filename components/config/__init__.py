@@ -17,14 +17,16 @@ from .base import KeyedValueError, Model
 from .cluster import ClusterConfig
 from .control_plane import ControlPlaneConfig
 from .gpu import GpuConfig
+from .secrets import SecretsConfig
 from .storage import StorageConfig
 
 NAMESPACE = "k3s-home"
-SECTIONS = ("cluster", "gpu", "storage", "authentik", "controlPlane")
+SECTIONS = ("cluster", "secrets", "gpu", "storage", "authentik", "controlPlane")
 
 
 class StackConfig(Model):
     cluster: ClusterConfig
+    secrets: SecretsConfig
     gpu: GpuConfig
     storage: StorageConfig
     authentik: AuthentikConfig

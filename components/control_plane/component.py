@@ -42,7 +42,7 @@ class HaControlPlane(pulumi.ComponentResource):
         cp = config.control_plane
         child = pulumi.ResourceOptions(parent=self)
 
-        self.token = generated_secret(f"{name}-token", cp.token_length, child)
+        self.token = generated_secret(f"{name}-token", cp.token_length, config.secrets.generator, child)
         # Only nodes whose live config.yaml is captured get one: a config rendered without it would
         # replace the node's own keys (plan step 1 captures them).
         captured = [node for node in cp.nodes if node.live_config is not None]

@@ -32,6 +32,7 @@ class AuthentikSso(pulumi.ComponentResource):
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None):
         super().__init__("k3s-home:authentik:AuthentikSso", name, None, opts)
         cfg = config.authentik
+        generator = config.secrets.generator
         child = pulumi.ResourceOptions(parent=self)
         # Deleting one of these Secrets would break pods that mount them with envFrom: keep them.
         keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
@@ -40,7 +41,7 @@ class AuthentikSso(pulumi.ComponentResource):
         for client in cfg.clients:
             if client.client_type == "confidential":
                 self.client_secrets[client.slug] = generated_secret(
-                    f"{name}-{client.slug}-client-secret", CLIENT_SECRET_LENGTH, child
+                    f"{name}-{client.slug}-client-secret", CLIENT_SECRET_LENGTH, generator, child
                 )
 
         self.authentik_secret = k8s.core.v1.Secret(
@@ -55,8 +56,8 @@ class AuthentikSso(pulumi.ComponentResource):
             opts=keep,
         )
 
-        password = generated_secret(f"{name}-bootstrap-password", BOOTSTRAP_PASSWORD_LENGTH, child)
-        token = generated_secret(f"{name}-bootstrap-token", BOOTSTRAP_TOKEN_LENGTH, child)
+        password = generated_secret(f"{name}-bootstrap-password", BOOTSTRAP_PASSWORD_LENGTH, generator, child)
+        token = generated_secret(f"{name}-bootstrap-token", BOOTSTRAP_TOKEN_LENGTH, generator, child)
         self.bootstrap_secret = k8s.core.v1.Secret(
             f"{name}-bootstrap",
             metadata=k8s.meta.v1.ObjectMetaArgs(

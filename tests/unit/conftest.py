@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
+from rules.data_loss import GENERATED_SECRET_TYPES
+
 
 @dataclass
 class Recorded:
@@ -25,7 +27,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args))
         outputs = dict(args.inputs)
-        if args.typ.startswith("random:"):
+        if args.typ in GENERATED_SECRET_TYPES:
             outputs["result"] = f"mock-{args.name}"
         return f"{args.name}-id", outputs
 
@@ -39,12 +41,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         found = [r for r in self.of_type(typ) if name is None or r.name == name]
         assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
         return found[0]
-
-
-@pytest.fixture(autouse=True)
-def _random_secret_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests see pulumi_random, whatever generator the local toolchain selected."""
-    monkeypatch.setenv("K3S_HOME_SECRET_GENERATOR", "random")
 
 
 @pytest.fixture

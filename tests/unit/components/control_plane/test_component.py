@@ -13,6 +13,7 @@ import yaml
 from components.config import load
 from components.control_plane.component import HaControlPlane
 from components.control_plane.node_configs import TOKEN_PLACEHOLDER
+from rules.data_loss import PYTHON_SECRET_TYPE
 from tests.unit.components.control_plane.helpers import captured
 
 TOKEN = "mock-ha-control-plane-token"  # the recording mocks answer random resources with mock-<name>
@@ -50,9 +51,8 @@ def build_and_collect(record, config) -> tuple[Any, dict[str, Any], HaControlPla
 
 def test_token_is_a_generated_secret(record, real_config):
     mocks, seen, _ = build_and_collect(record, real_config)
-    token = mocks.one("random:index/randomPassword:RandomPassword")
+    token = mocks.one(PYTHON_SECRET_TYPE)  # the generator the stack config chooses
     assert token.inputs["length"] == 64
-    assert token.inputs["special"] is False
     assert seen["token"] == TOKEN
     assert seen["secret"]["token"] is True
 

@@ -16,20 +16,16 @@ from components.sso.component import AuthentikSso
 from components.sso.docs import render_setup_doc
 from components.sso.jellyfin_job import SCRIPT
 from rules import blueprint_yaml as ay
+from rules.data_loss import PYTHON_SECRET_TYPE
 from tests.unit.components.sso.keys import GRAFANA_KEYS, JELLYFIN_FIELDS, OPEN_WEBUI_KEYS
 
 SECRET = "kubernetes:core/v1:Secret"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 JOB = "kubernetes:batch/v1:Job"
-RANDOM = "random:index/randomPassword:RandomPassword"
+# The generator the committed stack config chooses (secrets.generator: python).
+RANDOM = PYTHON_SECRET_TYPE
 
 # The Jellyfin SSO plugin's OidConfig (body of POST /sso/OID/Add/<provider>).
-
-
-@pytest.fixture(autouse=True)
-def random_backend(monkeypatch):
-    # The mocks give pulumi_random results `mock-<name>`; make sure that generator is the one used.
-    monkeypatch.delenv("K3S_HOME_SECRET_GENERATOR", raising=False)
 
 
 @pytest.fixture
