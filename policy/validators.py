@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from rules.type_token import is_api_object, kubernetes_kind
 PACK_NAME = "k3s-home-directive"
 PACK_DIR = Path(__file__).resolve().parent
 DEFAULT_STACK_CONFIG = PACK_DIR.parent / "Pulumi.k3s-home.yaml"
+# The stack file being previewed, when it is a variant (the driver exports it to the engine and the pack).
+STACK_CONFIG_ENV = "K3S_HOME_STACK_CONFIG"
 UNKNOWN = "<unknown during preview>"
 
 # Every policy takes these: where the stack config lives, and a partial stack config merged over it
@@ -162,7 +165,8 @@ def _load_config(path: str, overrides_json: str) -> StackConfig:
 def stack_config(policy_config: Mapping[str, Any]) -> StackConfig:
     """The validated stack config for one policy's configuration (raises ConfigError with one line)."""
     given = policy_config.get("stackConfig")
-    path = (PACK_DIR / given) if given else DEFAULT_STACK_CONFIG
+    variant = os.environ.get(STACK_CONFIG_ENV)
+    path = (PACK_DIR / given) if given else Path(variant) if variant else DEFAULT_STACK_CONFIG
     overrides = policy_config.get("overrides") or {}
     return _load_config(str(path.resolve()), json.dumps(overrides, sort_keys=True, default=str))
 

@@ -6,6 +6,7 @@ raises `ConfigError` with one line naming the key and the reason.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +71,51 @@ def load(raw: dict[str, Any]) -> StackConfig:
 
 
 def load_stack_file(path: str | Path) -> StackConfig:
-    """Validate a `Pulumi.<stack>.yaml` file without the engine (docs generation, tests, audit)."""
-    doc = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader) or {}  # libyaml, not pure Python
+    """Validate a `Pulumi.<stack>.yaml` file without the engine (docs generation, tests, audit, the gate).
+
+    A file that is not YAML, or not the shape of a stack file, is a ConfigError of one line too."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "not YAML"
+        raise ConfigError(f"{path}{where}: {problem} (the stack file is not valid YAML)") from None
+    doc = {} if doc is None else doc
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
+        raise ConfigError(f"{path}: a stack file is a mapping with a `config:` mapping of keys")
     prefix = f"{NAMESPACE}:"
-    raw = {k.removeprefix(prefix): v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
-    return load(raw)
+    config = doc.get("config") or {}
+    foreign = sorted(k for k in config if not str(k).startswith(prefix) and ":" not in str(k))
+    if foreign:
+        raise ConfigError(f"{NAMESPACE}:{foreign[0]}: unknown key (stack config keys are {prefix}<section>)")
+    return load({k.removeprefix(prefix): v for k, v in config.items() if str(k).startswith(prefix)})
+
+
+def _value(text: Any) -> Any:
+    """A config value as the engine hands it over: JSON for objects, else the plain string."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def from_pulumi() -> StackConfig:
-    """Read every section from the current stack's config and validate it."""
-    import pulumi
+    """Read every `k3s-home:*` key of the current stack's config and validate it: a stray key (say
+    `pulumi config set k3s-home:gpuu ...`) is an error, not silently ignored."""
+    from pulumi.runtime import config as runtime_config
 
-    cfg = pulumi.Config(NAMESPACE)
-    raw = {key: cfg.get_object(key) for key in SECTIONS}
-    return load({k: v for k, v in raw.items() if v is not None})
+    prefix = f"{NAMESPACE}:"
+    keys = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    return load(
+        {
+            key.removeprefix(prefix): _value(runtime_config.get_config(key))
+            for key in sorted(keys)
+            if key.startswith(prefix)
+        }
+    )
 
 
 __all__ = ["ConfigError", "StackConfig", "format_error", "from_pulumi", "load", "load_stack_file"]

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator
 import rules.authentik as _rules_authentik
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
 
-from .base import Model
+from .base import KeyedValueError, Model
 from .oauth_client import APPS, OAuthClient, https_url, k8s_name
 
 # Device classes authentik's validation stage offers (blueprint schema 2025.12, docs/upstream-facts.md).
@@ -155,14 +155,19 @@ class AuthentikConfig(Model):
                 "Open WebUI behind authentik, so list one client for each"
             )
         seen: set[str] = set()
-        for client in clients:
+        for i, client in enumerate(clients):
             if client.slug in seen:
-                raise ValueError(f"duplicate slug '{client.slug}'; slugs are client ids and must be unique")
+                raise KeyedValueError(
+                    (i, "slug"), f"duplicate slug '{client.slug}'; slugs are client ids and must be unique"
+                )
             seen.add(client.slug)
         targets = [(c.namespace, c.app_secret_name) for c in clients]
-        for target in targets:
-            if targets.count(target) > 1:
-                raise ValueError(f"two clients write Secret {target[0]}/{target[1]}; set distinct secretName")
+        for i, target in enumerate(targets):
+            if target in targets[:i]:
+                raise KeyedValueError(
+                    (i, "secretName"),
+                    f"two clients write Secret {target[0]}/{target[1]}; set distinct secretName",
+                )
         return clients
 
     def mfa_allowed_from(self) -> date | None:

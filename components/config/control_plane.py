@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -169,54 +168,72 @@ class ControlPlaneConfig(Model):
         return self
 
     def _check_addresses(self) -> None:
-        names = Counter(n.name for n in self.nodes)
-        dup_names = sorted(k for k, v in names.items() if v > 1)
-        if dup_names:
-            raise ValueError(f"node {dup_names[0]} is listed more than once")
+        names = [n.name for n in self.nodes]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise KeyedValueError(("nodes", i, "name"), f"node {name} is listed more than once")
         owners: dict[str, list[str]] = {}
-        for node in self.nodes:
+        for i, node in enumerate(self.nodes):
             owners.setdefault(node.address, []).append(node.name)
-        owners.setdefault(self.target.vip, []).append("the VIP")
-        for address, who in owners.items():
-            if len(who) > 1:
-                raise ValueError(f"duplicate address {address}: used by {' and '.join(who)}")
+            if len(owners[node.address]) > 1:
+                who = " and ".join(owners[node.address])
+                raise KeyedValueError(
+                    ("nodes", i, "address"), f"duplicate address {node.address}: used by {who}"
+                )
+        if self.target.vip in owners:
+            raise KeyedValueError(
+                ("target", "vip"),
+                f"duplicate address {self.target.vip}: used by "
+                f"{' and '.join(owners[self.target.vip])} and the VIP",
+            )
 
     def _check_servers(self) -> None:
         known = {n.name for n in self.nodes}
         servers = self.target.servers
-        for name in servers:
+        for i, name in enumerate(servers):
             if name not in known:
-                raise ValueError(f"target server {name} is not among the nodes ({', '.join(sorted(known))})")
-        if len(set(servers)) != len(servers):
-            raise ValueError(f"target servers list a node twice: {', '.join(servers)}")
+                raise KeyedValueError(
+                    ("target", "servers", i),
+                    f"target server {name} is not among the nodes ({', '.join(sorted(known))})",
+                )
+            if name in servers[:i]:
+                raise KeyedValueError(
+                    ("target", "servers", i), f"target servers list a node twice: {', '.join(servers)}"
+                )
         n = len(servers)
         if n < 3:
-            raise ValueError(
-                f"{n} server(s) ({', '.join(servers)}) give no HA: etcd needs at least 3 to survive a failure"
+            raise KeyedValueError(
+                ("target", "servers"),
+                f"{n} server(s) ({', '.join(servers)}) give no HA: "
+                "etcd needs at least 3 to survive a failure",
             )
         if n % 2 == 0:
-            raise ValueError(
+            raise KeyedValueError(
+                ("target", "servers"),
                 f"{n} servers ({', '.join(servers)}) is even: quorum {n // 2 + 1} tolerates no more failures "
-                f"than {n - 1} servers do; use {n - 1} or {n + 1}"
+                f"than {n - 1} servers do; use {n - 1} or {n + 1}",
             )
         current = [n.name for n in self.nodes if n.role == "server"]
         if len(current) == 1 and current[0] != servers[0]:
             # cluster-init converts the existing datastore; only the server that holds it can do that.
-            raise ValueError(
+            raise KeyedValueError(
+                ("target", "servers", 0),
                 f"the first target server must be {current[0]}, today's server, which holds the datastore "
-                f"to convert (got {servers[0]})"
+                f"to convert (got {servers[0]})",
             )
 
     def _check_tls_san(self) -> None:
         sans = set(self.target.tls_san)
         if self.target.vip not in sans:
-            raise ValueError(
-                f"target.tlsSan lacks the VIP {self.target.vip}; servers joining through it would fail TLS"
+            raise KeyedValueError(
+                ("target", "tlsSan"),
+                f"target.tlsSan lacks the VIP {self.target.vip}; servers joining through it would fail TLS",
             )
         if self.target.dns_name not in sans:
-            raise ValueError(
+            raise KeyedValueError(
+                ("target", "tlsSan"),
                 f"target.tlsSan lacks the API name {self.target.dns_name}; "
-                "kubeconfigs using it would fail TLS"
+                "kubeconfigs using it would fail TLS",
             )
 
     def _index(self, name: str) -> int:

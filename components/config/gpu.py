@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 from rules.gpu import DIRECTIVE_PRIORITY_CLASSES
 from rules.gpu_capacity import Claim, Verdict, prove
 
-from .base import DNS_LABEL, Model, first_duplicate
+from .base import DNS_LABEL, KeyedValueError, Model, first_duplicate
 from .cluster import ClusterConfig
 
 
@@ -213,18 +213,20 @@ class GpuConfig(Model):
     @classmethod
     def _unique_pools(cls, pools: list[GpuPool]) -> list[GpuPool]:
         seen: set[str] = set()
-        for pool in pools:
+        for i, pool in enumerate(pools):
             if pool.advertised in seen:
-                raise ValueError(f"pool {pool.advertised} is defined twice; merge the two entries")
+                raise KeyedValueError((i,), f"pool {pool.advertised} is defined twice; merge the two entries")
             seen.add(pool.advertised)
         return pools
 
     @field_validator("priority_classes")
     @classmethod
     def _unique_classes(cls, classes: list[GpuPriorityClass]) -> list[GpuPriorityClass]:
-        dup = first_duplicate([pc.name for pc in classes])
+        names = [pc.name for pc in classes]
+        dup = first_duplicate(names)
         if dup:
-            raise ValueError(f"priority class {dup} is defined twice")
+            where = len(names) - 1 - names[::-1].index(dup)
+            raise KeyedValueError((where, "name"), f"priority class {dup} is defined twice")
         return classes
 
     @field_validator("tenants")
@@ -236,26 +238,30 @@ class GpuConfig(Model):
         seen: dict[str, int] = {}
         for i, t in enumerate(tenants):
             if t.namespace in seen:
-                raise ValueError(
+                raise KeyedValueError(
+                    (i, "namespace"),
                     f"tenant {t.namespace} is listed twice "
-                    f"(tenants[{seen[t.namespace]}] and tenants[{i}]); merge them"
+                    f"(tenants[{seen[t.namespace]}] and tenants[{i}]); merge them",
                 )
             seen[t.namespace] = i
             if classes and t.priority_class_name not in classes:
-                raise ValueError(
+                raise KeyedValueError(
+                    (i, "priorityClassName"),
                     f"tenant {t.namespace} uses priorityClassName {t.priority_class_name}, "
-                    f"which is not one of the GPU priority classes ({', '.join(classes)})"
+                    f"which is not one of the GPU priority classes ({', '.join(classes)})",
                 )
             for name, share in t.pools.items():
                 pool = by_name.get(name)
                 if pools and pool is None:
-                    raise ValueError(
-                        f"tenant {t.namespace} asks for unknown pool {name}; pools are {', '.join(by_name)}"
+                    raise KeyedValueError(
+                        (i, "pools", name),
+                        f"tenant {t.namespace} asks for unknown pool {name}; pools are {', '.join(by_name)}",
                     )
                 if pool and share.reserved > pool.capacity:
-                    raise ValueError(
+                    raise KeyedValueError(
+                        (i, "pools", name, "reserved"),
                         f"tenant {t.namespace} reserves {share.reserved} slices of {name}, "
-                        f"but the pool has only {pool.capacity} ({pool.capacity_detail()})"
+                        f"but the pool has only {pool.capacity} ({pool.capacity_detail()})",
                     )
         for pool in pools:
             verdict = _verdict(pool, tenants)

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from rules.data_loss import values_hold_data
 from rules.storage import class_problem
 
-from .base import Model, pinned_image, release_ref
+from .base import KeyedValueError, Model, pinned_image, release_ref
 from .migration import MigratedClaim, Migration
 from .quantity import parse_quantity, quantity
 
@@ -129,6 +129,18 @@ class StorageConfig(Model):
     def _image(cls, v: str) -> str:
         return pinned_image(v)
 
+    @field_validator("releases")
+    @classmethod
+    def _unique_releases(cls, v: list[HelmReleaseSpec]) -> list[HelmReleaseSpec]:
+        refs = [r.ref for r in v]
+        for i, ref in enumerate(refs):
+            if ref in refs[:i]:
+                raise KeyedValueError(
+                    (i,),
+                    f"HelmRelease {ref} is listed twice (releases[{refs.index(ref)}] and [{i}]); merge them",
+                )
+        return v
+
     @field_validator("monitoring")
     @classmethod
     def _monitoring(cls, v: MonitoringStorageTargets | None, info: ValidationInfo):
@@ -138,9 +150,11 @@ class StorageConfig(Model):
         known = {r.ref for r in info.data.get("releases") or []}
         for key, target in v.items():
             if problem := class_problem(target.storage_class, approved):
-                raise ValueError(f"{key} {problem}")
+                raise KeyedValueError((key, "storageClass"), f"{key} {problem}")
             if target.release not in known:
-                raise ValueError(f"{key}: release '{target.release}' is not declared under releases")
+                raise KeyedValueError(
+                    (key, "release"), f"{key}: release '{target.release}' is not declared under releases"
+                )
         return v
 
     @field_validator("migrations")
@@ -151,41 +165,51 @@ class StorageConfig(Model):
         targets = info.data.get("monitoring")
         seen_claims: dict[str, str] = {}
         release_of: dict[str, str] = {}
-        for m in v:
+        for i, m in enumerate(v):
             if problem := class_problem(m.target_class, approved):
-                raise ValueError(f"migration '{m.name}': the target class {problem}")
-            for c in m.pvcs:
+                raise KeyedValueError((i, "targetClass"), f"migration '{m.name}': the target class {problem}")
+            for j, c in enumerate(m.pvcs):
                 where = f"migration '{m.name}' PVC {c.key}"
                 if c.key in seen_claims:
-                    raise ValueError(f"{where} is also moved by migration '{seen_claims[c.key]}'")
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "name"), f"{where} is also moved by migration '{seen_claims[c.key]}'"
+                    )
                 seen_claims[c.key] = m.name
                 if c.current_class == m.target_class:
-                    raise ValueError(f"{where} is already on {m.target_class}; drop it from the migration")
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "currentClass"),
+                        f"{where} is already on {m.target_class}; drop it from the migration",
+                    )
                 if c.owner.release not in known:
-                    raise ValueError(
-                        f"{where}: owner release '{c.owner.release}' is not declared under releases"
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "owner", "release"),
+                        f"{where}: owner release '{c.owner.release}' is not declared under releases",
                     )
                 # One migration per release: the release's suspend/replicas follow exactly one phase.
                 if release_of.setdefault(c.owner.release, m.name) != m.name:
-                    raise ValueError(
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "owner", "release"),
                         f"{where}: release {c.owner.release} also owns PVCs of migration "
-                        f"'{release_of[c.owner.release]}'; move them in one migration"
+                        f"'{release_of[c.owner.release]}'; move them in one migration",
                     )
                 target = getattr(targets, c.monitoring_target) if targets and c.monitoring_target else None
                 if c.monitoring_target and target is None and "monitoring" in info.data:  # else it failed
-                    raise ValueError(
-                        f"{where}: monitoringTarget {c.monitoring_target} needs storage.monitoring"
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "monitoringTarget"),
+                        f"{where}: monitoringTarget {c.monitoring_target} needs storage.monitoring",
                     )
                 if target and target.storage_class != m.target_class:
-                    raise ValueError(
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "monitoringTarget"),
                         f"{where}: monitoring.{c.monitoring_target}.storageClass is {target.storage_class}, "
-                        f"the migration moves it to {m.target_class}; make them agree"
+                        f"the migration moves it to {m.target_class}; make them agree",
                     )
                 size = target_size(c, targets)
                 if parse_quantity(size) < parse_quantity(c.size):
-                    raise ValueError(
+                    raise KeyedValueError(
+                        (i, "pvcs", j, "targetSize"),
                         f"{where}: target size {size} is smaller than the source {c.size}; "
-                        "a copy could not fit (volumes only grow)"
+                        "a copy could not fit (volumes only grow)",
                     )
         return v
 

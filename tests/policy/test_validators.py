@@ -205,6 +205,17 @@ def test_sops_override_via_stack_config_file(tmp_path):
     assert check("sops-untouchable", secret("sops-age", "flux-system"), config=config).passed
 
 
+def test_the_pack_judges_the_variant_being_previewed(tmp_path, monkeypatch):
+    """The driver exports K3S_HOME_STACK_CONFIG for a variant; the pack used to read the committed file."""
+    doc = yaml.safe_load(STACK_FILE.read_text())
+    doc["config"]["k3s-home:cluster"]["sops"] = {"namespace": "secrets", "ageSecret": "age-key"}
+    variant = tmp_path / "Pulumi.variant.yaml"
+    variant.write_text(yaml.safe_dump(doc))
+    assert check("sops-untouchable", secret("age-key", "secrets")).passed
+    monkeypatch.setenv("K3S_HOME_STACK_CONFIG", str(variant))
+    assert check("sops-untouchable", secret("age-key", "secrets")).violations
+
+
 # --- usb-nic-monitoring ------------------------------------------------------------------------------
 
 

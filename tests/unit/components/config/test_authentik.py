@@ -94,7 +94,8 @@ def _redirect(url: str, mode: str = "strict"):
 BAD = {
     "duplicate slug": (
         _set(("clients", 1, "slug"), "grafana"),
-        "k3s-home:authentik.clients: duplicate slug 'grafana'; slugs are client ids and must be unique",
+        "k3s-home:authentik.clients[1].slug: "
+        "duplicate slug 'grafana'; slugs are client ids and must be unique",
     ),
     "http redirect": (
         _redirect("http://grafana.fletcherlabs.net/login/generic_oauth"),

@@ -48,7 +48,8 @@ def test_even_number_of_servers(real_raw):
         cp["target"]["servers"] = ["k3s1", "k3s2", "k3s3", "k3s4"]
 
     assert error(real_raw, four) == (
-        f"{KEY}: 4 servers (k3s1, k3s2, k3s3, k3s4) is even: quorum 3 tolerates no more failures "
+        f"{KEY}.target.servers: "
+        "4 servers (k3s1, k3s2, k3s3, k3s4) is even: quorum 3 tolerates no more failures "
         "than 3 servers do; use 3 or 5"
     )
 
@@ -59,7 +60,7 @@ def test_fewer_than_three_servers(real_raw, servers):
         cp["target"]["servers"] = servers
 
     assert error(real_raw, few) == (
-        f"{KEY}: {len(servers)} server(s) ({', '.join(servers)}) give no HA: "
+        f"{KEY}.target.servers: {len(servers)} server(s) ({', '.join(servers)}) give no HA: "
         "etcd needs at least 3 to survive a failure"
     )
 
@@ -68,7 +69,10 @@ def test_duplicate_node_addresses(real_raw):
     def dup(cp):
         node(cp, "k3s2")["address"] = node(cp, "k3s1")["address"]
 
-    assert error(real_raw, dup) == f"{KEY}: duplicate address 192.168.10.21: used by k3s1 and k3s2"
+    assert (
+        error(real_raw, dup)
+        == f"{KEY}.nodes[1].address: duplicate address 192.168.10.21: used by k3s1 and k3s2"
+    )
 
 
 def test_vip_must_not_be_a_node_address(real_raw):
@@ -76,7 +80,10 @@ def test_vip_must_not_be_a_node_address(real_raw):
         cp["target"]["vip"] = "192.168.10.32"
         cp["target"]["tlsSan"] = ["192.168.10.32", cp["target"]["dnsName"]]
 
-    assert error(real_raw, clash) == f"{KEY}: duplicate address 192.168.10.32: used by k3s4 and the VIP"
+    assert (
+        error(real_raw, clash)
+        == f"{KEY}.target.vip: duplicate address 192.168.10.32: used by k3s4 and the VIP"
+    )
 
 
 def test_duplicate_node_name(real_raw):
@@ -85,7 +92,7 @@ def test_duplicate_node_name(real_raw):
         extra["address"] = "192.168.10.99"
         cp["nodes"].append(extra)
 
-    assert error(real_raw, dup) == f"{KEY}: node k3s4 is listed more than once"
+    assert error(real_raw, dup) == f"{KEY}.nodes[4].name: node k3s4 is listed more than once"
 
 
 def test_vip_missing_from_tls_san(real_raw):
@@ -93,7 +100,8 @@ def test_vip_missing_from_tls_san(real_raw):
         cp["target"]["tlsSan"] = [cp["target"]["dnsName"]]
 
     assert error(real_raw, no_vip) == (
-        f"{KEY}: target.tlsSan lacks the VIP 192.168.10.20; servers joining through it would fail TLS"
+        f"{KEY}.target.tlsSan: "
+        "target.tlsSan lacks the VIP 192.168.10.20; servers joining through it would fail TLS"
     )
 
 
@@ -102,7 +110,7 @@ def test_dns_name_missing_from_tls_san(real_raw):
         cp["target"]["tlsSan"] = [cp["target"]["vip"]]
 
     assert error(real_raw, no_dns) == (
-        f"{KEY}: target.tlsSan lacks the API name k3s-api.fletcherlabs.net; "
+        f"{KEY}.target.tlsSan: target.tlsSan lacks the API name k3s-api.fletcherlabs.net; "
         "kubeconfigs using it would fail TLS"
     )
 
@@ -324,7 +332,7 @@ def test_unknown_server(real_raw):
 
     assert (
         error(real_raw, unknown)
-        == f"{KEY}: target server k3s9 is not among the nodes (k3s1, k3s2, k3s3, k3s4)"
+        == f"{KEY}.target.servers[2]: target server k3s9 is not among the nodes (k3s1, k3s2, k3s3, k3s4)"
     )
 
 
@@ -332,7 +340,10 @@ def test_server_listed_twice(real_raw):
     def twice(cp):
         cp["target"]["servers"] = ["k3s1", "k3s2", "k3s2"]
 
-    assert error(real_raw, twice) == f"{KEY}: target servers list a node twice: k3s1, k3s2, k3s2"
+    assert (
+        error(real_raw, twice)
+        == f"{KEY}.target.servers[2]: target servers list a node twice: k3s1, k3s2, k3s2"
+    )
 
 
 def test_first_server_must_hold_the_datastore(real_raw):
@@ -340,7 +351,8 @@ def test_first_server_must_hold_the_datastore(real_raw):
         cp["target"]["servers"] = ["k3s2", "k3s1", "k3s3"]
 
     assert error(real_raw, reorder) == (
-        f"{KEY}: the first target server must be k3s1, today's server, which holds the datastore "
+        f"{KEY}.target.servers[0]: "
+        "the first target server must be k3s1, today's server, which holds the datastore "
         "to convert (got k3s2)"
     )
 

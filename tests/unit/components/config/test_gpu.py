@@ -114,7 +114,7 @@ BAD_INPUT = {
     ),
     "unknown pool": (
         lambda g: _tenant(g, "ai")["pools"].update({"amd.com/gpu": {"max": 1}}),
-        "k3s-home:gpu.tenants: tenant ai asks for unknown pool amd.com/gpu; "
+        "k3s-home:gpu.tenants[1].pools.amd.com/gpu: tenant ai asks for unknown pool amd.com/gpu; "
         "pools are nvidia.com/gpu, gpu.intel.com/i915",
     ),
     "tenant without namespace": (
@@ -129,12 +129,14 @@ BAD_INPUT = {
     ),
     "reservation larger than the pool": (
         lambda g: _tenant(g, "media")["pools"].update({"nvidia.com/gpu": {"reserved": 17}}),
-        "k3s-home:gpu.tenants: tenant media reserves 17 slices of nvidia.com/gpu, "
+        "k3s-home:gpu.tenants[0].pools.nvidia.com/gpu.reserved: "
+        "tenant media reserves 17 slices of nvidia.com/gpu, "
         "but the pool has only 16 (4 devices x 4 replicas on k3s3)",
     ),
     "duplicate tenant": (
         lambda g: g["tenants"].append(copy.deepcopy(_tenant(g, "ai"))),
-        "k3s-home:gpu.tenants: tenant ai is listed twice (tenants[1] and tenants[2]); merge them",
+        "k3s-home:gpu.tenants[2].namespace: "
+        "tenant ai is listed twice (tenants[1] and tenants[2]); merge them",
     ),
     "oversubscribed": (
         lambda g: _tenant(g, "ai")["pools"].update({"nvidia.com/gpu": {"max": 15}}),
@@ -166,7 +168,7 @@ BAD_INPUT = {
     ),
     "unknown priority class": (
         lambda g: _tenant(g, "ai").update(priorityClassName="batch-gpu"),
-        "k3s-home:gpu.tenants: tenant ai uses priorityClassName batch-gpu, "
+        "k3s-home:gpu.tenants[1].priorityClassName: tenant ai uses priorityClassName batch-gpu, "
         "which is not one of the GPU priority classes (critical-gpu, normal-gpu)",
     ),
     "requests greater than one allowed": (
@@ -186,7 +188,7 @@ BAD_INPUT = {
     ),
     "pool defined twice": (
         lambda g: g["pools"].append(copy.deepcopy(g["pools"][0])),
-        "k3s-home:gpu.pools: pool nvidia.com/gpu is defined twice; merge the two entries",
+        "k3s-home:gpu.pools[2]: pool nvidia.com/gpu is defined twice; merge the two entries",
     ),
 }
 

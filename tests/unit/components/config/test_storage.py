@@ -58,7 +58,8 @@ def test_target_class_not_approved(raw: dict) -> None:
     monitoring(raw)["targetClass"] = "local-path"
     # The monitoring targets still say longhorn-replicated; the class check comes first.
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'monitoring': the target class uses storage class "
+        "k3s-home:storage.migrations[0].targetClass: "
+        "migration 'monitoring': the target class uses storage class "
         "'local-path'; use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
     )
 
@@ -66,7 +67,7 @@ def test_target_class_not_approved(raw: dict) -> None:
 def test_monitoring_target_class_not_approved(raw: dict) -> None:
     raw["storage"]["monitoring"]["grafana"]["storageClass"] = "nfs-client"
     assert refused(raw) == (
-        "k3s-home:storage.monitoring: grafana uses storage class 'nfs-client'; "
+        "k3s-home:storage.monitoring.grafana.storageClass: grafana uses storage class 'nfs-client'; "
         "use longhorn-replicated or an approved alternative (longhorn-nvme, longhorn-optane)"
     )
 
@@ -74,7 +75,8 @@ def test_monitoring_target_class_not_approved(raw: dict) -> None:
 def test_target_size_smaller_than_source(raw: dict) -> None:
     raw["storage"]["monitoring"]["loki"]["size"] = "5Gi"  # the live claim is 10Gi
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'monitoring' PVC monitoring/storage-loki-0: target size 5Gi "
+        "k3s-home:storage.migrations[0].pvcs[3].targetSize: "
+        "migration 'monitoring' PVC monitoring/storage-loki-0: target size 5Gi "
         "is smaller than the source 10Gi; a copy could not fit (volumes only grow)"
     )
 
@@ -82,7 +84,8 @@ def test_target_size_smaller_than_source(raw: dict) -> None:
 def test_explicit_target_size_smaller_than_source(raw: dict) -> None:
     raw["storage"]["migrations"][1]["pvcs"][0]["targetSize"] = "512Mi"
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'bazarr-pilot' PVC media/bazarr-config: target size 512Mi "
+        "k3s-home:storage.migrations[1].pvcs[0].targetSize: "
+        "migration 'bazarr-pilot' PVC media/bazarr-config: target size 512Mi "
         "is smaller than the source 1Gi; a copy could not fit (volumes only grow)"
     )
 
@@ -132,7 +135,8 @@ def test_same_pvc_in_two_migrations(raw: dict) -> None:
     dup["name"] = "bazarr-again"
     raw["storage"]["migrations"].append(dup)
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'bazarr-again' PVC media/bazarr-config is also moved by "
+        "k3s-home:storage.migrations[2].pvcs[0].name: "
+        "migration 'bazarr-again' PVC media/bazarr-config is also moved by "
         "migration 'bazarr-pilot'"
     )
 
@@ -140,7 +144,8 @@ def test_same_pvc_in_two_migrations(raw: dict) -> None:
 def test_claim_already_on_the_target_class(raw: dict) -> None:
     raw["storage"]["migrations"][1]["pvcs"][0]["currentClass"] = "longhorn-replicated"
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'bazarr-pilot' PVC media/bazarr-config is already on "
+        "k3s-home:storage.migrations[1].pvcs[0].currentClass: "
+        "migration 'bazarr-pilot' PVC media/bazarr-config is already on "
         "longhorn-replicated; drop it from the migration"
     )
 
@@ -148,7 +153,8 @@ def test_claim_already_on_the_target_class(raw: dict) -> None:
 def test_owner_release_must_be_declared(raw: dict) -> None:
     raw["storage"]["migrations"][1]["pvcs"][0]["owner"]["release"] = "media/sonarr"
     assert refused(raw) == (
-        "k3s-home:storage.migrations: migration 'bazarr-pilot' PVC media/bazarr-config: owner release "
+        "k3s-home:storage.migrations[1].pvcs[0].owner.release: "
+        "migration 'bazarr-pilot' PVC media/bazarr-config: owner release "
         "'media/sonarr' is not declared under releases"
     )
 
@@ -156,7 +162,8 @@ def test_owner_release_must_be_declared(raw: dict) -> None:
 def test_monitoring_target_and_migration_must_agree(raw: dict) -> None:
     raw["storage"]["monitoring"]["prometheus"]["storageClass"] = "longhorn-nvme"
     assert refused(raw) == (
-        f"k3s-home:storage.migrations: migration 'monitoring' PVC monitoring/{PROM}: "
+        f"k3s-home:storage.migrations[0].pvcs[0].monitoringTarget: "
+        f"migration 'monitoring' PVC monitoring/{PROM}: "
         "monitoring.prometheus.storageClass is longhorn-nvme, the migration moves it to longhorn-replicated; "
         "make them agree"
     )
