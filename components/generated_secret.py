@@ -1,6 +1,6 @@
 """Generated credentials that live only in Pulumi state, as secret outputs.
 
-The stack config chooses the generator (`k3s-home:secrets.generator`, ADR 0014):
+The stack config chooses the generator (`k3s-home:secrets.generator`, ADR 0016):
 - `random`: `pulumi_random.RandomPassword`; it needs the `random` resource plugin, and the driver refuses
   with one line when it is missing;
 - `python`: a Pulumi dynamic resource over Python's `secrets` module with the same contract: generated once

@@ -2,7 +2,7 @@
 
 The stack config chooses, never what happens to be installed: the two generators are different resource
 types, so a silent switch would replace (regenerate) the cluster token and every client secret. A switch is
-a migration (docs/adr, "One secret generator"), and the review gate blocks any replace it would cause.
+a migration (ADR 0016), and the review gate blocks any replace it would cause.
 """
 
 from __future__ import annotations
