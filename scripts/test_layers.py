@@ -1,18 +1,22 @@
 """`make test`: every test layer in turn, each one's time printed, stopping at the first that fails.
 
-Layers: unit + policy (the quick feedback, target 15 s on 2 cores), slow (the large-file copy/verify
-cases and the long property runs, marked `slow`), integration (the real engine and control plane).
+Layers: unit + policy (the quick feedback, target 15 s on 2 cores: one pytest-xdist worker per core),
+slow (the large-file copy/verify cases and the long property runs, marked `slow`), integration (the real
+engine and control plane). Bytecode caching is left on even when PYTHONDONTWRITEBYTECODE is set: without
+its caches (in ignored __pycache__ folders) pytest re-rewrites every test module's asserts, which doubles
+collection.
 Usage: python scripts/test_layers.py [LAYER ...]   (default: all, in this order)
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 LAYERS: dict[str, list[str]] = {
-    "unit+policy": ["tests/unit", "tests/policy", "-m", "not slow"],
+    "unit+policy": ["tests/unit", "tests/policy", "-m", "not slow", "-n", "auto"],
     "slow": ["tests/unit", "tests/policy", "-m", "slow"],
     "integration": ["tests/integration"],
 }
@@ -25,11 +29,13 @@ def main(argv: list[str]) -> int:
         known = ", ".join(LAYERS)
         print(f"test_layers: unknown layer {', '.join(unknown)} (one of {known})", file=sys.stderr)
         return 2
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times: list[tuple[str, float, int]] = []
     for name in names:
         print(f"== {name}", flush=True)
         start = time.monotonic()  # wall time of the layer, the figure a developer waits for
-        code = subprocess.run([sys.executable, "-m", "pytest", "-q", *LAYERS[name]], check=False).returncode
+        cmd = [sys.executable, "-m", "pytest", "-q", *LAYERS[name]]
+        code = subprocess.run(cmd, check=False, env=env).returncode
         times.append((name, time.monotonic() - start, code))
         if code != 0:
             break

@@ -21,7 +21,8 @@ class FakePytest:
     failing: set[str] = field(default_factory=set)  # layer names whose pytest exits 1
     ran: list[str] = field(default_factory=list)
 
-    def run(self, cmd: list[str], check: bool) -> subprocess.CompletedProcess:
+    def run(self, cmd: list[str], check: bool, env: dict[str, str]) -> subprocess.CompletedProcess:
+        assert "PYTHONDONTWRITEBYTECODE" not in env
         name = next(n for n, args in layers.LAYERS.items() if cmd[-len(args) :] == args)
         self.ran.append(name)
         return subprocess.CompletedProcess(cmd, 1 if name in self.failing else 0)
@@ -29,6 +30,7 @@ class FakePytest:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakePytest:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     fake = FakePytest()
     monkeypatch.setattr(layers.subprocess, "run", fake.run)
     return fake
@@ -56,7 +58,8 @@ def test_the_first_failing_layer_stops_the_run_and_sets_the_exit_code(fake, caps
 def test_the_quick_and_slow_layers_split_unit_and_policy_between_them():
     quick, slow = layers.LAYERS["unit+policy"], layers.LAYERS["slow"]
     assert quick[:2] == slow[:2] == ["tests/unit", "tests/policy"]
-    assert (quick[2:], slow[2:]) == (["-m", "not slow"], ["-m", "slow"])
+    assert (quick[2:4], slow[2:]) == (["-m", "not slow"], ["-m", "slow"])
+    assert quick[4:] == ["-n", "auto"]  # one xdist worker per core for the quick layer only
 
 
 def test_unknown_layer_is_one_line(fake, capsys):
