@@ -6,7 +6,7 @@ YES ?=
 AUDIT_PATH ?=
 
 .PHONY: toolchain preview up destroy test test-unit test-policy test-integration lint audit \
-        cluster-up cluster-down kubeconfig bench schema docs
+        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -19,6 +19,9 @@ up: toolchain
 
 destroy: toolchain
 	@bash scripts/stack.sh destroy $(if $(YES),--yes,)
+
+record-migration-sources: toolchain
+	@bash scripts/stack.sh record-migration-sources
 
 cluster-up: toolchain
 	@bash scripts/cluster.sh up

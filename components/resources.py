@@ -6,6 +6,7 @@ that turns them into resources. Kinds without a typed class become CustomResourc
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pulumi
@@ -17,6 +18,47 @@ def logical_name(obj: dict) -> str:
     meta = obj["metadata"]
     kind = re.sub(r"(?<!^)(?=[A-Z])", "-", obj["kind"]).lower()
     return "-".join(x for x in (kind, meta.get("namespace"), meta["name"]) if x)
+
+
+# Every top-level input of the kinds the stack may adopt. An adopted object is imported with all of them
+# ignored, so the import takes the live object exactly as Flux left it (an import with a difference
+# fails); the stack's own values apply in the next reviewed preview, once its `cluster.adopt` entry is
+# removed (ADR 0003).
+ADOPTED_AS_LIVE = [
+    "metadata",
+    "spec",
+    "data",
+    "binaryData",
+    "stringData",
+    "value",
+    "description",
+    "globalDefault",
+    "preemptionPolicy",
+    "provisioner",
+    "parameters",
+    "reclaimPolicy",
+    "allowVolumeExpansion",
+    "volumeBindingMode",
+]
+
+
+def secret_data(values: dict) -> dict:
+    """A Secret's `data`: each value base64-encoded, kept secret. Not `stringData`: the kubernetes
+    provider folds stringData into data when it checks inputs, so a plan saved by `make preview` would
+    no longer match at `make up` ("violates plan: properties changed")."""
+    return {
+        key: pulumi.Output.secret(
+            pulumi.Output.from_input(value).apply(lambda v: base64.b64encode(v.encode()).decode())
+        )
+        for key, value in values.items()
+    }
+
+
+def adoption(adopt_id: str | None) -> dict:
+    """Resource options for an object taken over from Flux: imported as live, never deleted by us."""
+    if adopt_id is None:
+        return {}
+    return {"import_": adopt_id, "ignore_changes": ADOPTED_AS_LIVE, "retain_on_delete": True}
 
 
 def register(rname: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

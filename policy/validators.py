@@ -43,6 +43,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictPr
 
 from components.config import NAMESPACE, StackConfig, load
 from rules import Finding, Severity
+from rules.adoption import as_live
 from rules.registry import (
     ADVISORY_SUFFIX,
     OBJECT_RULE_IDS,
@@ -292,12 +293,20 @@ def stack_validator(
     rule_id: str, severity: Severity
 ) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        converted = [c for r in args.resources if (c := to_object(r.resource_type, r.props)) is not None]
+        pairs = [(r, c) for r in args.resources if (c := to_object(r.resource_type, r.props)) is not None]
+        converted = [c for _, c in pairs]
         cfg = stack_config(args.get_config())
-        findings = check_stack([c.obj for c in converted], cfg)
+        adopted = [c.obj for r, c in pairs if _adopted_as_live(r)]
+        findings = as_live(check_stack([c.obj for c in converted], cfg), adopted)
         _report(_wanted(findings, rule_id, severity), [p for c in converted for p in c.unknown_paths], report)
 
     return validate
+
+
+def _adopted_as_live(resource: Any) -> bool:
+    """Registered by components.resources.adoption: every input ignored, so the live object stays."""
+    ignored = set(getattr(getattr(resource, "opts", None), "ignore_changes", None) or [])
+    return {"metadata", "spec"} <= ignored
 
 
 def _description(rule_id: str) -> str:

@@ -30,7 +30,7 @@ def _pending_migration(obj: dict, config: Config) -> str | None:
     return None
 
 
-def class_problem(value: object, approved: Sequence[str]) -> str | None:
+def class_problem(value: object, approved: Sequence[str], claim: bool = False) -> str | None:
     """Why `value` is not an approved storage class (the first one is the standard), else None.
 
     The one wording of mandatory practice 3: the rule, the config model and the components use it.
@@ -38,14 +38,17 @@ def class_problem(value: object, approved: Sequence[str]) -> str | None:
     if value in approved:
         return None
     use = f"use {approved[0]} or an approved alternative ({', '.join(approved[1:]) or 'none'})"
-    if value in (None, ""):
-        # An empty string means "no class" in most charts, i.e. the cluster default.
+    if value is None or (value == "" and not claim):
+        # In chart values an empty string means "no class", i.e. the cluster default.
         return f"names no storage class, so it gets the cluster default (local-path); {use}"
+    if value == "":
+        # On a claim it is the opposite: no class at all, only a pre-provisioned (static) volume binds.
+        return f'has storageClassName "": a pre-provisioned volume without a class or replicas; {use}'
     return f"uses storage class '{value}'; {use}"
 
 
 def _check(obj: dict, path: str, value: object, approved: list[str], what: str, pending: str | None):
-    problem = class_problem(value, approved)
+    problem = class_problem(value, approved, claim=not path.startswith("spec.values"))
     if problem is None:
         return None
     reason = f"{what} {problem}"

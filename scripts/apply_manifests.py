@@ -32,22 +32,26 @@ def _files(paths: list[str]) -> list[Path]:
     return out
 
 
+def load_files(paths: list[str]) -> list[dict]:
+    """Every object in the YAML files (or directories of them), in file order."""
+    return [d for path in _files(paths) for d in yaml.load_all(path.read_text(), Loader=_Loader) if d]
+
+
 def main(kubeconfig: str, *paths: str) -> int:
     client = Client(KubeConfig.from_file(kubeconfig), timeout=10)
     names = []
-    for path in _files(list(paths)):
-        for obj in (from_dict(d) for d in yaml.load_all(path.read_text(), Loader=_Loader) if d):
-            try:
-                client.create(obj)
-            except ApiError as err:
-                if err.status.code != 409:
-                    raise
-                ns = getattr(obj.metadata, "namespace", None)
-                current = client.get(type(obj), obj.metadata.name, **({"namespace": ns} if ns else {}))
-                obj.metadata.resourceVersion = current.metadata.resourceVersion
-                client.replace(obj)
-            if isinstance(obj, CustomResourceDefinition):
-                names.append(obj.metadata.name)
+    for obj in map(from_dict, load_files(list(paths))):
+        try:
+            client.create(obj)
+        except ApiError as err:
+            if err.status.code != 409:
+                raise
+            ns = getattr(obj.metadata, "namespace", None)
+            current = client.get(type(obj), obj.metadata.name, **({"namespace": ns} if ns else {}))
+            obj.metadata.resourceVersion = current.metadata.resourceVersion
+            client.replace(obj)
+        if isinstance(obj, CustomResourceDefinition):
+            names.append(obj.metadata.name)
     deadline = time.monotonic() + DEADLINE_SECONDS
     for name in names:
         while True:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Embedded control plane on loopback: etcd + kube-apiserver + kube-controller-manager, generated
-# certificates, a kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig
+# Embedded control plane on loopback that behaves like k3s-home: etcd + kube-apiserver +
+# kube-controller-manager + kube-scheduler, and KWOK simulating the nodes k3s1..k3s4 (no kubelets),
+# seeded with what Flux, Helm and local-path created on the real cluster. Generated certificates, a
+# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|ports [dev|test|aux]
 # Every wait is bounded; a process that dies is reported with the tail of its log.
 set -euo pipefail
 
@@ -8,8 +10,17 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 STATE="${K3S_HOME_CLUSTER_DIR:-$ROOT/.work/cluster}"
 PKI="$STATE/pki"
 KUBECONFIG_PATH="${K3S_HOME_CLUSTER_KUBECONFIG:-$ROOT/.work/kubeconfig}"
-ETCD_PORT="${K3S_HOME_ETCD_PORT:-23790}"
-API_PORT="${K3S_HOME_API_PORT:-16443}"
+# Ports are derived from the checkout's path, so two checkouts on one machine never share them:
+# from 20000 + 10*slot, three ports each (etcd client, etcd peer, kube-apiserver) for `dev` (make
+# cluster-up, make preview), `test` (the integration session) and `aux` (tests' throwaway planes).
+port_base() { # purpose -> first port of that purpose's block
+  local slot=$(( $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 1000 ))
+  local offset
+  case ${1:-dev} in dev) offset=0 ;; test) offset=3 ;; aux) offset=6 ;; *) die "unknown port purpose $1" ;; esac
+  echo $(( 20000 + slot * 10 + offset ))
+}
+ETCD_PORT="${K3S_HOME_ETCD_PORT:-$(port_base dev)}"
+API_PORT="${K3S_HOME_API_PORT:-$(( $(port_base dev) + 2 ))}"
 WAIT_SECONDS="${K3S_HOME_WAIT_SECONDS:-90}"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
@@ -20,9 +31,11 @@ bin_dir() {
   # shellcheck disable=SC1091
   source "$ROOT/.work/env.sh"
   BIN="$K3S_HOME_KUBE_BIN_DIR"
-  for b in etcd kube-apiserver kube-controller-manager; do
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do
     [[ -x $BIN/$b ]] || die "$BIN/$b missing; run: make toolchain"
   done
+  KWOK="$K3S_HOME_KWOK_BIN"
+  [[ -x $KWOK ]] || die "$KWOK missing; run: make toolchain"
 }
 
 alive() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
@@ -76,6 +89,21 @@ EOF
   chmod 600 "$KUBECONFIG_PATH"
 }
 
+# A port held by another process is named in one line, with the checkout that holds it when it is
+# another embedded control plane, instead of an "address already in use" deep in a log.
+port_free() { # port
+  local holder
+  holder=$(ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+  [[ -z $holder ]] && ! ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
+  local cmd dir
+  cmd=$(tr '\0' ' ' <"/proc/$holder/cmdline" 2>/dev/null || true)
+  dir=$(sed -n 's/.*--data-dir \([^ ]*\)\/etcd-data.*/\1/p;s/.*--cert-dir \([^ ]*\)\/pki.*/\1/p' <<<"$cmd" | head -n1)
+  if [[ -n $dir ]]; then
+    die "port $1 is held by the embedded control plane in $dir (pid $holder); stop it with: K3S_HOME_CLUSTER_DIR=$dir bash scripts/cluster.sh down (or make cluster-down in its checkout), or set K3S_HOME_API_PORT/K3S_HOME_ETCD_PORT"
+  fi
+  die "port $1 is held by pid ${holder:-?} (${cmd:-unknown process}); free it or set K3S_HOME_API_PORT/K3S_HOME_ETCD_PORT"
+}
+
 start() { # name cmd...
   local name=$1; shift
   alive "$name" && return 0
@@ -106,11 +134,13 @@ up() {
   mkdir -p "$STATE"
   certs
   kubeconfig
+  if ! alive etcd; then port_free "$ETCD_PORT"; port_free $((ETCD_PORT + 1)); fi
+  if ! alive kube-apiserver; then port_free "$API_PORT"; fi
   start etcd "$BIN/etcd" --name embedded --data-dir "$STATE/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
-    --initial-cluster "embedded=http://127.0.0.1:$((ETCD_PORT + 10))" --unsafe-no-fsync --log-level warn
+    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+    --initial-cluster "embedded=http://127.0.0.1:$((ETCD_PORT + 1))" --unsafe-no-fsync --log-level warn
   wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
@@ -118,18 +148,27 @@ up() {
     --client-ca-file "$PKI/ca.crt" --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode RBAC --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-    --enable-priority-and-fairness=false --cert-dir "$PKI"
+    --enable-priority-and-fairness=false --cert-dir "$PKI" --allow-privileged=true
   wait_for kube-apiserver "kube-apiserver /readyz" api_ready
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_PATH" \
     --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
-    --use-service-account-credentials=false --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle'
+    --use-service-account-credentials=false --controllers '*,-nodeipam,-cloud-node-lifecycle'
+  start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$KUBECONFIG_PATH" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port 0
+  # KWOK manages only nodes annotated as fake; its default stages make pods Running and Job pods
+  # Succeeded, and finish deletions the way a kubelet would.
+  start kwok "$KWOK" --kubeconfig "$KUBECONFIG_PATH" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.42.0.0/16 \
+    --node-ip 10.0.0.1 --node-lease-duration-seconds 40
   sleep 1
-  alive kube-controller-manager || { tail -n 15 "$STATE/kube-controller-manager.log" >&2; die "kube-controller-manager exited"; }
-  # CRDs first, then what Flux already keeps in the live cluster (namespaces, PriorityClasses).
+  for name in kube-controller-manager kube-scheduler kwok; do
+    alive "$name" || { tail -n 15 "$STATE/$name.log" >&2; die "$name exited"; }
+  done
+  # CRDs first, then the nodes and what Flux, Helm and local-path created on the live cluster.
   "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$(crd_dir)"
-  "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$ROOT/toolchain/embedded-baseline.yaml"
-  "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_live.py" "$KUBECONFIG_PATH" "$ROOT/Pulumi.k3s-home.yaml"
+  "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_live.py" "$KUBECONFIG_PATH" "$ROOT/Pulumi.k3s-home.yaml" \
+    --wait "$WAIT_SECONDS"
   log "embedded control plane ready: https://127.0.0.1:$API_PORT (kubeconfig: $KUBECONFIG_PATH)"
 }
 
@@ -140,7 +179,7 @@ crd_dir() {
 }
 
 down() {
-  for name in kube-controller-manager kube-apiserver etcd; do
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if alive "$name"; then
       local pid
       pid=$(cat "$STATE/$name.pid")
@@ -157,7 +196,7 @@ down() {
 
 status() {
   local ok=0
-  for name in etcd kube-apiserver kube-controller-manager; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
     if alive "$name"; then echo "$name: running"; else echo "$name: stopped"; ok=1; fi
   done
   return $ok
@@ -168,6 +207,7 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   kubeconfig) echo "$KUBECONFIG_PATH" ;;
+  ports) b=$(port_base "${2:-dev}"); echo "etcd=$b api=$((b + 2))" ;;
   crd-dir) crd_dir ;;
-  *) die "usage: $0 up|down|status|kubeconfig" ;;
+  *) die "usage: $0 up|down|status|kubeconfig|ports [dev|test|aux]" ;;
 esac

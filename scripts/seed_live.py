@@ -1,52 +1,232 @@
-"""Seed the embedded control plane with the live objects the stack config says exist and the stack
-adopts unchanged (the migration's source PVs and claims), so the embedded target meets the same world
-as the real cluster. Usage: seed_live.py KUBECONFIG STACK_FILE
+"""Seed the embedded control plane so that it behaves like k3s-home.
 
-They carry `kubectl.kubernetes.io/last-applied-configuration`, as objects applied with kubectl do: the
-kubernetes plugin built here (provider v2 source, ADR 0001) reads an imported object's inputs from it.
-Without it the plugin sees no spec and proposes a replace, which the review gate blocks for PVs/PVCs.
+Usage: seed_live.py KUBECONFIG STACK_FILE [--wait SECONDS]
+
+1. Nodes k3s1..k3s4, generated from the stack's `controlPlane.nodes` and `gpu.pools` (cores, memory,
+   hostname labels, allocatable GPU slices), annotated for KWOK, which plays their kubelets.
+2. What Flux, Helm and local-path created on the live cluster: every manifest in
+   `toolchain/live-baseline/` (each object names its source file in the Flux repository).
+3. local-path's part: a claim of class local-path that the baseline pins to a node (the
+   `volume.kubernetes.io/selected-node` annotation the scheduler writes) gets the PV local-path would
+   provision for it, `pvc-<claim uid>`, a `local` volume under /var/lib/rancher/k3s/storage (k3s's
+   local-path class carries `defaultVolumeType: local`, k3s-io/k3s manifests/local-storage.yaml). The PV
+   controller then binds them, so the claims look exactly as on the live cluster (no kubectl
+   annotations, `claimRef.uid` set).
+4. A bounded wait until every claim is Bound and every seeded workload's pods are Running.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
+import time
 from pathlib import Path
 
 from lightkube import Client, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import load_in_cluster_generic_resources
+from lightkube.resources.core_v1 import PersistentVolume, PersistentVolumeClaim, Pod
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from components.config import load_stack_file
-from components.storage.source import source_claim, source_pv
-from rules.data_loss import Phase
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from apply_manifests import load_files  # noqa: E402
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+from components.config import StackConfig, load_stack_file  # noqa: E402
+
+BASELINE = ROOT / "toolchain" / "live-baseline"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+LOCAL_PATH_ROOT = "/var/lib/rancher/k3s/storage"
+KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+BINDER_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
+# What must exist before anything names it (a pod whose claim is missing waits minutes in the
+# scheduler's backoff); the rest keeps file order (the GPU quotas come last, after
+# the pods they count, as on the live cluster). A claim that names a volume not yet created is Lost.
+FIRST = {
+    "Namespace": 0,
+    "StorageClass": 1,
+    "PriorityClass": 1,
+    "RuntimeClass": 1,
+    "PersistentVolume": 2,
+    "PersistentVolumeClaim": 3,
+}
 
 
-def live_objects(stack_file: str) -> list[dict]:
-    storage = load_stack_file(stack_file).storage
-    out: list[dict] = []
-    for m in storage.migrations:
-        for c in m.pvcs:
-            out += [source_pv(m, c, Phase.PLAN), source_claim(c)]
-    for obj in out:
-        applied = json.dumps(obj, sort_keys=True)  # before the annotation itself is added
-        obj["metadata"].setdefault("annotations", {})[LAST_APPLIED] = applied
+def nodes(cfg: StackConfig) -> list[dict]:
+    """The cluster's nodes as KWOK-managed Node objects with the capacity the stack config states."""
+    out = []
+    for node in cfg.control_plane.nodes:
+        capacity = {"cpu": str(node.cores), "memory": f"{int(node.memory_gi_b * 1024)}Mi", "pods": "110"}
+        for pool in cfg.gpu.pools:
+            if node.name in pool.nodes:
+                capacity[pool.resource] = str(pool.devices_per_node * pool.slices_per_device)
+        labels = {
+            "kubernetes.io/hostname": node.name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "type": "kwok",
+        }
+        if node.role == "server":
+            labels["node-role.kubernetes.io/control-plane"] = "true"
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": node.name, "labels": labels, "annotations": dict(KWOK_ANNOTATION)},
+                "status": {"capacity": capacity, "allocatable": dict(capacity)},
+            }
+        )
     return out
 
 
-def main(kubeconfig: str, stack_file: str) -> int:
-    client = Client(KubeConfig.from_file(kubeconfig), timeout=10)
-    for obj in live_objects(stack_file):
-        try:
-            client.create(from_dict(obj))
-        except ApiError as err:
-            if err.status.code != 409:  # already seeded
-                raise
+def local_path_volume(claim: dict, uid: str) -> dict:
+    """The PV local-path-provisioner creates for `claim` on its selected node (its real shape)."""
+    meta = claim["metadata"]
+    node, name, ns = meta["annotations"][SELECTED_NODE], f"pvc-{uid}", meta["namespace"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": name,
+            "annotations": {
+                "pv.kubernetes.io/provisioned-by": "rancher.io/local-path",
+                "local.path.provisioner/selected-node": node,
+            },
+            "finalizers": ["kubernetes.io/pv-protection"],
+        },
+        "spec": {
+            "accessModes": claim["spec"].get("accessModes", ["ReadWriteOnce"]),
+            "capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "name": meta["name"],
+                "namespace": ns,
+                "uid": uid,
+            },
+            "local": {"path": f"{LOCAL_PATH_ROOT}/{name}_{ns}_{meta['name']}"},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
+                            ]
+                        }
+                    ]
+                }
+            },
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": "local-path",
+            "volumeMode": "Filesystem",
+        },
+    }
+
+
+def _exists(client: Client, resource) -> bool:
+    """Admission may answer before the existence check (a second globalDefault is "forbidden")."""
+    meta = resource.metadata
+    try:
+        client.get(type(resource), meta.name, **({"namespace": meta.namespace} if meta.namespace else {}))
+    except ApiError:
+        return False
+    return True
+
+
+class SeedError(Exception):
+    pass
+
+
+def _create(client: Client, obj: dict):
+    resource = from_dict(obj)
+    try:
+        return client.create(resource)
+    except ApiError as err:
+        if err.status.code == 409 or _exists(client, resource):  # seeded already (`cluster.sh up` again)
+            return None
+        meta = obj["metadata"]
+        where = "/".join(x for x in (meta.get("namespace"), meta["name"]) if x)
+        source = meta.get("annotations", {}).get("k3s-home.dev/seed-source", "generated")
+        raise SeedError(f"{obj['kind']} {where} (from {source}) refused: {err.status.message}") from None
+
+
+def _wait(client: Client, seconds: float, clock=time.monotonic) -> str | None:
+    """None when every claim is Bound and every pod Running or Succeeded; else what is still not."""
+    deadline = clock() + seconds
+    while True:
+        pending = [
+            f"claim {c.metadata.namespace}/{c.metadata.name} is {c.status.phase}"
+            for c in client.list(PersistentVolumeClaim, namespace="*")
+            if c.status.phase != "Bound"
+        ] + [
+            f"pod {p.metadata.namespace}/{p.metadata.name} is {p.status.phase}"
+            for p in client.list(Pod, namespace="*")
+            if p.status.phase not in ("Running", "Succeeded")
+        ]
+        if not pending:
+            return None
+        if clock() > deadline:
+            return "; ".join(pending[:5])
+        time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kubeconfig")
+    parser.add_argument("stack_file")
+    parser.add_argument("--wait", type=float, default=90)
+    args = parser.parse_args(argv)
+    try:
+        return _seed(args)
+    except SeedError as err:
+        print(f"[cluster] ERROR: seeding the live baseline: {err}", file=sys.stderr)
+        return 1
+
+
+def _seed(args: argparse.Namespace) -> int:
+    cfg = load_stack_file(args.stack_file)
+    client = Client(KubeConfig.from_file(args.kubeconfig), timeout=10)
+    load_in_cluster_generic_resources(client)  # the Flux and Prometheus Operator kinds
+    for node in nodes(cfg):
+        _create(client, node)
+    docs = sorted(load_files([str(BASELINE)]), key=lambda d: FIRST.get(d["kind"], len(FIRST)))
+    # Volumes and claims first, bound, then the workloads: a pod whose claim is missing or still unbound
+    # waits out the scheduler's backoff.
+    storage = [d for d in docs if FIRST.get(d["kind"], len(FIRST)) < len(FIRST)]
+    claims = []
+    for doc in storage:
+        if doc["kind"] == "PersistentVolumeClaim":
+            # The PV controller writes these when it binds; a claim created with them and a volume whose
+            # claimRef has no uid yet is "misbound" and goes Lost. Without them it binds as on the cluster.
+            for note in BINDER_ANNOTATIONS:
+                doc["metadata"].get("annotations", {}).pop(note, None)
+        created = _create(client, doc)
+        if doc["kind"] == "PersistentVolumeClaim" and created is not None:
+            claims.append((doc, created.metadata.uid))
+    for doc, uid in claims:
+        spec, pinned = doc["spec"], SELECTED_NODE in doc["metadata"].get("annotations", {})
+        if spec.get("storageClassName") == "local-path" and not spec.get("volumeName") and pinned:
+            _create(client, local_path_volume(doc, uid))
+    stuck = _wait(client, args.wait)
+    if stuck:
+        print(f"[cluster] ERROR: seeded claims not bound within {args.wait:.0f}s: {stuck}", file=sys.stderr)
+        return 1
+    for doc in docs[len(storage) :]:
+        _create(client, doc)
+    stuck = _wait(client, args.wait)
+    if stuck:
+        print(
+            f"[cluster] ERROR: seeded workloads not ready within {args.wait:.0f}s: {stuck}", file=sys.stderr
+        )
+        return 1
+    print(
+        f"[cluster] seeded {len(cfg.control_plane.nodes)} nodes and {len(docs)} live objects "
+        f"({len(list(client.list(PersistentVolume)))} volumes bound, pods running)",
+        file=sys.stderr,
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    sys.exit(main())

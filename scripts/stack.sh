@@ -92,6 +92,10 @@ main() {
       pulumi up "${common[@]}" --policy-pack "$ROOT/policy/run-pack" --plan "$RUN/plan.json" "$@"
       rm -f "$RUN/plan.json"
       ;;
+    record-migration-sources)
+      # The live facts of each migrated claim (PV, node, host path, uid), written into the stack file.
+      python "$ROOT/scripts/record_sources.py" "$KUBECONFIG" "${K3S_HOME_STACK_CONFIG:-$ROOT/Pulumi.$STACK.yaml}"
+      ;;
     destroy|refresh)
       pulumi "$cmd" "${common[@]}" "$@"
       ;;

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rules.data_loss import Phase
 
@@ -45,13 +45,23 @@ class Owner(Model):
         return v
 
 
+class NfsExport(Model):
+    server: str
+    path: str = Field(pattern=r"^/")
+
+
 class SourceVolume(Model):
-    """The live PV behind the PVC, as the provisioner made it; adopted (import) without change in plan."""
+    """The live PV behind the PVC, as its provisioner (local-path) or the Flux repo (a static NFS volume)
+    made it; adopted (import) without change in plan. Recorded by `make record-migration-sources`."""
 
     volume: str  # PV name, e.g. pvc-<uid>
     reclaim_policy: Literal["Delete", "Retain"] = "Delete"
-    host_path: str  # local-path provisioner directory on the node
-    node: str
+    host_path: str | None = None  # local-path provisioner directory on the node
+    # How the PV names that directory. k3s's local-path class says `defaultVolumeType: local`
+    # (k3s-io/k3s manifests/local-storage.yaml); the upstream provisioner's default is hostPath.
+    volume_type: Literal["local", "hostPath"] = "local"
+    node: str | None = None
+    nfs: NfsExport | None = None  # a static NFS volume, as the repo's media claims are
     claim_uid: str = ""  # the claimRef uid recorded at adoption; empty lets the import read it
 
     @field_validator("volume")
@@ -60,6 +70,24 @@ class SourceVolume(Model):
         if not DNS_SUBDOMAIN.match(v):
             raise ValueError(f"'{v}' is not a PersistentVolume name")
         return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceVolume:
+        local = self.host_path is not None or self.node is not None
+        if self.nfs is not None and local:
+            raise ValueError("nfs names a static NFS volume; it excludes hostPath and node")
+        if self.nfs is None and not (self.host_path and self.node):
+            raise ValueError(
+                "a local-path volume needs hostPath and node (or set nfs for a static NFS volume)"
+            )
+        return self
+
+    @property
+    def location(self) -> str:
+        """Where the files live, for the summary: `node:path` or `nfs server:path`."""
+        if self.nfs is not None:
+            return f"nfs {self.nfs.server}:{self.nfs.path}"
+        return f"{self.node}:{self.host_path}"
 
 
 class MigratedClaim(Model):
@@ -143,7 +171,8 @@ class Migration(Model):
         if dup:
             raise ValueError(f"PVC '{dup}' is listed twice; claims are named by name within a migration")
         for claim in v:
-            if claim.current_class == "":
+            # "" is a real class only for a static volume (no provisioner); elsewhere it means unrecorded.
+            if claim.current_class == "" and claim.source.nfs is None:
                 raise ValueError(f"PVC '{claim.name}': currentClass is empty; record the live class")
         return v
 

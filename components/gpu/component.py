@@ -6,7 +6,7 @@ import pulumi
 
 from components.config import StackConfig
 from components.gpu.render import render, summary
-from components.resources import logical_name, register
+from components.resources import adoption, logical_name, register
 
 
 class GpuManagement(pulumi.ComponentResource):
@@ -28,7 +28,12 @@ class GpuManagement(pulumi.ComponentResource):
             adopt = config.cluster.adopt_id(obj["kind"], meta["name"], meta.get("namespace"))
             # Pods name these classes: create them before anything that may admit GPU pods.
             deps = classes if obj["kind"] != "PriorityClass" else []
-            opts_ = pulumi.ResourceOptions(parent=self, import_=adopt, depends_on=deps)
+            opts_ = pulumi.ResourceOptions(parent=self, depends_on=deps, **adoption(adopt))
+            if obj["kind"] == "PriorityClass":
+                # `value` is immutable: a change is a replace, and the fixed name means delete first.
+                opts_ = pulumi.ResourceOptions.merge(
+                    opts_, pulumi.ResourceOptions(replace_on_changes=["value"], delete_before_replace=True)
+                )
             res = register(f"{name}-{logical_name(obj)}", obj, opts_)
             if obj["kind"] == "PriorityClass":
                 classes.append(res)

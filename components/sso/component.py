@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.generated_secret import generated_secret
-from components.resources import register
+from components.resources import adoption, register, secret_data
 from components.sso.app_settings import app_secret_data
 from components.sso.blueprint import render_blueprint
 from components.sso.common import (
@@ -50,9 +50,13 @@ class AuthentikSso(pulumi.ComponentResource):
                 name=cfg.client_secrets_name, namespace=cfg.namespace, labels=LABELS
             ),
             type="Opaque",
-            string_data={
-                c.env_name: self.client_secrets[c.slug] for c in cfg.clients if c.slug in self.client_secrets
-            },
+            data=secret_data(
+                {
+                    c.env_name: self.client_secrets[c.slug]
+                    for c in cfg.clients
+                    if c.slug in self.client_secrets
+                }
+            ),
             opts=keep,
         )
 
@@ -64,11 +68,13 @@ class AuthentikSso(pulumi.ComponentResource):
                 name=cfg.bootstrap.secret_name, namespace=cfg.namespace, labels=LABELS
             ),
             type="Opaque",
-            string_data={
-                "AUTHENTIK_BOOTSTRAP_PASSWORD": password,
-                "AUTHENTIK_BOOTSTRAP_EMAIL": cfg.bootstrap.email,
-                "AUTHENTIK_BOOTSTRAP_TOKEN": token,
-            },
+            data=secret_data(
+                {
+                    "AUTHENTIK_BOOTSTRAP_PASSWORD": password,
+                    "AUTHENTIK_BOOTSTRAP_EMAIL": cfg.bootstrap.email,
+                    "AUTHENTIK_BOOTSTRAP_TOKEN": token,
+                }
+            ),
             opts=keep,
         )
 
@@ -80,7 +86,7 @@ class AuthentikSso(pulumi.ComponentResource):
                 name=cfg.blueprint.config_map, namespace=cfg.namespace, labels=BLUEPRINT_LABELS
             ),
             data={BLUEPRINT_KEY: render_blueprint(cfg)},
-            opts=pulumi.ResourceOptions(parent=self, import_=adopt),
+            opts=pulumi.ResourceOptions(parent=self, **adoption(adopt)),
         )
 
         self.app_secrets: dict[str, k8s.core.v1.Secret] = {}
@@ -94,9 +100,7 @@ class AuthentikSso(pulumi.ComponentResource):
                     name=client.app_secret_name, namespace=client.namespace, labels=LABELS
                 ),
                 type="Opaque",
-                string_data={
-                    k: pulumi.Output.secret(v) if not isinstance(v, str) else v for k, v in data.items()
-                },
+                data=secret_data(data),
                 opts=keep,
             )
             self.app_secrets[client.slug] = app_secret

@@ -48,7 +48,7 @@ def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[st
         elif phase is Phase.CLEANUP:
             out.append(
                 f"remove PV object {c.source.volume} "
-                f"(Retain: files stay on {c.source.node} until deleted by hand)"
+                f"(Retain: files stay on {c.source.location} until deleted by hand)"
             )
     for ref in releases:
         owners = ", ".join(

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.config.storage import StorageConfig
-from components.resources import register
+from components.resources import adoption, register
 from components.storage.alerts import prometheus_rule
 from components.storage.migration import VolumeMigration
 from components.storage.objects import helm_release, storage_class
@@ -47,7 +47,7 @@ class MonitoringStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 delete_before_replace=True,
-                import_=cluster.adopt_id("StorageClass", sc["metadata"]["name"]),
+                **adoption(cluster.adopt_id("StorageClass", sc["metadata"]["name"])),
             ),
         )
         self.migrations: dict[str, VolumeMigration] = {
@@ -72,7 +72,7 @@ class MonitoringStorage(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[self.storage_class, *gate],
-                    import_=cluster.adopt_id("HelmRelease", release.name, release.namespace),
+                    **adoption(cluster.adopt_id("HelmRelease", release.name, release.namespace)),
                     # Deleting a release that owns claims deletes them: the gate asks for the
                     # acknowledgement, and `destroy` unprotects only what was acknowledged.
                     protect=release.ref in owning,

@@ -11,6 +11,18 @@ from components.storage.actions import summary
 from components.storage.phases import phase_objects
 from rules.data_loss import Phase
 
+# The live claim and volume carry what controllers wrote (the PV binder's annotations, pvc-protection's
+# finalizer, the StatefulSet's ownerReference, the chart's labels). An import records them as inputs; without
+# this, the next step would plan to drop them from the object. They are not ours to change.
+LIVE_BOOKKEEPING = [
+    "metadata.annotations",
+    "metadata.labels",
+    "metadata.finalizers",
+    "metadata.ownerReferences",
+    "spec.claimRef",
+]
+LIVE_KEYS = ("source-pv-", "claim-")
+
 
 class VolumeMigration(pulumi.ComponentResource):
     """One configured migration in its configured phase. `release_gate` lists what the owning HelmReleases
@@ -48,6 +60,7 @@ class VolumeMigration(pulumi.ComponentResource):
                     protect=p.protect,
                     retain_on_delete=p.retain_on_delete,
                     import_=p.import_id,
+                    ignore_changes=LIVE_BOOKKEEPING if p.key.startswith(LIVE_KEYS) else None,
                     delete_before_replace=p.delete_before_replace,
                     depends_on=deps,
                 ),

@@ -88,7 +88,8 @@ def _row(ax: Axes, storage: StorageConfig, m: Migration, claim: MigratedClaim, y
     mid = y + ROW_H / 2
     ax.text(CLAIM_X + 0.15, mid, _short(claim.key), va="center", family="DejaVu Sans Mono", fontsize=8)
     ax.text(SIZE_X, mid, f"{claim.size} → {claim_size(storage, claim)}", va="center")
-    ax.text(CLASS_X, mid, f"{claim.current_class} → {m.target_class}", va="center")
+    source = claim.current_class or ("static nfs" if claim.source.nfs else "no class")
+    ax.text(CLASS_X, mid, f"{source} → {m.target_class}", va="center")
     for i, phase in enumerate(Phase):
         color, text = _cell(m, claim, phase)
         x = PHASE_X + i * PHASE_W

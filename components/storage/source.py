@@ -8,6 +8,30 @@ from components.config.migration import MigratedClaim, Migration
 from rules.data_loss import Phase
 
 
+def _volume_source(c: MigratedClaim) -> dict:
+    """The PV's volume source as it was written: a static `nfs` export, or local-path's `local` (k3s) or
+    `hostPath` with DirectoryOrCreate, pinned to its node."""
+    src = c.source
+    if src.nfs is not None:
+        return {"nfs": {"server": src.nfs.server, "path": src.nfs.path}}
+    pinned = {
+        "nodeAffinity": {
+            "required": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/hostname", "operator": "In", "values": [src.node]}
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    if src.volume_type == "local":
+        return {"local": {"path": src.host_path}, **pinned}
+    return {"hostPath": {"path": src.host_path, "type": "DirectoryOrCreate"}, **pinned}
+
+
 def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:
     """The local-path PV as provisioned; from copy on its reclaim policy is Retain (before anything else)."""
     claim_ref: dict[str, Any] = {
@@ -26,18 +50,7 @@ def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:
         "spec": {
             "accessModes": list(c.access_modes),
             "capacity": {"storage": c.size},
-            "hostPath": {"path": c.source.host_path, "type": "DirectoryOrCreate"},
-            "nodeAffinity": {
-                "required": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": "kubernetes.io/hostname", "operator": "In", "values": [c.source.node]}
-                            ]
-                        }
-                    ]
-                }
-            },
+            **_volume_source(c),
             "persistentVolumeReclaimPolicy": policy,
             "storageClassName": c.current_class,
             "volumeMode": "Filesystem",

@@ -53,16 +53,25 @@ def _cluster(
     )
 
 
+def cluster_ports(env: dict[str, str], purpose: str) -> dict[str, str]:
+    """This checkout's ports for `purpose` (dev, test, aux), as scripts/cluster.sh derives them."""
+    out = _cluster(env, "ports", purpose)
+    assert out.returncode == 0, out.stderr
+    return dict(p.split("=") for p in out.stdout.split())
+
+
 @pytest.fixture(scope="session")
 def cluster_env(toolchain_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A control plane of the test session's own: fresh, seeded, apart from the user's `.work/`."""
     base = tmp_path_factory.mktemp("embedded")
+    # The checkout's own test ports (scripts/cluster.sh derives them from its path).
+    ports = cluster_ports(toolchain_env, "test")
     return {
         **toolchain_env,
         "K3S_HOME_CLUSTER_DIR": str(base / "cluster"),
         "K3S_HOME_CLUSTER_KUBECONFIG": str(base / "kubeconfig"),
-        "K3S_HOME_ETCD_PORT": os.environ.get("K3S_HOME_TEST_ETCD_PORT", "25790"),
-        "K3S_HOME_API_PORT": os.environ.get("K3S_HOME_TEST_API_PORT", "18443"),
+        "K3S_HOME_ETCD_PORT": os.environ.get("K3S_HOME_TEST_ETCD_PORT", ports["etcd"]),
+        "K3S_HOME_API_PORT": os.environ.get("K3S_HOME_TEST_API_PORT", ports["api"]),
     }
 
 
@@ -99,9 +108,41 @@ def stack_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("stack-run")
 
 
+@pytest.fixture(scope="session")
+def recorded_stack_file(embedded_kubeconfig: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stack file with its migration sources recorded from the embedded cluster, as an operator gets
+    it from `make record-migration-sources` (the PV names and uids exist only in the cluster)."""
+    path = tmp_path_factory.mktemp("stack-file") / "Pulumi.k3s-home.yaml"
+    path.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "record_sources.py"), embedded_kubeconfig, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if out.returncode != 0:
+        pytest.fail(f"record-migration-sources failed: {out.stderr[-2000:]}", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def handed_over_stack_file(recorded_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stack file with `cluster.adopt` emptied: what a stack that never adopted would do against the
+    live cluster (and, once the entries leave after step 1, step 2 of the handover, ADR 0003)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    doc = yaml.load(recorded_stack_file.read_text())
+    doc["config"]["k3s-home:cluster"]["adopt"] = []
+    path = tmp_path_factory.mktemp("handed-over") / "Pulumi.k3s-home.yaml"
+    with path.open("w") as out:
+        yaml.dump(doc, out)
+    return path
+
+
 @pytest.fixture
 def stack(
-    cluster_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path
+    cluster_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path, recorded_stack_file: Path
 ) -> Callable[..., subprocess.CompletedProcess]:
     """`stack("preview")` runs scripts/stack.sh exactly as `make preview` does, on the embedded target."""
 
@@ -114,6 +155,7 @@ def stack(
             "K3S_HOME_RUN_DIR": str(stack_run_dir),
             "PULUMI_BACKEND_URL": f"file://{stack_run_dir}/state",
             "PULUMI_CONFIG_PASSPHRASE": "integration-tests-only",
+            "K3S_HOME_STACK_CONFIG": str(recorded_stack_file),
             **(env or {}),
         }
         full_env.pop("KUBECONFIG", None)

@@ -10,17 +10,20 @@ from pathlib import Path
 
 import api_check
 
+from tests.integration.conftest import cluster_ports
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_stopped_api_server_fails_fast_with_a_clear_message(toolchain_env, tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
+    ports = cluster_ports(toolchain_env, "aux")
     env = {
         **toolchain_env,
         "K3S_HOME_CLUSTER_DIR": str(tmp_path / "cluster"),
         "K3S_HOME_CLUSTER_KUBECONFIG": str(kubeconfig),
-        "K3S_HOME_ETCD_PORT": "24790",
-        "K3S_HOME_API_PORT": "17443",
+        "K3S_HOME_ETCD_PORT": ports["etcd"],
+        "K3S_HOME_API_PORT": ports["api"],
     }
     cluster = ["bash", str(ROOT / "scripts" / "cluster.sh")]
     up = subprocess.run([*cluster, "up"], env=env, capture_output=True, text=True, timeout=180)
@@ -34,7 +37,7 @@ def test_stopped_api_server_fails_fast_with_a_clear_message(toolchain_env, tmp_p
         start = time.monotonic()
         reason = api_check.check(str(kubeconfig))
         assert reason is not None and "not answering" in reason
-        assert "127.0.0.1:17443" in reason
+        assert f"127.0.0.1:{ports['api']}" in reason
         assert time.monotonic() - start < 10
 
         start = time.monotonic()

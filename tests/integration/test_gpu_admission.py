@@ -1,8 +1,9 @@
 """The GPU guard rails against the real embedded kube-apiserver, with real admission.
 
 The objects are the ones the component registers (components.gpu builders over the real stack config),
-applied next to a globalDefault PriorityClass as on the live cluster. There are no nodes: admitted
-pods stay Pending, which is all admission needs.
+applied next to a globalDefault PriorityClass as on the live cluster, and beside the live GPU workloads
+(jellyfin, ollama, ...) seeded from the Flux repository. KWOK nodes carry the GPUs, so admitted pods are
+scheduled: the tests also show where they land.
 """
 
 from __future__ import annotations
@@ -66,10 +67,19 @@ def _delete_test_pods(kube: Client, namespaces: list[str]) -> None:
             kube.delete(Pod, p.metadata.name, namespace=ns, grace_period=0)
 
 
-def _quota_idle(kube: Client, ns: str) -> bool:
+def _quota_computed(kube: Client, ns: str) -> bool:
     q = kube.get(ResourceQuota, QUOTA_NAME, namespace=ns)
-    hard, used = (q.status.hard or {}) if q.status else {}, (q.status.used or {}) if q.status else {}
-    return hard == q.spec.hard and all(str(v) == "0" for v in used.values())
+    return bool(q.status) and (q.status.hard or {}) == q.spec.hard
+
+
+def _used(kube: Client, ns: str, resource: str) -> int:
+    """Slices the namespace's pods hold now, as quota counts them (the seeded live workloads included)."""
+    q = kube.get(ResourceQuota, QUOTA_NAME, namespace=ns)
+    return int((q.status.used or {}).get(f"requests.{resource}", "0"))
+
+
+def _node_of(kube: Client, name: str, ns: str) -> str:
+    return until(f"pod {ns}/{name} scheduled", lambda: kube.get(Pod, name, namespace=ns).spec.nodeName)
 
 
 def _exists(kube: Client, obj: dict) -> bool:
@@ -81,6 +91,29 @@ def _exists(kube: Client, obj: dict) -> bool:
             return False
         raise
     return True
+
+
+def _snapshot(kube: Client, obj: dict) -> dict:
+    meta = obj["metadata"]
+    found = kube.get(type(codecs.from_dict(obj)), meta["name"], namespace=meta.get("namespace")).to_dict()
+    for server_set in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"):
+        found["metadata"].pop(server_set, None)
+    found.pop("status", None)
+    return found
+
+
+def _delete(kube: Client, obj: dict) -> None:
+    meta = obj["metadata"]
+    kube.delete(type(codecs.from_dict(obj)), meta["name"], namespace=meta.get("namespace"))
+
+
+def _apply_as_step_two(kube: Client, obj: dict) -> None:
+    """Apply the stack's object over the live one as step 2 of the handover does (ADR 0003): a
+    PriorityClass whose value changes is deleted and created again (the value is immutable)."""
+    changes_value = obj["kind"] == "PriorityClass" and _exists(kube, obj)
+    if changes_value and kube.get(PriorityClass, obj["metadata"]["name"]).value != obj["value"]:
+        _delete(kube, obj)
+    kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +151,13 @@ def guarded(kube: Client, config: StackConfig):
     _delete_test_pods(kube, namespaces)
     objects = [*priority_classes(gpu), *resource_quotas(gpu), *admission_policy(gpu)]
     ours = [obj for obj in objects if not _exists(kube, obj)]  # leave a developer's `make up` alone
+    # What Flux keeps live (the seeded baseline) is put back afterwards, as it was.
+    live = [_snapshot(kube, obj) for obj in objects if obj not in ours]
     for obj in objects:
-        kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
+        _apply_as_step_two(kube, obj)
     # Quota admission refuses every pod until kube-controller-manager has computed the quota's status.
     for ns in namespaces:
-        until(f"quota {ns}/{QUOTA_NAME} to be computed and idle", lambda ns=ns: _quota_idle(kube, ns))
+        until(f"quota {ns}/{QUOTA_NAME} to be computed", lambda ns=ns: _quota_computed(kube, ns))
     # A new policy needs a moment before it is enforced; probe with a server-side dry run.
     probe = pod("vap-probe", "ai", {NVIDIA: "1"})
 
@@ -140,6 +175,9 @@ def guarded(kube: Client, config: StackConfig):
         res = type(codecs.from_dict(obj))
         meta = obj["metadata"]
         kube.delete(res, meta["name"], namespace=meta.get("namespace"))
+    for obj in live:
+        _delete(kube, obj)
+        kube.create(codecs.from_dict(obj))
     if created_default:
         kube.delete(PriorityClass, created_default)
 
@@ -156,9 +194,13 @@ def test_policy_cel_type_checks_clean(kube: Client, guarded) -> None:
 def test_third_slice_in_ai_is_refused_by_quota(kube: Client, guarded, config: StackConfig) -> None:
     ai = next(t for t in config.gpu.tenants if t.namespace == "ai")
     assert ai.pools[NVIDIA].cap == 2
-    for i in (1, 2):
+    # The seeded AI workloads may already hold slices; fill the rest, then ask for one more.
+    held = _used(kube, "ai", NVIDIA)
+    assert held <= 2
+    for i in range(held + 1, 3):
         made = kube.create(pod(f"ai-slice-{i}", "ai", {NVIDIA: "1"}, "normal-gpu"))
         assert made.spec.priority == 100
+        assert _node_of(kube, f"ai-slice-{i}", "ai") == "k3s3"  # the only node with T4 slices
     message = refused(kube, pod("ai-slice-3", "ai", {NVIDIA: "1"}, "normal-gpu"))
     assert f"exceeded quota: {QUOTA_NAME}" in message
     assert (
@@ -200,8 +242,13 @@ def test_compliant_media_pods_are_admitted(kube: Client, guarded) -> None:
     assert made.spec.priority == 1000
     made = kube.create(pod("media-quicksync", "media", {INTEL: "1"}, "critical-gpu"))
     assert made.spec.priority == 1000
-    fetched = kube.get(Pod, "media-nvidia", namespace="media")
-    assert fetched.status.phase == "Pending"  # no nodes: admitted, never scheduled
+    # Scheduled where the devices are: T4 slices on k3s3, QuickSync on k3s1 or k3s2, then Running.
+    assert _node_of(kube, "media-nvidia", "media") == "k3s3"
+    assert _node_of(kube, "media-quicksync", "media") in {"k3s1", "k3s2"}
+    until(
+        "media-nvidia Running",
+        lambda: kube.get(Pod, "media-nvidia", namespace="media").status.phase == "Running",
+    )
 
 
 def test_non_gpu_pods_in_tenant_namespaces_are_untouched(kube: Client, guarded) -> None:

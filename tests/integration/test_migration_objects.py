@@ -50,8 +50,16 @@ def at(real_raw: dict, phase: str) -> tuple[StackConfig, Migration]:
     m["name"] = "it-pilot"
     claim = m["pvcs"][0]
     claim["namespace"] = NS
-    claim["source"]["volume"] = SRC_PV
-    claim["source"]["hostPath"] = f"/var/lib/rancher/k3s/storage/{SRC_PV}_{NS}_bazarr-config"
+    # A local-path source in the test namespace (the live pilot claim is NFS; its graph is the same).
+    claim["name"] = "bazarr-config"
+    claim["currentClass"] = "local-path"
+    claim["accessModes"] = ["ReadWriteOnce"]
+    claim["source"] = {
+        "volume": SRC_PV,
+        "reclaimPolicy": "Delete",
+        "hostPath": f"/var/lib/rancher/k3s/storage/{SRC_PV}_{NS}_bazarr-config",
+        "node": "k3s1",
+    }
     rank = list(Phase).index(Phase(phase))
     m["phase"] = phase
     if rank >= 2:

@@ -36,6 +36,11 @@ STACK_URN = f"urn:pulumi:{STACK}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{STA
 NOT_COVERED = {
     "data-loss": "enforced by the review gate over engine operations; CrossGuard sees no operations",
     "directive-drift": "advisory only; it never stops `up`",
+    "privilege-escalation": "advisory only (a Restricted-profile control, not the directive's privileged)",
+    # The v4 provider's Check marks every Secret value secret (stringData and data), even on a raw
+    # kubernetes:core/v1:Secret, so no Secret reaches the pack or the state in plaintext; the rule still
+    # guards YAML (the audit) and ConfigMaps/Helm values, and its unit tests cover the Secret case.
+    "secret-plaintext": "unreachable through the v4 provider: it marks every Secret value secret",
 }
 
 
@@ -88,7 +93,6 @@ def violations(cfg: StackConfig) -> list[Violating]:
         Violating(
             "usb-nic-monitoring", "usb-nic-monitoring", cm, ConfigMap, usb.namespace, "policy-it-usb-nic"
         ),
-        Violating("secret-plaintext", "secret-plaintext", secret, Secret, first, "policy-it-plaintext"),
     ]
 
 
@@ -111,6 +115,24 @@ def _exists(kube, kind: type, name: str, namespace: str) -> bool:
             return False
         raise
     return True
+
+
+def _set_aside_gpu_quotas(kube, cfg: StackConfig) -> list[ResourceQuota]:
+    """Delete the tenants' live `gpu-quota` objects; return them, ready to be created again."""
+    kept = []
+    for t in cfg.gpu.tenants:
+        try:
+            quota = kube.get(ResourceQuota, "gpu-quota", namespace=t.namespace)
+        except ApiError as err:
+            if err.status.code == 404:
+                continue
+            raise
+        kube.delete(ResourceQuota, "gpu-quota", namespace=t.namespace)
+        quota.metadata.resourceVersion = quota.metadata.uid = quota.metadata.managedFields = None
+        quota.metadata.creationTimestamp = None
+        quota.status = None
+        kept.append(quota)
+    return kept
 
 
 def _policy_config(cfg: StackConfig, tmp_path: Path) -> list[str]:
@@ -162,6 +184,9 @@ def test_every_mandatory_rule_is_reported_and_stops_up(
     pack += _policy_config(cfg, tmp_path)
     init = pulumi("stack", "init", STACK, cwd=init_dir)
     assert init.returncode == 0, _out(init)
+    # The live GPU quotas Flux keeps (seeded) would refuse the violating GPU pods at the preview's dry run
+    # and end the preview before every policy has seen its object; they are set aside for this project.
+    live_quotas = _set_aside_gpu_quotas(kube, cfg)
     try:
         log = tmp_path / "preview-events.jsonl"
         preview = pulumi("preview", *pack, "--event-log", str(log))
@@ -247,4 +272,6 @@ def test_every_mandatory_rule_is_reported_and_stops_up(
     finally:
         pulumi("destroy", "--yes", "--stack", STACK, "--config-file", str(config_file))
         rm = pulumi("stack", "rm", STACK, "--force", "--yes", cwd=init_dir)
+        for quota in live_quotas:
+            kube.create(quota)
     assert rm.returncode == 0, _out(rm)

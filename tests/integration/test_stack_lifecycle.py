@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from lightkube.core.exceptions import ApiError
+from lightkube.resources.admissionregistration_v1 import ValidatingAdmissionPolicy
 from lightkube.resources.core_v1 import PersistentVolumeClaim, ResourceQuota, Secret
 from lightkube.resources.scheduling_v1 import PriorityClass
 from lightkube.resources.storage_v1 import StorageClass
+
+from components.gpu.admission import POLICY_NAME
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+VOLUME_TYPES = ("kubernetes:core/v1:PersistentVolume", "kubernetes:core/v1:PersistentVolumeClaim")
 
 # The live claims the embedded control plane is seeded with and the migration's plan phase adopts.
 SEEDED_CLAIMS = [
@@ -15,7 +22,8 @@ SEEDED_CLAIMS = [
         "prometheus-kube-prometheus-stack-prometheus-db-prometheus-kube-prometheus-stack-prometheus-0",
         "monitoring",
     ),
-    ("bazarr-config", "media"),
+    ("storage-loki-0", "monitoring"),
+    ("bazarr-config-pvc", "media"),
 ]
 
 
@@ -25,33 +33,68 @@ def _out(result) -> str:
     )
 
 
-def test_preview_up_noop_destroy(stack, kube):
+def _steps(events_file) -> dict[str, dict]:
+    """The preview's step per resource (type/name), from the engine's event log."""
+    out = {}
+    for line in events_file.read_text().splitlines():
+        meta = json.loads(line).get("resourcePreEvent", {}).get("metadata", {})
+        if meta.get("type", "").startswith("kubernetes:"):
+            out[f"{meta['type']}::{meta['urn'].rsplit('::', 1)[-1]}"] = meta
+    return out
+
+
+def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
+    # Step 1: the committed stack file adopts what Flux owns today, exactly as it is live.
     preview = stack("preview")
     assert preview.returncode == 0, _out(preview)
     assert "target: embedded control plane" in preview.stderr
     assert "Verdict: ok to apply" in preview.stdout, _out(preview)
+    steps = _steps(stack_run_dir / "preview-events.jsonl")
+    # The live local-path volumes and claims (seeded as local-path binds them, recorded by
+    # record-migration-sources) are imported exactly as they are: no diff, no replace.
+    volumes = [m for key, m in steps.items() if key.split("::")[0] in VOLUME_TYPES]
+    assert len(volumes) == 2 * 5, volumes  # four monitoring claims and Bazarr's NFS claim, each PV and PVC
+    assert {m["op"] for m in volumes} == {"import"}, volumes
+    adopted = [m for m in steps.values() if m["op"] == "import"]
+    assert [m["urn"] for m in adopted if m.get("diffs")] == []
+    # Nothing live is touched: imports and creates of the stack's own new objects only.
+    assert {m["op"] for m in steps.values()} == {"import", "create"}, {m["op"] for m in steps.values()}
+    kinds = {m["type"].rsplit(":", 1)[-1] for m in adopted}
+    assert {"PriorityClass", "ResourceQuota", "ConfigMap", "HelmRelease"} <= kinds, kinds
 
     up = stack("up", "--yes")
     assert up.returncode == 0, _out(up)
-
-    normal = kube.get(PriorityClass, "normal-gpu")
-    assert (normal.value, bool(normal.globalDefault)) == (100, False)
-    assert kube.get(PriorityClass, "critical-gpu").value == 1000
-    quotas = list(kube.list(ResourceQuota, namespace="ai"))
-    assert quotas and all(not k.startswith("limits.") for q in quotas for k in q.spec.hard)
+    # Adoption changed nothing: the Flux-era values stay until step 2.
+    assert kube.get(PriorityClass, "normal-gpu").value == 700
+    assert "limits.nvidia.com/gpu" in kube.get(ResourceQuota, "gpu-quota", namespace="ai").spec.hard
     assert kube.get(StorageClass, "longhorn-replicated").provisioner == "driver.longhorn.io"
 
-    # Generated credentials reached the cluster and never the console.
-    generated = [
-        base64.b64decode(v).decode()
-        for s in kube.list(Secret, namespace="monitoring")
-        for v in (s.data or {}).values()
-        if s.type == "Opaque"
-    ]
-    assert generated, "expected app-side Secrets in namespace monitoring"
+    # Generated credentials reached the cluster and never the console: the client secrets (authentik's
+    # side holds exactly the generated values) and the bootstrap password and token.
+    def decoded(name: str, ns: str) -> dict[str, str]:
+        return {
+            k: base64.b64decode(v).decode()
+            for k, v in (kube.get(Secret, name, namespace=ns).data or {}).items()
+        }
+
+    generated = list(decoded("authentik-sso-client-secrets", "authentik").values())
+    boot = decoded("authentik-bootstrap", "authentik")
+    generated += [boot["AUTHENTIK_BOOTSTRAP_PASSWORD"], boot["AUTHENTIK_BOOTSTRAP_TOKEN"]]
+    assert len(generated) >= 4 and all(len(v) >= 16 for v in generated)
+    grafana = decoded("grafana-sso", "monitoring")
+    assert grafana["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"] in generated  # delivered to both sides
     console = preview.stdout + preview.stderr + up.stdout + up.stderr
-    leaked = [v for v in generated if len(v) >= 16 and v in console]
-    assert not leaked, "a generated secret value appeared in the pulumi output"
+    assert not [v for v in generated if v in console], (
+        "a generated secret value appeared in the pulumi output"
+    )
+
+    # No Secret the stack created repeats its data in an annotation (server-side apply keeps none).
+    for secret in kube.list(Secret, namespace="*"):
+        notes = secret.metadata.annotations or {}
+        assert LAST_APPLIED not in notes, secret.metadata.name
+        values = [base64.b64decode(v).decode(errors="replace") for v in (secret.data or {}).values()]
+        exposed = [k for k, note in notes.items() for v in values if len(v) >= 8 and v in note]
+        assert not exposed, f"{secret.metadata.namespace}/{secret.metadata.name}: {exposed}"
 
     noop = stack("preview", "--expect-no-changes")
     assert noop.returncode == 0, _out(noop)
@@ -60,11 +103,14 @@ def test_preview_up_noop_destroy(stack, kube):
     assert unprotect.returncode == 0, _out(unprotect)
     destroy = stack("destroy", "--yes")
     assert destroy.returncode == 0, _out(destroy)
+    # What the stack created is gone; what it adopted from Flux stays, as Flux left it.
     try:
-        kube.get(PriorityClass, "normal-gpu")
-        raise AssertionError("normal-gpu survived destroy")
+        kube.get(ValidatingAdmissionPolicy, POLICY_NAME)
+        raise AssertionError(f"{POLICY_NAME} survived destroy")
     except ApiError as err:
         assert err.status.code == 404
+    assert kube.get(PriorityClass, "normal-gpu").value == 700
+    assert kube.get(ResourceQuota, "gpu-quota", namespace="ai").spec.hard
     # Data and credentials are retained on delete: destroy never takes the only copy.
     assert kube.get(Secret, "grafana-sso", namespace="monitoring").data, "app-side SSO Secret not retained"
     for name, ns in SEEDED_CLAIMS:

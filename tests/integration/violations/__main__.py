@@ -107,6 +107,9 @@ entries:
     attrs:
       device_classes: [totp, webauthn]
       not_configured_action: configure
+      # well-formed: authentik refuses `configure` without the stages that enrol a device
+      configuration_stages:
+        - !Find [authentik_stages_authenticator_totp.authenticatortotpstage, [name, policy-it-totp-setup]]
 """
 k8s.core.v1.ConfigMap(
     "authentik-mfa",

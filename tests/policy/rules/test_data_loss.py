@@ -91,7 +91,7 @@ def test_cutover_acknowledges_claim_and_owner_cleanup_the_old_pv(real_raw: dict)
 
 
 def test_accept_data_loss_acknowledges_the_claim_in_any_phase(real_raw: dict) -> None:
-    (m,) = _migrations(real_raw, "plan", accept=["bazarr-config"])
+    (m,) = _migrations(real_raw, "plan", accept=["bazarr-config-pvc"])
     (c,) = m.pvcs
     assert acknowledged([m]) == {f"{c.namespace}/{c.name}"}
 

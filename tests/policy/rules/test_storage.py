@@ -111,7 +111,7 @@ def test_config_override_adds_an_approved_class(real_raw) -> None:
 
 def test_claims_and_releases_under_a_pending_migration_are_advisory(real_config, real_raw) -> None:
     """Known and planned: visible in review, but they must not block the migration that fixes them."""
-    [finding] = run_rule(storage_class_rule, pvc("local-path", "bazarr-config"), real_config)
+    [finding] = run_rule(storage_class_rule, pvc("local-path", "bazarr-config-pvc"), real_config)
     assert verdict([finding]) == ADVISORY
     assert finding.message.endswith("; migration bazarr-pilot (phase plan)")
     storage = real_config.storage
@@ -123,10 +123,12 @@ def test_claims_and_releases_under_a_pending_migration_are_advisory(real_config,
     b = raw["storage"]["migrations"][1]
     b.update(
         phase="cutover",
-        copied={"bazarr-config": {"bytes": 1, "seconds": 1}},
-        verified={"bazarr-config": "sha256:" + "0" * 64},
+        copied={"bazarr-config-pvc": {"bytes": 1, "seconds": 1}},
+        verified={"bazarr-config-pvc": "sha256:" + "0" * 64},
     )
-    assert verdict(run_rule(storage_class_rule, pvc("local-path", "bazarr-config"), load(raw))) == MANDATORY
+    assert (
+        verdict(run_rule(storage_class_rule, pvc("local-path", "bazarr-config-pvc"), load(raw))) == MANDATORY
+    )
 
 
 def test_the_migration_objects_pass_the_rule(real_raw) -> None:

@@ -20,11 +20,14 @@ def test_real_migrations_start_at_plan_and_lose_nothing(real_config) -> None:
     migrations = {m.name: m for m in real_config.storage.migrations}
     assert set(migrations) == {"monitoring", "bazarr-pilot"}
     assert [c.name for c in migrations["monitoring"].pvcs] == ALL_MONITORING
-    assert [c.key for c in migrations["bazarr-pilot"].pvcs] == ["media/bazarr-config"]
+    assert [c.key for c in migrations["bazarr-pilot"].pvcs] == ["media/bazarr-config-pvc"]
     for m in migrations.values():
         assert m.phase is Phase.PLAN
         assert m.accept_data_loss == []
-        assert all(c.current_class == "local-path" for c in m.pvcs)
+    # The monitoring claims are local-path's; Bazarr's config is the repo's static NFS volume (no class).
+    assert all(c.current_class == "local-path" for c in migrations["monitoring"].pvcs)
+    assert [c.current_class for c in migrations["bazarr-pilot"].pvcs] == [""]
+    for m in migrations.values():
         assert m.target_class == "longhorn-replicated"
 
 
@@ -41,7 +44,7 @@ def test_unknown_pvc_in_verified(raw: dict) -> None:
     bazarr["verified"] = {"sonarr-config": DIGEST}
     assert refused(raw) == (
         "k3s-home:storage.migrations[1].verified: unknown PVC 'sonarr-config': "
-        "not declared in this migration's pvcs (bazarr-config)"
+        "not declared in this migration's pvcs (bazarr-config-pvc)"
     )
 
 
@@ -67,7 +70,7 @@ def test_verify_result_must_be_the_jobs_digest(raw: dict) -> None:
 def test_verify_before_a_recorded_copy(raw: dict) -> None:
     raw["storage"]["migrations"][1]["phase"] = "verify"
     assert refused(raw) == (
-        "k3s-home:storage.migrations[1].phase: verify before a recorded copy of bazarr-config; "
+        "k3s-home:storage.migrations[1].phase: verify before a recorded copy of bazarr-config-pvc; "
         "record the copy Job's result under copied first"
     )
 
@@ -76,8 +79,8 @@ def test_cleanup_before_cutover(raw: dict) -> None:
     b = raw["storage"]["migrations"][1]
     b.update(
         phase="cleanup",
-        copied={"bazarr-config": {"bytes": 10, "seconds": 2}},
-        verified={"bazarr-config": DIGEST},
+        copied={"bazarr-config-pvc": {"bytes": 10, "seconds": 2}},
+        verified={"bazarr-config-pvc": DIGEST},
     )
     assert refused(raw) == (
         "k3s-home:storage.migrations[1].phase: cleanup before cutover: run phase cutover, "
@@ -89,8 +92,8 @@ def test_cleanup_after_recorded_cutover_is_accepted(raw: dict) -> None:
     b = raw["storage"]["migrations"][1]
     b.update(
         phase="cleanup",
-        copied={"bazarr-config": {"bytes": 10, "seconds": 2}},
-        verified={"bazarr-config": DIGEST},
+        copied={"bazarr-config-pvc": {"bytes": 10, "seconds": 2}},
+        verified={"bazarr-config-pvc": DIGEST},
         cutoverAt="2025-06-15T10:00:00Z",
     )
     assert load(raw).storage.migrations[1].phase is Phase.CLEANUP

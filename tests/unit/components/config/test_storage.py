@@ -82,11 +82,11 @@ def test_target_size_smaller_than_source(raw: dict) -> None:
 
 
 def test_explicit_target_size_smaller_than_source(raw: dict) -> None:
-    raw["storage"]["migrations"][1]["pvcs"][0]["targetSize"] = "512Mi"
+    raw["storage"]["migrations"][1]["pvcs"][0]["targetSize"] = "50Mi"
     assert refused(raw) == (
         "k3s-home:storage.migrations[1].pvcs[0].targetSize: "
-        "migration 'bazarr-pilot' PVC media/bazarr-config: target size 512Mi "
-        "is smaller than the source 1Gi; a copy could not fit (volumes only grow)"
+        "migration 'bazarr-pilot' PVC media/bazarr-config-pvc: target size 50Mi "
+        "is smaller than the source 100Mi; a copy could not fit (volumes only grow)"
     )
 
 
@@ -136,7 +136,7 @@ def test_same_pvc_in_two_migrations(raw: dict) -> None:
     raw["storage"]["migrations"].append(dup)
     assert refused(raw) == (
         "k3s-home:storage.migrations[2].pvcs[0].name: "
-        "migration 'bazarr-again' PVC media/bazarr-config is also moved by "
+        "migration 'bazarr-again' PVC media/bazarr-config-pvc is also moved by "
         "migration 'bazarr-pilot'"
     )
 
@@ -145,7 +145,7 @@ def test_claim_already_on_the_target_class(raw: dict) -> None:
     raw["storage"]["migrations"][1]["pvcs"][0]["currentClass"] = "longhorn-replicated"
     assert refused(raw) == (
         "k3s-home:storage.migrations[1].pvcs[0].currentClass: "
-        "migration 'bazarr-pilot' PVC media/bazarr-config is already on "
+        "migration 'bazarr-pilot' PVC media/bazarr-config-pvc is already on "
         "longhorn-replicated; drop it from the migration"
     )
 
@@ -154,7 +154,7 @@ def test_owner_release_must_be_declared(raw: dict) -> None:
     raw["storage"]["migrations"][1]["pvcs"][0]["owner"]["release"] = "media/sonarr"
     assert refused(raw) == (
         "k3s-home:storage.migrations[1].pvcs[0].owner.release: "
-        "migration 'bazarr-pilot' PVC media/bazarr-config: owner release "
+        "migration 'bazarr-pilot' PVC media/bazarr-config-pvc: owner release "
         "'media/sonarr' is not declared under releases"
     )
 

@@ -27,7 +27,7 @@ PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 JOB = "kubernetes:batch/v1:Job"
 CM = "kubernetes:core/v1:ConfigMap"
 VOLUME = "kubernetes:longhorn.io/v1beta2:Volume"
-SRC_PV = "pvc-b2d6f0a4-9e3c-47d1-8f5a-c0e1d3b7a968"
+SRC_PV = "bazarr-config-pv"  # the repo's static NFS volume
 NAME = "bazarr"
 
 
@@ -85,17 +85,21 @@ def by_k8s_name(mocks, typ: str) -> dict[str, Any]:
 def test_plan_adopts_the_live_objects_unchanged_and_nothing_else(record, seen, real_raw) -> None:
     mocks, mig, _ = build(record, staged(real_raw, "plan"))
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
-    assert set(pvs) == {SRC_PV} and set(claims) == {"bazarr-config"}
+    assert set(pvs) == {SRC_PV} and set(claims) == {"bazarr-config-pvc"}
     assert not mocks.of_type(JOB) and not mocks.of_type(VOLUME) and not mocks.of_type(CM)
     pv = pvs[SRC_PV]
-    assert pv.inputs["spec"]["persistentVolumeReclaimPolicy"] == "Delete"  # as live: the import must match
-    assert pv.inputs["spec"]["hostPath"]["path"].endswith("_media_bazarr-config")
+    assert (
+        pv.inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    )  # as live (the repo's static PV): the import must match
+    # As the Flux repo wrote it: a static NFS volume, no node affinity.
+    assert pv.inputs["spec"]["nfs"] == {"server": "192.168.10.100", "path": "/mnt/nvme_storage/bazarr"}
+    assert "nodeAffinity" not in pv.inputs["spec"]
     assert pv.options.resource_id == SRC_PV  # import
-    claim = claims["bazarr-config"]
-    assert claim.options.resource_id == "media/bazarr-config"
-    assert claim.inputs["spec"]["storageClassName"] == "local-path"
+    claim = claims["bazarr-config-pvc"]
+    assert claim.options.resource_id == "media/bazarr-config-pvc"
+    assert claim.inputs["spec"]["storageClassName"] == ""  # a static volume: no class
     assert claim.inputs["spec"]["volumeName"] == SRC_PV
-    for rname in (f"{NAME}-source-pv-bazarr-config", f"{NAME}-claim-bazarr-config"):
+    for rname in (f"{NAME}-source-pv-bazarr-config-pvc", f"{NAME}-claim-bazarr-config-pvc"):
         assert seen[rname].protect is True and seen[rname].retain_on_delete is True
     assert mig.release_gate == []
 
@@ -105,12 +109,14 @@ def test_plan_summary_says_exactly_what_copy_will_do(record, real_raw) -> None:
     c = m.pvcs[0]
     s = mig.summary
     assert s["phase"] == "plan" and s["nextPhase"] == "copy"
-    assert s["applies"] == [f"adopt PV {SRC_PV} and PVC media/bazarr-config unchanged (import, protected)"]
+    assert s["applies"] == [
+        f"adopt PV {SRC_PV} and PVC media/bazarr-config-pvc unchanged (import, protected)"
+    ]
     assert s["next"][0] == f"set PV {SRC_PV} reclaimPolicy Retain (first)"
-    assert f"Job {job_name(m, c, 'copy')} copies media/bazarr-config" in s["next"][1]
+    assert f"Job {job_name(m, c, 'copy')} copies media/bazarr-config-pvc" in s["next"][1]
     assert s["next"][-1] == "HelmRelease media/bazarr: scale Deployment bazarr to 0 through values"
-    assert s["claims"]["bazarr-config"]["targetVolume"] == target_volume_name(m, c)
-    assert s["claims"]["bazarr-config"]["targetSize"] == "2Gi"
+    assert s["claims"]["bazarr-config-pvc"]["targetVolume"] == target_volume_name(m, c)
+    assert s["claims"]["bazarr-config-pvc"]["targetSize"] == "2Gi"
 
 
 # ---- copy ------------------------------------------------------------------------------------------------
@@ -132,23 +138,23 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "namespace": "media",
-        "name": "bazarr-config-migrated",
+        "name": "bazarr-config-pvc-migrated",
     }
     assert tpv["storageClassName"] == "longhorn-replicated" and tpv["capacity"] == {"storage": "2Gi"}
     staging = claims[staging_claim_name(c)].inputs
     assert staging["spec"]["volumeName"] == spv
     assert staging["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
     # The live claim is still the adopted one, untouched and protected.
-    assert claims["bazarr-config"].inputs["spec"]["volumeName"] == SRC_PV
-    assert seen[f"{NAME}-claim-bazarr-config"].protect is True
+    assert claims["bazarr-config-pvc"].inputs["spec"]["volumeName"] == SRC_PV
+    assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is True
     # The data's home is the protected Longhorn volume; the staging PV object is only a pointer.
-    assert seen[f"{NAME}-volume-bazarr-config"].protect is True
-    assert seen[f"{NAME}-staging-pv-bazarr-config"].protect is False
+    assert seen[f"{NAME}-volume-bazarr-config-pvc"].protect is True
+    assert seen[f"{NAME}-staging-pv-bazarr-config-pvc"].protect is False
     volume = mocks.one(VOLUME).inputs
     assert volume["spec"]["numberOfReplicas"] == 3 and volume["spec"]["size"] == str(2 * 2**30)
     assert volume["metadata"]["namespace"] == "longhorn-system"
     # Retain comes first: the owners' release waits for it.
-    assert [r._name for r in mig.release_gate] == [f"{NAME}-source-pv-bazarr-config"]
+    assert [r._name for r in mig.release_gate] == [f"{NAME}-source-pv-bazarr-config-pvc"]
 
 
 def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -> None:
@@ -164,8 +170,8 @@ def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -
     assert ctr["securityContext"]["privileged"] is False
     assert ctr["securityContext"]["capabilities"]["drop"] == ["ALL"]
     vols = {v["name"]: v for v in pod["volumes"]}
-    assert vols["src"]["persistentVolumeClaim"] == {"claimName": "bazarr-config", "readOnly": True}
-    assert vols["dst"]["persistentVolumeClaim"] == {"claimName": "bazarr-config-migrated"}
+    assert vols["src"]["persistentVolumeClaim"] == {"claimName": "bazarr-config-pvc", "readOnly": True}
+    assert vols["dst"]["persistentVolumeClaim"] == {"claimName": "bazarr-config-pvc-migrated"}
     term = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "bazarr"}
     assert term["topologyKey"] == "kubernetes.io/hostname"
@@ -188,9 +194,9 @@ def test_verify_adds_the_verify_job_and_keeps_everything_else(record, seen, real
     assert ctr["command"] == ["python3", "/scripts/copy_verify.py", "verify", "/src", "/dst"]
     assert all(v["readOnly"] for v in ctr["volumeMounts"])
     # Unprotected now so that cutover may replace it; its PV is Retain and still protected.
-    assert seen[f"{NAME}-claim-bazarr-config"].protect is False
-    assert seen[f"{NAME}-source-pv-bazarr-config"].protect is True
-    assert mig.summary["timings"] == {"bazarr-config": {"bytes": 1_234_567, "seconds": 3.5, "files": 42}}
+    assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is False
+    assert seen[f"{NAME}-source-pv-bazarr-config-pvc"].protect is True
+    assert mig.summary["timings"] == {"bazarr-config-pvc": {"bytes": 1_234_567, "seconds": 3.5, "files": 42}}
 
 
 # ---- cutover ---------------------------------------------------------------------------------------------
@@ -201,23 +207,23 @@ def test_cutover_binds_the_original_name_to_the_new_volume(record, seen, real_ra
     c = m.pvcs[0]
     vol = target_volume_name(m, c)
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
-    assert set(claims) == {"bazarr-config"}  # staging claim gone
-    claim = claims["bazarr-config"].inputs
+    assert set(claims) == {"bazarr-config-pvc"}  # staging claim gone
+    claim = claims["bazarr-config-pvc"].inputs
     assert claim["spec"]["volumeName"] == vol
     assert claim["spec"]["storageClassName"] == "longhorn-replicated"
     assert claim["spec"]["resources"] == {"requests": {"storage": "2Gi"}}
     assert set(pvs) == {SRC_PV, vol}  # the staging PV object is gone, a fresh one carries the claimRef
     assert pvs[vol].inputs["spec"]["csi"]["volumeHandle"] == vol
     assert "uid" not in pvs[vol].inputs["spec"]["claimRef"]
-    assert seen[f"{NAME}-target-pv-bazarr-config"].protect is True
-    assert pvs[vol].inputs["spec"]["claimRef"]["name"] == "bazarr-config"
+    assert seen[f"{NAME}-target-pv-bazarr-config-pvc"].protect is True
+    assert pvs[vol].inputs["spec"]["claimRef"]["name"] == "bazarr-config-pvc"
     assert pvs[vol].inputs["spec"]["claimRef"]["namespace"] == "media"
     assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
-    opts = seen[f"{NAME}-claim-bazarr-config"]
+    opts = seen[f"{NAME}-claim-bazarr-config-pvc"]
     assert opts.delete_before_replace is True and opts.protect is True and opts.retain_on_delete is True
     assert opts.import_ is None
     assert not mocks.of_type(JOB)
-    assert [r._name for r in mig.release_gate] == [f"{NAME}-claim-bazarr-config"]
+    assert [r._name for r in mig.release_gate] == [f"{NAME}-claim-bazarr-config-pvc"]
 
 
 def test_grafana_claim_keeps_helm_ownership_when_recreated(record, real_raw) -> None:
@@ -235,8 +241,8 @@ def test_cleanup_drops_only_the_old_pv(record, seen, real_raw) -> None:
     mocks, _, m = build(record, staged(real_raw, "cleanup"))
     vol = target_volume_name(m, m.pvcs[0])
     assert set(by_k8s_name(mocks, PV)) == {vol}
-    assert set(by_k8s_name(mocks, PVC)) == {"bazarr-config"}
-    assert seen[f"{NAME}-target-pv-bazarr-config"].protect is True
+    assert set(by_k8s_name(mocks, PVC)) == {"bazarr-config-pvc"}
+    assert seen[f"{NAME}-target-pv-bazarr-config-pvc"].protect is True
 
 
 # ---- across phases ---------------------------------------------------------------------------------------

@@ -24,8 +24,10 @@ def test_every_claim_shows_its_classes_sizes_and_phase(real_config) -> None:
         for c in m.pvcs:
             assert c.key[:20] in svg  # long chart-made names are elided in the middle
     claims = [c for m in storage.migrations for c in m.pvcs]
-    assert svg.count("local-path → longhorn-replicated") == len(claims) == 5
-    assert "monitoring/storage-loki-0" in svg and "10Gi → 20Gi" in svg and "1Gi → 2Gi" in svg
+    assert len(claims) == 5
+    assert svg.count("local-path → longhorn-replicated") == 4  # the monitoring claims
+    assert svg.count("static nfs → longhorn-replicated") == 1  # Bazarr's config, the repo's NFS volume
+    assert "monitoring/storage-loki-0" in svg and "10Gi → 20Gi" in svg and "100Mi → 2Gi" in svg
     assert svg.count(">adopt<") == 5 and svg.count(">clean up<") == 5
 
 
