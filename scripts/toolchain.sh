@@ -191,9 +191,13 @@ main() {
   if [[ -n $PULUMI_BIN_DIR ]]; then PULUMI_HOME="$CACHE/pulumi-home"; else PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"; fi
   export PULUMI_HOME PATH="${PULUMI_BIN_DIR:+$PULUMI_BIN_DIR:}$PATH"
   export PULUMI_SKIP_UPDATE_CHECK=1 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
-  resource_plugins
+  # The kubernetes plugin is the longest build, and much of it is one single-threaded compile (its
+  # generated SDK package): build it beside the control plane so the second core is not idle.
+  resource_plugins &
+  local plugins=$!
   control_plane
   dev_tools
+  wait "$plugins" || { log "FAILED: the kubernetes resource plugin"; exit 1; }
   crds
   write_env
   log "toolchain ready in $((SECONDS - start))s"
