@@ -178,6 +178,9 @@ class DcgmExporter(Model):
     release_name: str = "dcgm-exporter"
     interval: str = "30m"
     port: int = 9400
+    # The RuntimeClass of the NVIDIA container runtime: k3s registers `nvidia` (and ships the RuntimeClass)
+    # but keeps runc as the default runtime, under which the exporter sees no GPU.
+    runtime_class_name: str = "nvidia"
     values: dict[str, Any] = Field(default_factory=dict)  # merged over the component's values
 
 

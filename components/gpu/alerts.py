@@ -6,6 +6,8 @@ from components.config.gpu import GpuConfig
 from components.gpu.meta import meta
 from components.gpu.promql import pod_regex, quota_regex
 
+XID_WINDOW = "15m"
+
 
 def prometheus_rule(gpu: GpuConfig) -> dict:
     mon = gpu.monitoring
@@ -38,18 +40,23 @@ def prometheus_rule(gpu: GpuConfig) -> dict:
         },
         {
             "alert": "GpuXidError",
-            "expr": "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) > 0",
+            # The gauge holds the last XID code for ever (dcgm-exporter default-counters.csv: "Value of the
+            # last XID error encountered"): alert while it changed recently, with the code as the value.
+            "expr": "max by (Hostname, gpu) (DCGM_FI_DEV_XID_ERRORS) > 0 and "
+            f"max by (Hostname, gpu) (changes(DCGM_FI_DEV_XID_ERRORS[{XID_WINDOW}])) > 0",
             "for": "0m",
             "labels": {"severity": "critical"},
             "annotations": {
                 "summary": "XID error {{ $value }} on GPU {{ $labels.gpu }} ({{ $labels.Hostname }})",
-                "description": "The driver reported an XID error; check dmesg on the node.",
+                "description": f"The driver reported a new XID error in the last {XID_WINDOW}; check dmesg "
+                "on the node. DCGM keeps only the last code, so the alert clears "
+                f"{XID_WINDOW} after it changed.",
             },
         },
         {
             "alert": "GpuQuotaExhausted",
-            "expr": f'kube_resourcequota{{type="used", resource=~"{quota}"}} / ignoring(type) '
-            f'(kube_resourcequota{{type="hard", resource=~"{quota}"}} > 0) >= 1',
+            "expr": f'kube_resourcequota{{type="used", resource=~{quota}}} / ignoring(type) '
+            f'(kube_resourcequota{{type="hard", resource=~{quota}}} > 0) >= 1',
             "for": "15m",
             "labels": {"severity": "warning"},
             "annotations": {
@@ -63,7 +70,7 @@ def prometheus_rule(gpu: GpuConfig) -> dict:
             "expr": 'max by (namespace, pod) (kube_pod_status_phase{phase="Pending"} == 1) '
             "* on (namespace, pod) group_left() "
             "max by (namespace, pod) "
-            f'(kube_pod_container_resource_requests{{resource=~"{pod_regex(gpu)}"}} > 0)',
+            f"(kube_pod_container_resource_requests{{resource=~{pod_regex(gpu)}}} > 0)",
             "for": mon.pending_for,
             "labels": {"severity": "warning"},
             "annotations": {

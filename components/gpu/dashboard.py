@@ -33,7 +33,7 @@ def dashboard(gpu: GpuConfig) -> dict:
             "timeseries",
             [
                 (
-                    f'sum by (namespace, resource) (kube_resourcequota{{type="used", resource=~"{quota}"}})',
+                    f'sum by (namespace, resource) (kube_resourcequota{{type="used", resource=~{quota}}})',
                     "{{namespace}} {{resource}}",
                 )
             ],
@@ -46,8 +46,8 @@ def dashboard(gpu: GpuConfig) -> dict:
             "bargauge",
             [
                 (
-                    f'kube_resourcequota{{type="used", resource=~"{quota}"}} / ignoring(type) '
-                    f'(kube_resourcequota{{type="hard", resource=~"{quota}"}} > 0)',
+                    f'kube_resourcequota{{type="used", resource=~{quota}}} / ignoring(type) '
+                    f'(kube_resourcequota{{type="hard", resource=~{quota}}} > 0)',
                     "{{namespace}} {{resource}}",
                 )
             ],
@@ -61,7 +61,7 @@ def dashboard(gpu: GpuConfig) -> dict:
             [
                 (
                     "sum by (namespace, resource) "
-                    f'(kube_pod_container_resource_requests{{resource=~"{pods}"}} '
+                    f"(kube_pod_container_resource_requests{{resource=~{pods}}} "
                     "* on (namespace, pod) group_left() "
                     'max by (namespace, pod) (kube_pod_status_phase{phase=~"Pending|Running"} == 1))',
                     "{{namespace}} {{resource}}",

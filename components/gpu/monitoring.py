@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import yaml
+
 from components.config.gpu import GpuConfig
 from components.deep_merge import deep_merge
+from components.flux import chart_source
 from components.gpu.meta import meta
+
+
+def runtime_class_patch(runtime_class: str) -> dict:
+    """A Flux post-renderer that runs the exporter's DaemonSet under the NVIDIA runtime.
+
+    k3s registers an `nvidia` runtime (and RuntimeClass) but keeps runc as the default, under which the
+    exporter sees no GPU. Chart 3.1.5, the pinned one, has no `runtimeClassName` value (it came in 3.2.0),
+    so the rendered DaemonSet is patched instead; that works at every chart version.
+    """
+    patch = [{"op": "add", "path": "/spec/template/spec/runtimeClassName", "value": runtime_class}]
+    return {"kustomize": {"patches": [{"target": {"kind": "DaemonSet"}, "patch": yaml.safe_dump(patch)}]}}
 
 
 def dcgm_helm_release(gpu: GpuConfig) -> dict:
@@ -35,20 +49,13 @@ def dcgm_helm_release(gpu: GpuConfig) -> dict:
         "metadata": meta(dcgm.release_name, mon.namespace),
         "spec": {
             "interval": dcgm.interval,
-            "chart": {
-                "spec": {
-                    "chart": dcgm.chart,
-                    "version": dcgm.version,
-                    "sourceRef": {
-                        "kind": dcgm.source.kind,
-                        "name": dcgm.source.name,
-                        "namespace": dcgm.source.namespace,
-                    },
-                }
-            },
+            **chart_source(
+                dcgm.chart, dcgm.version, dcgm.source.kind, dcgm.source.name, dcgm.source.namespace
+            ),
             "install": {"remediation": {"retries": 3}},
             "upgrade": {"remediation": {"retries": 3}},
             "values": deep_merge(values, dcgm.values),
+            "postRenderers": [runtime_class_patch(dcgm.runtime_class_name)],
         },
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from components import promql
 from components.config.gpu import GpuConfig
 
 
@@ -13,8 +14,10 @@ def ksm_resource_label(resource: str) -> str:
 
 
 def quota_regex(gpu: GpuConfig) -> str:
-    return "|".join(re.escape(f"requests.{p.advertised}") for p in gpu.pools)
+    """The GPU quota keys as a quoted PromQL regex (`kube_resourcequota` keeps the key as `resource`)."""
+    return promql.string(promql.any_of([f"requests.{p.advertised}" for p in gpu.pools]))
 
 
 def pod_regex(gpu: GpuConfig) -> str:
-    return "|".join(ksm_resource_label(p.advertised) for p in gpu.pools)
+    """The GPU resources as kube-state-metrics' pod metrics name them, as a quoted PromQL regex."""
+    return promql.string(promql.any_of([ksm_resource_label(p.advertised) for p in gpu.pools]))

@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
+from components import promql
 from components.config.storage import StorageConfig
+from components.storage import flux_metrics
 
 RULE_NAME = "k3s-home-storage-failure-conditions"
+
+
+def _robustness(old_value: int, state: str) -> str:
+    """Longhorn < 1.11 publishes one series per volume valued 0 unknown, 1 healthy, 2 degraded, 3 faulted;
+    1.11+ one series per state with a `state` label, valued 1 for the current one (longhorn-manager
+    metrics_collector/volume_collector.go). Match both, per volume."""
+    return (
+        "max by (volume, pvc, pvc_namespace) ("
+        f'longhorn_volume_robustness{{state=""}} == {old_value} or '
+        f"longhorn_volume_robustness{{state={promql.string(state)}}} == 1)"
+    )
 
 
 def prometheus_rule(storage: StorageConfig) -> dict:
     """The directive's failure conditions that storage can cause or hide, as alerts."""
     a = storage.alerts
-    approved = "|".join(storage.approved)
     rules: list[dict] = [
         {
-            "alert": "FluxReconciliationFailing",
-            # Flux < 2.1: gotk_reconcile_condition; later: gotk_resource_info from kube-state-metrics.
-            "expr": "max by (kind, exported_namespace, name) "
-            '(gotk_reconcile_condition{type="Ready", status="False"}) == 1'
-            " or max by (customresource_kind, exported_namespace, name) "
-            '(gotk_resource_info{ready="False"}) == 1',
-            "for": a.flux_failing_for,
-            "labels": {"severity": "critical", "directive": "failure-condition"},
-            "annotations": {
-                "summary": "Flux {{ $labels.kind }}{{ $labels.customresource_kind }} "
-                "{{ $labels.exported_namespace }}/{{ $labels.name }} has failed to reconcile for more than "
-                + a.flux_failing_for,
-                "runbook": "docs/runbooks/monitoring-storage-migration.md",
-            },
-        },
-        {
             "alert": "LonghornVolumeDegraded",
-            "expr": "longhorn_volume_robustness == 2",  # 0 unknown, 1 healthy, 2 degraded, 3 faulted
+            "expr": _robustness(2, "degraded"),
             "for": "10m",
             "labels": {"severity": "warning"},
             "annotations": {"summary": "Longhorn volume {{ $labels.volume }} is degraded (missing replicas)"},
         },
         {
             "alert": "LonghornVolumeFaulted",
-            "expr": "longhorn_volume_robustness == 3",
+            "expr": _robustness(3, "faulted"),
             "for": "1m",
             "labels": {"severity": "critical", "directive": "failure-condition"},
             "annotations": {"summary": "Longhorn volume {{ $labels.volume }} is faulted: data is at risk"},
@@ -54,14 +50,30 @@ def prometheus_rule(storage: StorageConfig) -> dict:
         },
     ]
     if storage.monitoring is not None:
-        pods = "|".join(f"(?:{t.pods})" for _, t in storage.monitoring.items())
-        ns = a.namespace
-        rules += [
+        # Only with a kube-prometheus-stack release of ours: its values publish gotk_resource_info.
+        kind = flux_metrics.KIND_LABEL
+        pods = promql.string("|".join(f"(?:{t.pods})" for _, t in storage.monitoring.items()))
+        ns = promql.string(a.namespace)
+        rules = [
+            {
+                "alert": "FluxReconciliationFailing",
+                "expr": f"max by ({kind}, exported_namespace, name) "
+                f'({flux_metrics.METRIC}{{ready="False"}}) == 1',
+                "for": a.flux_failing_for,
+                "labels": {"severity": "critical", "directive": "failure-condition"},
+                "annotations": {
+                    "summary": f"Flux {{{{ $labels.{kind} }}}} "
+                    "{{ $labels.exported_namespace }}/{{ $labels.name }} has failed to reconcile for more "
+                    f"than {a.flux_failing_for}",
+                    "runbook": "docs/runbooks/monitoring-storage-migration.md",
+                },
+            },
+            *rules,
             {
                 "alert": "MonitoringWithoutPersistentStorage",
-                "expr": f'count by (namespace, pod) (kube_pod_info{{namespace="{ns}", pod=~"{pods}"}}) '
+                "expr": f"count by (namespace, pod) (kube_pod_info{{namespace={ns}, pod=~{pods}}}) "
                 "unless on (namespace, pod) "
-                f'kube_pod_spec_volumes_persistentvolumeclaims_info{{namespace="{ns}"}}',
+                f"kube_pod_spec_volumes_persistentvolumeclaims_info{{namespace={ns}}}",
                 "for": "15m",
                 "labels": {"severity": "critical", "directive": "failure-condition"},
                 "annotations": {
@@ -71,7 +83,8 @@ def prometheus_rule(storage: StorageConfig) -> dict:
             },
             {
                 "alert": "MonitoringStorageNotApproved",
-                "expr": f'kube_persistentvolumeclaim_info{{namespace="{ns}", storageclass!~"{approved}"}}',
+                "expr": f"kube_persistentvolumeclaim_info{{namespace={ns}, "
+                f"storageclass!~{promql.string(promql.any_of(storage.approved))}}}",
                 "for": "1h",
                 "labels": {"severity": "warning"},
                 "annotations": {

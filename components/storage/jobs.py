@@ -17,8 +17,10 @@ from components.storage.names import (
 SCRIPT = Path(__file__).parent / "migration_scripts" / "copy_verify.py"
 SETTLE_SECONDS = 30
 DEADLINE_SECONDS = 6 * 3600
-# Enough to copy as root without being privileged (directive: no privileged containers).
-COPY_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "MKNOD"]
+# Enough to copy as root without being privileged (directive: no privileged containers), and all within
+# the Pod Security baseline profile: DAC_OVERRIDE already bypasses read and search checks, so
+# DAC_READ_SEARCH (refused by baseline) is not needed.
+COPY_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "MKNOD"]
 
 
 def script_config_map(m: Migration, namespace: str) -> dict:

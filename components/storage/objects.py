@@ -6,6 +6,8 @@ from typing import Any
 
 from components.config.storage import HelmReleaseSpec, StorageConfig
 from components.deep_merge import deep_merge
+from components.flux import chart_source
+from components.storage import flux_metrics
 from components.storage.phases import effective_class, release_patch
 
 
@@ -41,10 +43,14 @@ def _vct(cls: str, size: str) -> dict:
 
 
 def storage_values(storage: StorageConfig) -> dict[str, dict]:
-    """Storage values per HelmRelease ref (namespace/name), from the monitoring targets."""
+    """Our values per HelmRelease ref (namespace/name): the monitoring targets' storage, and on the
+    kube-prometheus-stack release (the prometheus target's) the Flux state metrics the alerts read."""
     out: dict[str, dict] = {}
     if storage.monitoring is None:
         return out
+    out[storage.monitoring.prometheus.release] = {
+        "kube-state-metrics": flux_metrics.kube_state_metrics_values()
+    }
     for key, target in storage.monitoring.items():
         cls, size = effective_class(storage, key)
         if key == "prometheus":
@@ -85,13 +91,13 @@ def helm_release(storage: StorageConfig, release: HelmReleaseSpec) -> dict:
         "spec": {
             "interval": release.interval,
             "suspend": suspend,
-            "chart": {
-                "spec": {
-                    "chart": release.chart,
-                    "version": release.version,
-                    "sourceRef": release.source.model_dump(by_alias=True),
-                }
-            },
+            **chart_source(
+                release.chart,
+                release.version,
+                release.source.kind,
+                release.source.name,
+                release.source.namespace,
+            ),
             "values": values,
         },
     }

@@ -157,6 +157,13 @@ def test_dcgm_exporter_release_and_service_monitor(built) -> None:
     }
     values = hr["spec"]["values"]
     assert values["serviceMonitor"] == {"enabled": False}
+    # k3s keeps runc as the default runtime; chart 3.1.5 has no runtimeClassName value: a post-renderer.
+    (renderer,) = hr["spec"]["postRenderers"]
+    (patch,) = renderer["kustomize"]["patches"]
+    assert patch["target"] == {"kind": "DaemonSet"}
+    assert yaml.safe_load(patch["patch"]) == [
+        {"op": "add", "path": "/spec/template/spec/runtimeClassName", "value": "nvidia"}
+    ]
     terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["k3s3"]
     assert "nvidia.com/gpu" not in json.dumps(values)  # the exporter must not take a tenant's slice
@@ -186,7 +193,8 @@ def test_alerts_cover_saturation_framebuffer_xid_quota_and_pending(built) -> Non
     assert "DCGM_FI_DEV_XID_ERRORS" in rules["GpuXidError"]["expr"]
     assert rules["GpuXidError"]["labels"]["severity"] == "critical"
     quota = rules["GpuQuotaExhausted"]["expr"]
-    assert 'resource=~"requests\\.nvidia\\.com/gpu|requests\\.gpu\\.intel\\.com/i915"' in quota
+    # A PromQL string holding the regex `requests\.nvidia\.com/gpu|...` (the backslash itself escaped).
+    assert r'resource=~"requests\\.nvidia\\.com/gpu|requests\\.gpu\\.intel\\.com/i915"' in quota
     assert quota.endswith(">= 1")
     pending = rules["GpuPodPending"]
     assert 'resource=~"nvidia_com_gpu|gpu_intel_com_i915"' in pending["expr"]
