@@ -4,9 +4,11 @@ Sections (all by default):
   audit    k3s-home-audit on the real Flux repo vs Checkov, and vs libyaml parsing the same files
   preview  warm `make preview` vs kubectl server-side dry-run + an empty Pulumi program's preview,
            and the policy pack's added cost (needs the toolchain: `make bench` builds it first)
+  scale    the program built at 3x and 10x the clients, GPU tenants and migrated claims vs 1x (under the
+           unit tests' mocks: CPU and peak memory per resource)
   copy     the migration's copy and verify vs shutil.copytree and plain reads
 
-Usage: python benchmarks/run.py [--only audit,preview,copy] [--repeat N] [--files N] [--no-docs]
+Usage: python benchmarks/run.py [--only audit,preview,scale,copy] [--repeat N] [--files N] [--no-docs]
 (--only writes the sections it ran and names the others as not measured in this run.)
 Exit status: 0 when every figure was measured (missed targets are reported, not failed), 2 when a
 benchmark could not run.
@@ -22,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import audit, migration, report  # noqa: E402
+from benchmarks import audit, migration, report, scale  # noqa: E402
 from benchmarks.harness import BenchError, Figure, machine  # noqa: E402
 
-SECTIONS = ("audit", "preview", "copy")
+SECTIONS = ("audit", "preview", "scale", "copy")
 DOCS = ROOT / "docs" / "benchmarks.md"
 
 
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
                     found, more = preview.run(work, args.repeat)
                     facts.update(more)
+                elif section == "scale":
+                    found, _ = scale.program(work)
                 else:
                     found = migration.run(work, args.repeat, args.files)
                 figures += found

@@ -1,0 +1,153 @@
+"""The stack at 1x, 3x and 10x: OAuth clients, GPU tenants (in more namespaces) and migrated claims.
+
+`scaled(doc, k)` multiplies the real stack file's lists; the result validates through the same model.
+Measured here: the Pulumi program built under the unit tests' recording mocks in a fresh interpreter
+(`python -m benchmarks.scale K FILE`): CPU, and peak Python memory per registered resource. This is the
+program's side only; the engine's and the plugins' share of a real preview at scale is not measured yet.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .harness import Figure, run_command
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALES = (1, 3, 10)
+
+
+def scaled(doc: dict[str, Any], k: int) -> dict[str, Any]:
+    """The stack file with k times the OAuth clients, GPU tenants and migrated claims."""
+    out = copy.deepcopy(doc)
+    cfg = out["config"]
+    clients = cfg["k3s-home:authentik"]["clients"]
+    clients += [_client_copy(client, i) for i in range(1, k) for client in list(clients)]
+    tenants = cfg["k3s-home:gpu"]["tenants"]
+    originals = list(tenants)
+    for i in range(1, k):
+        # One slice each, alternating pools, so the capacity proof still holds at 10x.
+        for t, pool in zip(originals, ("gpu.intel.com/i915", "nvidia.com/gpu"), strict=False):
+            tenants.append(
+                {
+                    "namespace": f"{t['namespace']}-{i}",
+                    "priorityClassName": t["priorityClassName"],
+                    "pools": {pool: {"max": 1}},
+                }
+            )
+    for migration in cfg["k3s-home:storage"]["migrations"]:
+        claims = list(migration["pvcs"])
+        for i in range(1, k):
+            for claim in claims:
+                c = copy.deepcopy(claim)
+                c["name"] = f"{claim['name']}-{i}"
+                c["source"]["volume"] = f"{claim['source']['volume']}-{i}"
+                c["source"]["hostPath"] = f"{claim['source']['hostPath']}-{i}"
+                migration["pvcs"].append(c)
+    return out
+
+
+def _client_copy(client: dict[str, Any], i: int) -> dict[str, Any]:
+    c = copy.deepcopy(client)
+    c["slug"], c["name"] = f"{client['slug']}-{i}", f"{client['name']} {i}"
+    if "jellyfin" in c:  # the plugin's provider name is part of its callback path
+        c["jellyfin"]["providerName"] = f"{client['jellyfin']['providerName']}{i}"
+        for uri in c["redirectUris"]:
+            uri["url"] = uri["url"].replace("/redirect/authentik", f"/redirect/authentik{i}")
+        c["launchUrl"] = c["launchUrl"].replace("/start/authentik", f"/start/authentik{i}")
+    return c
+
+
+def write_variants(tmp: Path) -> dict[int, Path]:
+    doc = yaml.safe_load((ROOT / "Pulumi.k3s-home.yaml").read_text())
+    paths = {}
+    for k in SCALES:
+        path = tmp / f"Pulumi.k3s-home.{k}x.yaml"
+        path.write_text(yaml.safe_dump(scaled(doc, k), sort_keys=False))
+        paths[k] = path
+    return paths
+
+
+def program(tmp: Path) -> tuple[list[Figure], dict[int, dict[str, float]]]:
+    """Builds the program under mocks at each scale, each in a fresh interpreter."""
+    results = {}
+    for k, path in write_variants(tmp).items():
+        cmd = [sys.executable, "-m", "benchmarks.scale", str(k), str(path)]
+        out = run_command(cmd, cwd=ROOT, timeout=600)
+        results[k] = json.loads(out.stdout.strip().splitlines()[-1])
+    one, ten = results[1], results[10]
+    figures = [
+        Figure(
+            "scale-program-cpu",
+            f"program build under mocks at 10x ({ten['resources']} resources), CPU",
+            ten["cpu"],
+            f"the same at 1x ({one['resources']} resources)",
+            one["cpu"],
+            unit="s CPU",
+            target=3.0,
+            target_text="at most 3x the real stack",
+            note="3x: {cpu} s CPU, {resources} resources".format(**results[3]),
+        ),
+        Figure(
+            "scale-program-memory",
+            "program peak Python memory per resource at 10x (tracemalloc)",
+            ten["kib_per_resource"],
+            "the same at 1x",
+            one["kib_per_resource"],
+            unit="KiB",
+            target=1.1,
+            target_text="flat per resource (within 10 %)",
+            note="3x: {kib_per_resource} KiB per resource".format(**results[3]),
+        ),
+    ]
+    return figures, results
+
+
+def _measure(k: str, path: str) -> dict[str, float]:
+    """Runs in a fresh interpreter: Pulumi's mocks and settings are process-global."""
+    import time
+    import tracemalloc
+
+    os.environ.setdefault("K3S_HOME_SECRET_GENERATOR", "random")
+    import pulumi
+
+    from components.config import load
+    from components.control_plane.component import HaControlPlane
+    from components.gpu.component import GpuManagement
+    from components.sso.component import AuthentikSso
+    from components.storage.component import MonitoringStorage
+    from tests.unit.conftest import RecordingMocks
+
+    doc = yaml.safe_load(Path(path).read_text())
+    cfg = load({key.removeprefix("k3s-home:"): v for key, v in doc["config"].items()})
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="k3s-home", stack="k3s-home", preview=True)
+
+    def build() -> None:
+        GpuManagement("gpu", cfg)
+        MonitoringStorage("monitoring-storage", cfg)
+        AuthentikSso("authentik-sso", cfg)
+        HaControlPlane("ha-control-plane", cfg)
+
+    start = time.process_time()
+    pulumi.runtime.test(build)()
+    cpu = time.process_time() - start
+    mocks.resources.clear()
+    pulumi.runtime.set_mocks(mocks, project="k3s-home", stack="k3s-home", preview=True)
+    tracemalloc.start()
+    pulumi.runtime.test(build)()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    n = len(mocks.resources)
+    return {"k": int(k), "resources": n, "cpu": round(cpu, 3), "kib_per_resource": round(peak / 1024 / n, 1)}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    print(json.dumps(_measure(sys.argv[1], sys.argv[2])))
