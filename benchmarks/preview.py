@@ -15,6 +15,7 @@ module (benchmarks/kubectl.sh) into the tool cache, once.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import resource
@@ -63,8 +64,6 @@ class Bench:
             **base,
             "K3S_HOME_CLUSTER_DIR": str(tmp / "cluster"),
             "K3S_HOME_CLUSTER_KUBECONFIG": str(self.kubeconfig),
-            "K3S_HOME_ETCD_PORT": os.environ.get("K3S_HOME_BENCH_ETCD_PORT", "26830"),
-            "K3S_HOME_API_PORT": os.environ.get("K3S_HOME_BENCH_API_PORT", "26832"),
             "K3S_HOME_TARGET": "embedded",
             "K3S_HOME_RUN_DIR": str(self.run_dir),
             "PULUMI_BACKEND_URL": f"file://{self.run_dir}/state",
@@ -72,6 +71,13 @@ class Bench:
             "PULUMI_SKIP_UPDATE_CHECK": "1",
         }
         self.env.pop("KUBECONFIG", None)
+        # Ports: K3S_HOME_BENCH_{ETCD,API}_PORT when given, else cluster.sh's own for this checkout.
+        for ours, theirs in (
+            ("K3S_HOME_BENCH_ETCD_PORT", "K3S_HOME_ETCD_PORT"),
+            ("K3S_HOME_BENCH_API_PORT", "K3S_HOME_API_PORT"),
+        ):
+            if os.environ.get(ours):
+                self.env[theirs] = os.environ[ours]
 
     def cluster(self, *args: str) -> None:
         run_command(["bash", str(ROOT / "scripts" / "cluster.sh"), *args], env=self.env, timeout=300)
@@ -121,12 +127,15 @@ class Bench:
         return path, len(objects)
 
 
-def _without_secrets(value: Any) -> Any:
-    """Secret values in a state export are ciphertext envelopes: the dry-run gets a placeholder instead."""
+def _without_secrets(value: Any, key: str = "") -> Any:
+    """Secret values in a state export are ciphertext envelopes: the dry-run gets a placeholder instead
+    (a whole Secret `data` map becomes a one-key map, base64 of the placeholder)."""
     if isinstance(value, dict):
         if "4dabf18193072939515e22adb298388d" in value:  # Pulumi's secret signature key
-            return PLACEHOLDER
-        return {k: _without_secrets(v) for k, v in value.items()}
+            if key == "data":
+                return {"bench": base64.b64encode(PLACEHOLDER.encode()).decode()}
+            return {"bench": PLACEHOLDER} if key == "stringData" else PLACEHOLDER
+        return {k: _without_secrets(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_without_secrets(v) for v in value]
     return value
