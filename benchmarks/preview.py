@@ -217,6 +217,13 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
             target_text="the pack adds at most 15 %",
         ),
         Figure(
+            "wrapper-and-gate",
+            "warm `make preview` (scripts/stack.sh: target check, stack lookup, event log, saved plan, gate)",
+            m["ours"],
+            "`pulumi preview --policy-pack` alone",
+            m["pack"],
+        ),
+        Figure(
             "pack-overhead-cpu",
             "`pulumi preview` with the policy pack, CPU of all processes",
             mc["pack"],
