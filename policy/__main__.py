@@ -27,8 +27,10 @@ from policy.validators import (  # noqa: E402
     install_secret_markers,
     install_shared_evaluation,
     policies,
+    warm_up,
 )
 
 install_secret_markers()
 install_shared_evaluation()
+warm_up()
 PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=policies())

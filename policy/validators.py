@@ -17,6 +17,7 @@ during preview". The same policy runs again at `up`, when every input is known.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pulumi_policy import (
@@ -41,7 +42,8 @@ from pulumi_policy import policy as _sdk
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, _deserialize_property
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _is_unknown, _ListProxy
 
-from components.config import NAMESPACE, StackConfig, load
+if TYPE_CHECKING:
+    from components.config import StackConfig
 from rules import Finding, Severity
 from rules.adoption import as_live
 from rules.registry import (
@@ -157,10 +159,28 @@ def _merge(base: dict, over: Mapping[str, Any]) -> dict:
 
 @functools.lru_cache(maxsize=8)
 def _load_config(path: str, overrides_json: str) -> StackConfig:
-    doc = yaml.safe_load(Path(path).read_text()) or {}
+    # The pydantic model is imported on first use, not when the analyzer starts: the engine waits for the
+    # pack's start before it runs the program, while the first validation overlaps the program's run.
+    from components.config import NAMESPACE, load
+
+    doc = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader) or {}
     prefix = f"{NAMESPACE}:"
     raw = {k.removeprefix(prefix): v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
     return load(_merge(raw, json.loads(overrides_json)))
+
+
+def warm_up() -> threading.Thread:
+    """Loads the default stack config on a background thread while the engine starts the program, so the
+    first Analyze does not wait for the pydantic import and validation (about 0.2 s). A bad config is left
+    for the first validation to report, in its one-line form."""
+
+    def load_quietly() -> None:
+        with contextlib.suppress(Exception):
+            stack_config({})
+
+    thread = threading.Thread(target=load_quietly, name="k3s-home-config-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def stack_config(policy_config: Mapping[str, Any]) -> StackConfig:

@@ -13,6 +13,7 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy import policy as sdk
 
+from components.config import ConfigError
 from policy import validators as v
 from tests.policy.helpers import (
     APPROVED,
@@ -132,3 +133,24 @@ def test_nothing_is_shared_outside_analyze(sdk_restored, counted):
         policy = next(p for p in v.policies() if p.name == name)
         assert run_policy(policy, args).violations
     assert counted["rules"] == 2
+
+
+def test_warm_up_loads_the_config_before_the_first_request(monkeypatch):
+    monkeypatch.delenv(v.STACK_CONFIG_ENV, raising=False)
+    v._load_config.cache_clear()
+    v.warm_up().join(timeout=60)
+    assert v._load_config.cache_info().currsize == 1
+    hits = v._load_config.cache_info().hits
+    v.stack_config({})
+    assert v._load_config.cache_info().hits == hits + 1  # the first validation found it loaded
+
+
+def test_warm_up_leaves_a_bad_config_to_the_first_validation(monkeypatch, tmp_path, capsys):
+    bad = tmp_path / "Pulumi.k3s-home.yaml"
+    bad.write_text("config:\n  k3s-home:gpu: {pools: nope}\n")
+    monkeypatch.setenv(v.STACK_CONFIG_ENV, str(bad))
+    v._load_config.cache_clear()
+    v.warm_up().join(timeout=60)
+    assert capsys.readouterr().err == ""  # nothing printed from the thread
+    with pytest.raises(ConfigError, match="k3s-home:"):  # the one-line form, naming the key
+        v.stack_config({})
