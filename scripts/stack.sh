@@ -12,6 +12,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$ROOT/.work"
 RUN="${K3S_HOME_RUN_DIR:-$WORK}"  # state, passphrase, stack copy, plan; tests point it elsewhere
 STACK=k3s-home
+PROJECT=k3s-home  # name: in Pulumi.yaml
 log() { printf '[k3s-home] %s\n' "$*" >&2; }
 
 # shellcheck disable=SC1091
@@ -52,10 +53,20 @@ backend() {
 
 # The committed Pulumi.k3s-home.yaml stays untouched: the passphrase's salt lives in an ignored
 # copy that every command reads through --config-file.
+# A local file backend answers from its own files; `pulumi stack ls` (a CLI start, ~0.25 s) asks the rest.
+stack_exists() {
+  local state=${PULUMI_BACKEND_URL#file://}
+  # Project-scoped layout (stacks/<project>/<stack>.json[.gz]); the project is named in Pulumi.yaml.
+  if [[ $PULUMI_BACKEND_URL == file://* ]] && compgen -G "$state/.pulumi/stacks/$PROJECT/$STACK.json*" >/dev/null; then
+    return 0
+  fi
+  pulumi stack ls --json 2>/dev/null | python -c 'import json,sys; sys.exit(0 if any(s["name"].split("/")[-1]=="k3s-home" for s in json.load(sys.stdin)) else 1)'
+}
+
 stack_config() {
   local salt="$RUN/stack/encryptionsalt"
   mkdir -p "$RUN/stack"
-  if ! pulumi stack ls --json 2>/dev/null | python -c 'import json,sys; sys.exit(0 if any(s["name"].split("/")[-1]=="k3s-home" for s in json.load(sys.stdin)) else 1)'; then
+  if ! stack_exists; then
     local tmp
     tmp=$(mktemp -d)
     cp "$ROOT/Pulumi.yaml" "$tmp/"
