@@ -47,8 +47,12 @@ def scaled(doc: dict[str, Any], k: int) -> dict[str, Any]:
             for claim in claims:
                 c = copy.deepcopy(claim)
                 c["name"] = f"{claim['name']}-{i}"
-                c["source"]["volume"] = f"{claim['source']['volume']}-{i}"
-                c["source"]["hostPath"] = f"{claim['source']['hostPath']}-{i}"
+                source = c["source"]
+                source["volume"] = f"{source['volume']}-{i}"
+                if "hostPath" in source:  # a local-path volume's directory
+                    source["hostPath"] = f"{source['hostPath']}-{i}"
+                if "nfs" in source:  # an NFS export
+                    source["nfs"]["path"] = f"{source['nfs']['path']}-{i}"
                 migration["pvcs"].append(c)
     return out
 
