@@ -17,8 +17,10 @@ benchmark could not run.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,7 @@ from benchmarks.harness import BenchError, Figure, machine  # noqa: E402
 
 SECTIONS = ("audit", "preview", "scale", "copy")
 DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / ".work" / "bench-results.json"  # the last run's figures, for --report-only
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each side (median reported)")
     parser.add_argument("--files", type=int, default=2000, help="files in the copy/verify tree")
     parser.add_argument("--no-docs", action="store_true", help="print only, leave docs/benchmarks.md")
+    parser.add_argument(
+        "--report-only", action="store_true", help=f"rewrite the docs from the last run ({RESULTS.name})"
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        last = json.loads(RESULTS.read_text())
+        figs = [Figure(**f) for f in last["figures"]]
+        report.write(DOCS, figs, last["machine"], last["facts"], last["repeat"], last["skipped"])
+        return 0
     sections = [s for s in args.only.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -75,8 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(figures))
     for line in report.missed(figures):
         print(line)
+    skipped = [s for s in SECTIONS if s not in sections]
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "figures": [asdict(f) for f in figures],
+                "machine": host,
+                "facts": facts,
+                "repeat": args.repeat,
+                "skipped": skipped,
+            },
+            indent=1,
+        )
+    )
     if not args.no_docs:
-        skipped = [s for s in SECTIONS if s not in sections]
         report.write(DOCS, figures, host, facts, args.repeat, skipped)
         print(f"\n[bench] wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
     return 0
