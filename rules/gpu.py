@@ -1,7 +1,8 @@
 """GPU rules (directive Phase 2, prohibition 5) as pure functions over Kubernetes object dicts.
 
-- gpu-priority-class: a GPU consumer in a tenant namespace carries that tenant's own priorityClassName
-  (the in-cluster twin is the ValidatingAdmissionPolicy in components.gpu.admission).
+- gpu-priority-class: who may hold GPU slices and GPU classes, cluster-wide (ADR 0017). Its clauses and
+  the API server's (components.gpu.admission, the quotas and the admission configuration) are one rule in
+  two runtimes; tests/integration/test_gpu_differential.py proves they agree on generated pods.
 - gpu-oversubscription: the stack's GPU ResourceQuotas fit the pools (rules.gpu_capacity.prove,
   the same arithmetic as the config model's proof); `limits.<gpu>` quota keys are never tracked.
 - directive-drift: the GPU PriorityClasses keep the values the directive (via the stack config) sets.
@@ -10,25 +11,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from rules.gpu_capacity import Claim, parse_count, prove
 
 from . import Config, Finding, Severity, object_name
-from .walk import containers, dig, helm_values, pod_spec
+from .walk import dig, helm_values, pod_spec
 
 # Directive Phase 2, verbatim. The stack config may deviate only visibly (`directive_drift` below).
 DIRECTIVE_PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
     "critical-gpu": (1000, "Critical GPU workloads (Plex, Jellyfin)"),
     "normal-gpu": (100, "Normal GPU workloads (AI)"),
 }
-# Names GPU device plugins register, besides whatever the stack's pools advertise.
+# Names GPU device plugins register, besides whatever the pools advertise: a pod asking for one of them is
+# a GPU consumer too (refused outside the tenants, and inside them unless it is a pool the tenant shares).
 KNOWN_GPU_RESOURCES = ("nvidia.com/gpu", "nvidia.com/gpu.shared", "gpu.intel.com/i915", "amd.com/gpu")
 
 
-def gpu_resources(config: Config) -> list[str]:
-    pools = [p.advertised for p in config.gpu.pools]
+def resource_names(pools: list[str]) -> list[str]:
+    """Every GPU resource name the rule, the CEL and the admission configuration watch: pools, then known."""
     return pools + [r for r in KNOWN_GPU_RESOURCES if r not in pools]
+
+
+def gpu_resources(config: Config) -> list[str]:
+    return resource_names([p.advertised for p in config.gpu.pools])
 
 
 def _requested(resources: Any, names: list[str]) -> dict[str, Any]:
@@ -87,16 +94,31 @@ def _values_class(values: dict, at: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _consumers(obj: dict, names: list[str]) -> Iterator[tuple[str, dict[str, Any], str | None]]:
-    """(path, {gpu resource: amount}, priorityClassName) for every GPU-requesting container of obj."""
+@dataclass(frozen=True)
+class Consumer:
+    """A container (or a Helm values `resources` block) asking for GPU resources."""
+
+    path: str
+    asked: dict[str, Any]  # {gpu resource: amount}
+    cls: str | None  # the priorityClassName that governs it
+    kind: str  # containers | initContainers | ephemeralContainers | values
+    sidecar: bool = False  # an init container with restartPolicy Always runs beside the app containers
+
+
+def _consumers(obj: dict, names: list[str]) -> Iterator[Consumer]:
+    """Every GPU-requesting container of obj (or `resources` block of its Helm values)."""
     found = pod_spec(obj)
     if found:
         base, spec = found
         cls = spec.get("priorityClassName") or None
-        for path, container in containers(spec, base):
-            asked = _requested(container.get("resources"), names)
-            if asked:
-                yield f"{path}.resources", asked, cls
+        for kind in ("initContainers", "containers", "ephemeralContainers"):
+            for i, c in enumerate(spec.get(kind) or []):
+                if not isinstance(c, dict):
+                    continue
+                asked = _requested(c.get("resources"), names)
+                if asked:
+                    sidecar = kind == "initContainers" and c.get("restartPolicy") == "Always"
+                    yield Consumer(f"{base}.{kind}[{i}].resources", asked, cls, kind, sidecar)
         return
     values = helm_values(obj)
     if values is None:
@@ -105,18 +127,53 @@ def _consumers(obj: dict, names: list[str]) -> Iterator[tuple[str, dict[str, Any
         if keys and keys[-1] == "resources":
             asked = _requested(node, names)
             if asked:
-                yield f"spec.values.{_dotted(keys)}", asked, _values_class(values, keys[:-1])
+                yield Consumer(
+                    f"spec.values.{_dotted(keys)}", asked, _values_class(values, keys[:-1]), "values"
+                )
+
+
+def pod_requests(consumers: list[Consumer], resource: str) -> int | None:
+    """What ResourceQuota charges a pod for `resource` (k8s.io/component-helpers resource.PodRequests):
+    the app containers and sidecars together, or the largest init container plus the sidecars started
+    before it, whichever is larger. None when an amount is not a whole number."""
+    counts = [parse_count(c.asked.get(resource, 0)) for c in consumers]
+    if None in counts:
+        return None
+    total = sidecars = init_peak = 0
+    for c, n in zip(consumers, counts, strict=True):
+        n = n or 0
+        if c.kind == "containers":
+            total += n
+        elif c.kind == "initContainers" and c.sidecar:
+            sidecars += n
+            total += n
+            init_peak = max(init_peak, sidecars)
+        elif c.kind == "initContainers":
+            init_peak = max(init_peak, n + sidecars)
+    return max(total, init_peak)
 
 
 def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
+    """Who may hold GPU slices and GPU classes, anywhere in the cluster. Clauses (ADR 0017):
+
+    1. a GPU PriorityClass only in the namespaces of the tenants it belongs to;
+    2. GPU resources only in tenant namespaces;
+    3. there, only with the tenant's own class (the globalDefault filled in by admission does not count);
+    4. there, only pools the tenant has a share of;
+    5. per container, at most the pool's per-container limit;
+    6. per pod, at most the tenant's quota (what the ResourceQuota charges an empty namespace);
+    7. never in an ephemeral container (Kubernetes refuses resources there).
+    """
     gpu = config.gpu
     names = gpu_resources(config)
+    pools = {p.advertised: p for p in gpu.pools}
     tenants = {t.namespace: t for t in gpu.tenants}
     entitled = {
         pc.name: [t.namespace for t in gpu.tenants if t.priority_class_name == pc.name]
         for pc in gpu.priority_classes
     }
     ns = _namespace(obj)
+    tenant = tenants.get(ns)
     who = object_name(obj)
     findings: list[Finding] = []
 
@@ -132,27 +189,48 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
                 f"{', '.join(entitled[cls]) or 'none'}, not namespace {ns}",
                 f"{found[0]}.priorityClassName",
             )
-    for path, asked, cls in _consumers(obj, names):
-        listing = ", ".join(f"{k}={v}" for k, v in asked.items())
-        tenant = tenants.get(ns)
+    consumers = list(_consumers(obj, names))
+    for c in consumers:
+        listing = ", ".join(f"{k}={v}" for k, v in c.asked.items())
+        if c.kind == "ephemeralContainers":
+            add(f"an ephemeral container asks for {listing}; Kubernetes allows no resources there", c.path)
+            continue
         if tenant is None:
             add(
                 f"requests {listing} in namespace {ns}, which is no GPU tenant ({', '.join(tenants)}); "
                 "its slices would sit outside every quota and the capacity proof",
-                path,
+                c.path,
             )
-        elif cls != tenant.priority_class_name:
+            continue
+        if c.cls != tenant.priority_class_name:
             add(
                 f"requests {listing} in GPU tenant namespace {ns} and must set priorityClassName: "
-                f"{tenant.priority_class_name} (it has {cls or 'none'}; "
+                f"{tenant.priority_class_name} (it has {c.cls or 'none'}; "
                 "the cluster's globalDefault would not do)",
-                path,
+                c.path,
             )
-        for res, amount in asked.items():
-            limit = gpu.pool(res).max_per_container if res in {p.advertised for p in gpu.pools} else None
-            count = parse_count(amount)
-            if limit is not None and (count is None or count > limit):
-                add(f"asks for {amount} {res}; a container may request at most {limit} (shared device)", path)
+        for res, amount in c.asked.items():
+            if res not in pools:
+                add(f"asks for {res}, which is no GPU pool of this cluster ({', '.join(pools)})", c.path)
+            elif res not in tenant.pools or tenant.pools[res].cap == 0:
+                add(f"asks for {res}; tenant {ns} has no share of that pool (k3s-home:gpu.tenants)", c.path)
+            else:
+                limit, count = pools[res].max_per_container, parse_count(amount)
+                if count is None or count > limit:
+                    add(
+                        f"asks for {amount} {res}; a container may request at most {limit} (shared device)",
+                        c.path,
+                    )
+    if found and tenant is not None:
+        for res, share in tenant.pools.items():
+            if share.cap == 0:
+                continue  # no share at all: said above
+            total = pod_requests([c for c in consumers if c.kind != "ephemeralContainers"], res)
+            if total is not None and total > share.cap:
+                add(
+                    f"the pod asks for {total} {res} in all; the quota of namespace {ns} allows {share.cap}",
+                    f"{found[0]}",
+                )
     return findings
 
 

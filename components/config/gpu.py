@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from rules.gpu import DIRECTIVE_PRIORITY_CLASSES
+from rules.gpu import DIRECTIVE_PRIORITY_CLASSES, resource_names
 from rules.gpu_capacity import Claim, Verdict, prove
 
 from .base import DNS_LABEL, KeyedValueError, Model, first_duplicate
@@ -271,6 +271,14 @@ class GpuConfig(Model):
             if not verdict.ok:
                 raise ValueError(f"oversubscribed: {verdict.explain()}")
         return tenants
+
+    @property
+    def resources(self) -> list[str]:
+        """Every GPU resource name the rules and the admission objects watch: the pools', then the known."""
+        return resource_names([p.advertised for p in self.pools])
+
+    def tenant(self, namespace: str) -> GpuTenant | None:
+        return next((t for t in self.tenants if t.namespace == namespace), None)
 
     def pool(self, name: str) -> GpuPool:
         return next(p for p in self.pools if p.advertised == name)

@@ -1,4 +1,10 @@
-"""The ValidatingAdmissionPolicy (CEL) that ties a tenant's GPU pods to its own PriorityClass."""
+"""The ValidatingAdmissionPolicy (CEL) for GPU slices and classes, bound cluster-wide (ADR 0017).
+
+Its validations are the API server's side of rules.gpu.gpu_priority_class, clauses 1 to 5; the quotas
+(components.gpu.quotas) enforce clause 6, pod validation clause 7. The API server's admission
+configuration (components.gpu.admission_config) makes quota admission refuse clauses 1, 2 and 4 too,
+should the policy or its binding be gone.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,9 @@ from components.config.gpu import GpuConfig
 from components.gpu.meta import meta
 
 POLICY_NAME = "gpu-tenant-priority-class"
+# Every container list of a pod spec. Their types differ (EphemeralContainer is not Container), so the
+# CEL collects their `resources` (one type) rather than the containers.
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
 def _cel_str(value: str) -> str:
@@ -18,25 +27,40 @@ def _cel_list(values: list[str]) -> str:
     return "[" + ", ".join(_cel_str(v) for v in values) + "]"
 
 
+def _cel_map(pairs: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{_cel_str(k)}: {v}" for k, v in pairs.items()) + "}"
+
+
+def _resources_of(field: str) -> str:
+    # The same shape for every list (containers is never absent): each term is list(dyn) to the type
+    # checker, whose types are named by path (Pod.spec.initContainers.@idx.resources, ...).
+    spec = f"object.spec.{field}"
+    return f"(has({spec}) ? {spec}.filter(c, has(c.resources)).map(c, c.resources) : [])"
+
+
 def admission_policy(gpu: GpuConfig) -> list[dict]:
-    """ValidatingAdmissionPolicy + binding: a GPU pod in a tenant namespace carries that tenant's own class.
+    """ValidatingAdmissionPolicy + a binding over every namespace.
 
     A globalDefault PriorityClass is filled in by the Priority admission plugin before validation, so
     "has a priorityClassName" proves nothing: the CEL compares with the tenant's class by namespace.
     """
-    resources = [p.advertised for p in gpu.pools]
-    expected = (
-        "{"
-        + ", ".join(f"{_cel_str(t.namespace)}: {_cel_str(t.priority_class_name)}" for t in gpu.tenants)
-        + "}"
+    tenant_class = _cel_map({t.namespace: _cel_str(t.priority_class_name) for t in gpu.tenants})
+    class_tenants = _cel_map(
+        {
+            pc.name: _cel_list([t.namespace for t in gpu.tenants if t.priority_class_name == pc.name])
+            for pc in gpu.priority_classes
+        }
     )
-    uses = (
-        "has(c.resources) && ((has(c.resources.requests) && r in c.resources.requests) || "
-        "(has(c.resources.limits) && r in c.resources.limits))"
+    tenants = ", ".join(t.namespace for t in gpu.tenants)
+    names, ns = _cel_list(gpu.resources), "request.namespace"
+    uses = "(has(x.requests) && r in x.requests) || (has(x.limits) && r in x.limits)"
+    shares = _cel_map(
+        {t.namespace: _cel_list([p for p, share in t.pools.items() if share.cap > 0]) for t in gpu.tenants}
     )
     validations: list[dict[str, Any]] = [
         {
-            "expression": "size(variables.requested) == 0 || variables.actual == variables.expected",
+            "expression": "size(variables.requested) == 0 || variables.expected == '' || "
+            "variables.actual == variables.expected",
             "messageExpression": (
                 "'pod requests ' + variables.requested.join(', ') + ' in GPU tenant namespace ' + "
                 "request.namespace + ' and must set priorityClassName: ' + variables.expected + "
@@ -44,7 +68,33 @@ def admission_policy(gpu: GpuConfig) -> list[dict]:
                 "'); see k3s-home:gpu.tenants'"
             ),
             "reason": "Forbidden",
-        }
+        },
+        {
+            "expression": "size(variables.requested) == 0 || variables.expected != ''",
+            "messageExpression": (
+                "'pod requests ' + variables.requested.join(', ') + ' in namespace ' + request.namespace + "
+                f"', which is no GPU tenant ({tenants}); its slices would sit outside every quota'"
+            ),
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"variables.expected == '' || variables.requested.all(r, r in {shares}[{ns}])",
+            "messageExpression": (
+                "'pod requests ' + variables.requested.join(', ') + '; GPU tenant ' + request.namespace + "
+                f"' has a share of ' + {shares}[{ns}].join(', ') + ' only; see k3s-home:gpu.tenants'"
+            ),
+            "reason": "Forbidden",
+        },
+        {
+            "expression": f"!(variables.actual in {class_tenants}) || "
+            f"{ns} in {class_tenants}[variables.actual]",
+            "messageExpression": (
+                "'priorityClassName ' + variables.actual + ' is reserved for GPU tenant(s) ' + "
+                f"{class_tenants}[variables.actual].join(', ') + ', not namespace ' + {ns} + "
+                "'; see k3s-home:gpu.tenants'"
+            ),
+            "reason": "Forbidden",
+        },
     ]
     for pool in gpu.pools:
         r = _cel_str(pool.advertised)
@@ -52,9 +102,8 @@ def admission_policy(gpu: GpuConfig) -> list[dict]:
         validations.append(
             {
                 "expression": (
-                    "variables.containers.all(c, !has(c.resources) || !has(c.resources.requests) || "
-                    f"!({r} in c.resources.requests) || "
-                    f"quantity(c.resources.requests[{r}]).compareTo(quantity('{limit}')) <= 0)"
+                    f"variables.resources.all(x, !has(x.requests) || !({r} in x.requests) || "
+                    f"quantity(x.requests[{r}]).compareTo(quantity('{limit}')) <= 0)"
                 ),
                 "message": (
                     f"a container may request at most {limit} {pool.advertised}: the pool shares each device "
@@ -76,22 +125,25 @@ def admission_policy(gpu: GpuConfig) -> list[dict]:
                         "apiVersions": ["v1"],
                         "operations": ["CREATE"],
                         "resources": ["pods"],
-                    }
+                    },
+                    # Ephemeral containers join a running pod through this subresource.
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE"],
+                        "resources": ["pods/ephemeralcontainers"],
+                    },
                 ]
             },
             "variables": [
-                {
-                    "name": "containers",
-                    "expression": "object.spec.containers + "
-                    "(has(object.spec.initContainers) ? object.spec.initContainers : [])",
-                },
+                {"name": "resources", "expression": " + ".join(_resources_of(f) for f in CONTAINER_LISTS)},
                 {
                     "name": "requested",
-                    "expression": f"{_cel_list(resources)}.filter(r, variables.containers.exists(c, {uses}))",
+                    "expression": f"{names}.filter(r, variables.resources.exists(x, {uses}))",
                 },
                 {
                     "name": "expected",
-                    "expression": f"request.namespace in {expected} ? {expected}[request.namespace] : ''",
+                    "expression": f"{ns} in {tenant_class} ? {tenant_class}[{ns}] : ''",
                 },
                 {
                     "name": "actual",
@@ -101,24 +153,11 @@ def admission_policy(gpu: GpuConfig) -> list[dict]:
             "validations": validations,
         },
     }
+    # No matchResources: every namespace (defect 8 was a binding over the tenants only).
     binding = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": meta(POLICY_NAME),
-        "spec": {
-            "policyName": POLICY_NAME,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {
-                    "matchExpressions": [
-                        {
-                            "key": "kubernetes.io/metadata.name",
-                            "operator": "In",
-                            "values": [t.namespace for t in gpu.tenants],
-                        }
-                    ]
-                }
-            },
-        },
+        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
     }
     return [policy, binding]

@@ -3,7 +3,9 @@
 The objects are the ones the component registers (components.gpu builders over the real stack config),
 applied next to a globalDefault PriorityClass as on the live cluster, and beside the live GPU workloads
 (jellyfin, ollama, ...) seeded from the Flux repository. KWOK nodes carry the GPUs, so admitted pods are
-scheduled: the tests also show where they land.
+scheduled: the tests also show where they land. Two layers, each tested alone: the
+ValidatingAdmissionPolicy bound cluster-wide, and quota admission with the API server's
+AdmissionConfiguration (toolchain/admission-config.yaml, limitedResources).
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ import pytest
 from lightkube import Client, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.admissionregistration_v1 import ValidatingAdmissionPolicy
+from lightkube.resources.admissionregistration_v1 import (
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+)
 from lightkube.resources.core_v1 import Namespace, Pod, ResourceQuota
-from lightkube.resources.scheduling_v1 import PriorityClass
 
 from components.config import StackConfig, load_stack_file
 from components.gpu.admission import POLICY_NAME, admission_policy
-from components.gpu.priority import priority_classes
-from components.gpu.quotas import QUOTA_NAME, deny_quota_name, resource_quotas
+from components.gpu.quotas import QUOTA_NAME, deny_quota_name
+from tests.integration import gpu_guard
+from tests.integration.gpu_guard import LABEL
 from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration
 
 STACK_FILE = Path(__file__).resolve().parents[2] / "Pulumi.k3s-home.yaml"
-MANAGER = "k3s-home-gpu-test"
-LABEL = {"k3s-home-test": "gpu-admission"}
 NVIDIA = "nvidia.com/gpu"
 INTEL = "gpu.intel.com/i915"
+OUTSIDER = "k3s-home-gpu-outsider"  # a namespace that is no GPU tenant
 
 
 def pod(
@@ -57,19 +61,12 @@ def refused(kube: Client, obj: Pod) -> str:
     """Create `obj`, expect a refusal, return the API server's message."""
     with pytest.raises(ApiError) as err:
         kube.create(obj)
-    assert err.value.status.code in (403, 422), err.value.status
-    return str(err.value.status.message)
-
-
-def _delete_test_pods(kube: Client, namespaces: list[str]) -> None:
-    for ns in namespaces:
-        for p in kube.list(Pod, namespace=ns, labels=LABEL):
-            kube.delete(Pod, p.metadata.name, namespace=ns, grace_period=0)
-
-
-def _quota_computed(kube: Client, ns: str) -> bool:
-    q = kube.get(ResourceQuota, QUOTA_NAME, namespace=ns)
-    return bool(q.status) and (q.status.hard or {}) == q.spec.hard
+    status = err.value.status
+    # Quota admission returns its "no quota covers these scopes" refusal as a plain error, which the API
+    # server answers with 500 (k8s.io/apiserver resourcequota controller.go); every other refusal is a Status.
+    scopes = status.code == 500 and "insufficient quota to match these scopes" in str(status.message)
+    assert status.code in (403, 422) or scopes, status
+    return str(status.message)
 
 
 def _used(kube: Client, ns: str, resource: str) -> int:
@@ -82,40 +79,6 @@ def _node_of(kube: Client, name: str, ns: str) -> str:
     return until(f"pod {ns}/{name} scheduled", lambda: kube.get(Pod, name, namespace=ns).spec.nodeName)
 
 
-def _exists(kube: Client, obj: dict) -> bool:
-    meta = obj["metadata"]
-    try:
-        kube.get(type(codecs.from_dict(obj)), meta["name"], namespace=meta.get("namespace"))
-    except ApiError as err:
-        if err.status.code == 404:
-            return False
-        raise
-    return True
-
-
-def _snapshot(kube: Client, obj: dict) -> dict:
-    meta = obj["metadata"]
-    found = kube.get(type(codecs.from_dict(obj)), meta["name"], namespace=meta.get("namespace")).to_dict()
-    for server_set in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"):
-        found["metadata"].pop(server_set, None)
-    found.pop("status", None)
-    return found
-
-
-def _delete(kube: Client, obj: dict) -> None:
-    meta = obj["metadata"]
-    kube.delete(type(codecs.from_dict(obj)), meta["name"], namespace=meta.get("namespace"))
-
-
-def _apply_as_step_two(kube: Client, obj: dict) -> None:
-    """Apply the stack's object over the live one as step 2 of the handover does (ADR 0003): a
-    PriorityClass whose value changes is deleted and created again (the value is immutable)."""
-    changes_value = obj["kind"] == "PriorityClass" and _exists(kube, obj)
-    if changes_value and kube.get(PriorityClass, obj["metadata"]["name"]).value != obj["value"]:
-        _delete(kube, obj)
-    kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
-
-
 @pytest.fixture(scope="module")
 def config() -> StackConfig:
     return load_stack_file(STACK_FILE)
@@ -123,63 +86,8 @@ def config() -> StackConfig:
 
 @pytest.fixture(scope="module")
 def guarded(kube: Client, config: StackConfig):
-    """Apply the component's GPU objects; yield the tenant namespaces; remove what the test created."""
-    gpu = config.gpu
-    created_default: str | None = None
-    live_default = [pc.metadata.name for pc in kube.list(PriorityClass) if pc.globalDefault]
-    wanted = config.cluster.global_default()
-    assert wanted is not None, (
-        "the real cluster has a globalDefault PriorityClass; the stack config must say so"
-    )
-    if not live_default:  # like the live cluster: Priority admission fills it in before validation
-        kube.create(
-            codecs.from_dict(
-                {
-                    "apiVersion": "scheduling.k8s.io/v1",
-                    "kind": "PriorityClass",
-                    "metadata": {"name": wanted.name, "labels": LABEL},
-                    "value": wanted.value,
-                    "globalDefault": True,
-                }
-            )
-        )
-        created_default = wanted.name
-        live_default = [wanted.name]
-    namespaces = [t.namespace for t in gpu.tenants]
-    for ns in namespaces:
-        kube.apply(Namespace(metadata=ObjectMeta(name=ns)), field_manager=MANAGER)
-    _delete_test_pods(kube, namespaces)
-    objects = [*priority_classes(gpu), *resource_quotas(gpu), *admission_policy(gpu)]
-    ours = [obj for obj in objects if not _exists(kube, obj)]  # leave a developer's `make up` alone
-    # What Flux keeps live (the seeded baseline) is put back afterwards, as it was.
-    live = [_snapshot(kube, obj) for obj in objects if obj not in ours]
-    for obj in objects:
-        _apply_as_step_two(kube, obj)
-    # Quota admission refuses every pod until kube-controller-manager has computed the quota's status.
-    for ns in namespaces:
-        until(f"quota {ns}/{QUOTA_NAME} to be computed", lambda ns=ns: _quota_computed(kube, ns))
-    # A new policy needs a moment before it is enforced; probe with a server-side dry run.
-    probe = pod("vap-probe", "ai", {NVIDIA: "1"})
-
-    def enforced() -> bool:
-        try:
-            kube.create(probe, dry_run=True)
-        except ApiError as err:
-            return POLICY_NAME in str(err.status.message)
-        return False
-
-    until("the ValidatingAdmissionPolicy to be enforced", enforced)
-    yield {"namespaces": namespaces, "default": live_default[0]}
-    _delete_test_pods(kube, namespaces)
-    for obj in reversed(ours):
-        res = type(codecs.from_dict(obj))
-        meta = obj["metadata"]
-        kube.delete(res, meta["name"], namespace=meta.get("namespace"))
-    for obj in live:
-        _delete(kube, obj)
-        kube.create(codecs.from_dict(obj))
-    if created_default:
-        kube.delete(PriorityClass, created_default)
+    with gpu_guard.guarded(kube, config) as state:
+        yield state
 
 
 def test_policy_cel_type_checks_clean(kube: Client, guarded) -> None:
@@ -220,14 +128,101 @@ def test_gpu_pod_without_priority_class_is_refused_by_policy(kube: Client, guard
 def test_critical_gpu_pod_in_ai_is_refused(kube: Client, guarded) -> None:
     message = refused(kube, pod("ai-critical-gpu", "ai", {NVIDIA: "1"}, "critical-gpu"))
     assert "must set priorityClassName: normal-gpu (it has critical-gpu)" in message
-    # Even without a GPU request the class is kept out of ai by the PriorityClass-scoped quota.
+    # Even without a GPU request the class is kept out of ai (by the scoped quota too, see below).
     message = refused(kube, pod("ai-critical-cpu", "ai", None, "critical-gpu"))
-    assert f"exceeded quota: {deny_quota_name('critical-gpu')}" in message
+    assert "priorityClassName critical-gpu is reserved for GPU tenant(s) media, not namespace ai" in message
 
 
-def test_normal_gpu_pod_in_media_is_refused_by_scoped_quota(kube: Client, guarded) -> None:
+def test_normal_gpu_pod_in_media_is_refused(kube: Client, guarded) -> None:
     message = refused(kube, pod("media-normal-cpu", "media", None, "normal-gpu"))
+    assert "priorityClassName normal-gpu is reserved for GPU tenant(s) ai, not namespace media" in message
+
+
+def test_a_pool_without_share_is_refused(kube: Client, guarded) -> None:
+    message = refused(kube, pod("ai-quicksync", "ai", {INTEL: "1"}, "normal-gpu"))
+    assert "GPU tenant ai has a share of nvidia.com/gpu only" in message
+
+
+# ---- cluster-wide (defect 8): no namespace but a tenant's gets a slice or a GPU class ---------------------
+
+
+@pytest.fixture(scope="module")
+def outsider(kube: Client, guarded):
+    kube.apply(Namespace(metadata=ObjectMeta(name=OUTSIDER)), field_manager=gpu_guard.MANAGER)
+    yield OUTSIDER
+    gpu_guard.delete_test_pods(kube, [OUTSIDER])
+    kube.delete(Namespace, OUTSIDER)
+
+
+@pytest.mark.parametrize("cls", [None, "critical-gpu", "normal-gpu", "batch-gpu"])
+def test_no_gpu_slice_outside_the_tenants(kube: Client, guarded, outsider, cls) -> None:
+    for res in (NVIDIA, INTEL):
+        message = refused(kube, pod(f"outsider-{cls or 'default'}", outsider, {res: "1"}, cls))
+        assert f"pod requests {res} in namespace {OUTSIDER}, which is no GPU tenant (media, ai)" in message
+
+
+@pytest.mark.parametrize("cls", ["critical-gpu", "normal-gpu"])
+def test_no_gpu_class_outside_its_tenant(kube: Client, guarded, outsider, cls) -> None:
+    message = refused(kube, pod(f"outsider-{cls}-cpu", outsider, None, cls))
+    assert f"priorityClassName {cls} is reserved for GPU tenant(s)" in message
+    assert f"not namespace {OUTSIDER}" in message
+
+
+def test_ordinary_pods_elsewhere_are_untouched(kube: Client, guarded, outsider) -> None:
+    made = kube.create(pod("outsider-plain", outsider))
+    assert made.spec.priorityClassName == guarded["default"]  # the globalDefault, filled in
+    assert kube.create(pod("outsider-batch", outsider, None, "batch-gpu"), dry_run=True)
+
+
+# ---- the second layer: quota admission with the API server's limitedResources ------------------------------
+
+
+def _apiserver_flags(cluster_env: dict[str, str]) -> list[str]:
+    pid = Path(cluster_env["K3S_HOME_CLUSTER_DIR"]) / "kube-apiserver.pid"
+    return Path(f"/proc/{pid.read_text().strip()}/cmdline").read_text().split("\0")
+
+
+@pytest.fixture
+def quota_layer_only(request, kube: Client, cluster_env, config: StackConfig, guarded, outsider):
+    """The policy's binding removed, so that only quota admission (with the API server's
+    AdmissionConfiguration, toolchain/admission-config.yaml) stands between a pod and a slice."""
+    if "--admission-control-config-file" not in _apiserver_flags(cluster_env):
+        # scripts/cluster.sh (the lead's) does not pass it yet: these tests must fail until it does.
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="scripts/cluster.sh starts kube-apiserver without "
+                '--admission-control-config-file "$ROOT/toolchain/admission-config.yaml"',
+            )
+        )
+    binding = next(
+        o for o in admission_policy(load_stack_file(STACK_FILE).gpu) if o["kind"].endswith("Binding")
+    )
+    kube.delete(ValidatingAdmissionPolicyBinding, POLICY_NAME)
+    # A GPU pod without a class in media: the policy refuses it, quota admission lets it through.
+    gpu_guard.wait_enforced(kube, gpu_guard.probe_pod("media", gpu=NVIDIA), refused_with=None)
+    yield
+    kube.apply(codecs.from_dict(binding), field_manager=gpu_guard.MANAGER, force=True)
+    probe = gpu_guard.probe_pod("media", gpu=NVIDIA)
+    gpu_guard.wait_enforced(kube, probe, refused_with=gpu_guard.own_class_refusal(config, "media"))
+
+
+def test_quota_admission_alone_keeps_slices_in_the_tenants(kube: Client, quota_layer_only) -> None:
+    message = refused(kube, pod("layer-nvidia", OUTSIDER, {NVIDIA: "1"}))
+    assert f"insufficient quota to consume: requests.{NVIDIA}" in message
+    message = refused(kube, pod("layer-amd", "ai", {"amd.com/gpu": "1"}, "normal-gpu"))
+    assert "insufficient quota to consume: requests.amd.com/gpu" in message
+
+
+def test_quota_admission_alone_keeps_classes_in_their_tenants(kube: Client, quota_layer_only) -> None:
+    message = refused(kube, pod("layer-critical", OUTSIDER, None, "critical-gpu"))
+    assert "insufficient quota to match these scopes" in message
+    message = refused(kube, pod("layer-critical-ai", "ai", None, "critical-gpu"))
+    assert f"exceeded quota: {deny_quota_name('critical-gpu')}" in message
+    message = refused(kube, pod("layer-normal-media", "media", None, "normal-gpu"))
     assert f"exceeded quota: {deny_quota_name('normal-gpu')}" in message
+    # The tenant's own class is covered by its scope-only quota.
+    assert kube.create(pod("layer-own", "media", {NVIDIA: "1"}, "critical-gpu"), dry_run=True)
 
 
 def test_more_than_one_slice_per_container_is_refused(kube: Client, guarded) -> None:

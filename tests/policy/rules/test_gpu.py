@@ -142,6 +142,81 @@ def test_priority_class_more_than_one_slice_per_container(real_config) -> None:
     ]
 
 
+def pod(ns: str, cls: str | None, **lists: list[dict]) -> dict:
+    spec: dict = {name: [{"name": f"{name}-{i}", "image": "x", **c} for i, c in enumerate(items)]
+                  for name, items in lists.items()}  # fmt: skip
+    spec.setdefault("containers", [{"name": "app", "image": "x"}])
+    if cls:
+        spec["priorityClassName"] = cls
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": ns}, "spec": spec}
+
+
+def gpu(n: int, res: str = NV) -> dict:
+    return {"resources": {"limits": {res: str(n)}}}
+
+
+def test_priority_class_init_containers_count(real_config) -> None:
+    assert messages(gpu_priority_class(pod("ai", None, initContainers=[gpu(1)]), real_config)) == [
+        "Pod ai/p: requests nvidia.com/gpu=1 in GPU tenant namespace ai and must set priorityClassName: "
+        "normal-gpu (it has none; the cluster's globalDefault would not do)"
+    ]
+
+
+def test_priority_class_ephemeral_containers_hold_no_gpu(real_config) -> None:
+    # Kubernetes refuses resources on ephemeral containers; the tenant's own class does not make it right.
+    findings = gpu_priority_class(pod("ai", "normal-gpu", ephemeralContainers=[gpu(1)]), real_config)
+    assert messages(findings) == [
+        "Pod ai/p: an ephemeral container asks for nvidia.com/gpu=1; Kubernetes allows no resources there"
+    ]
+    assert findings[0].path == "spec.ephemeralContainers[0].resources"
+
+
+def test_priority_class_only_pools_the_tenant_shares(real_config) -> None:
+    # ai has no share of the Intel pool (its quota is 0), and amd.com/gpu is no pool at all.
+    intel = gpu(1, "gpu.intel.com/i915")
+    amd = gpu(1, "amd.com/gpu")
+    assert messages(gpu_priority_class(pod("ai", "normal-gpu", containers=[intel, amd]), real_config)) == [
+        "Pod ai/p: asks for gpu.intel.com/i915; tenant ai has no share of that pool (k3s-home:gpu.tenants)",
+        "Pod ai/p: asks for amd.com/gpu, which is no GPU pool of this cluster (nvidia.com/gpu, "
+        "gpu.intel.com/i915)",
+    ]
+
+
+def test_priority_class_pod_total_within_the_tenant_quota(real_config) -> None:
+    # ai may hold 2 slices: three one-slice containers can never be admitted.
+    three = pod("ai", "normal-gpu", containers=[gpu(1), gpu(1), gpu(1)])
+    assert messages(gpu_priority_class(three, real_config)) == [
+        "Pod ai/p: the pod asks for 3 nvidia.com/gpu in all; the quota of namespace ai allows 2"
+    ]
+    # Init containers run before the app containers: the pod holds the larger of the two, not the sum.
+    assert (
+        gpu_priority_class(
+            pod("ai", "normal-gpu", initContainers=[gpu(1)], containers=[gpu(1), gpu(1)]), real_config
+        )
+        == []
+    )
+    # A sidecar (restartPolicy Always) keeps running beside them: it adds up.
+    sidecar = {**gpu(1), "restartPolicy": "Always"}
+    assert messages(
+        gpu_priority_class(
+            pod("ai", "normal-gpu", initContainers=[sidecar], containers=[gpu(1), gpu(1)]), real_config
+        )
+    ) == ["Pod ai/p: the pod asks for 3 nvidia.com/gpu in all; the quota of namespace ai allows 2"]
+
+
+def test_pod_requests_follow_the_kubernetes_formula() -> None:
+    from rules.gpu import Consumer, pod_requests
+
+    def c(kind: str, n: int, sidecar: bool = False) -> Consumer:
+        return Consumer("p", {NV: n}, None, kind, sidecar)
+
+    assert pod_requests([c("containers", 1), c("containers", 2)], NV) == 3
+    assert pod_requests([c("initContainers", 4), c("containers", 1)], NV) == 4
+    # sidecar 1, then an init container of 2 while it runs (3), then apps 1 + sidecar 1 (2): 3
+    assert pod_requests([c("initContainers", 1, True), c("initContainers", 2), c("containers", 1)], NV) == 3
+    assert pod_requests([c("containers", 1)], "gpu.intel.com/i915") == 0
+
+
 def test_priority_class_helm_values_at_any_depth(real_config) -> None:
     values = {
         "controllers": {

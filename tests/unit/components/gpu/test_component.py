@@ -47,14 +47,14 @@ def _named(mocks, typ: str, name: str, namespace: str | None = None):
 def test_registers_exactly_the_gpu_objects(built) -> None:
     mocks, _ = built
     counts = {t: len(mocks.of_type(t)) for t in (PC, RQ, CM, VAP, VAPB, HR, SM, PR)}
-    assert counts == {PC: 2, RQ: 4, CM: 2, VAP: 1, VAPB: 1, HR: 1, SM: 1, PR: 1}
+    assert counts == {PC: 2, RQ: 6, CM: 2, VAP: 1, VAPB: 1, HR: 1, SM: 1, PR: 1}
     assert [r.type for r in mocks.resources].count("k3s-home:gpu:GpuManagement") == 1
 
 
 def test_every_child_is_parented_to_the_component(built) -> None:
     mocks, holder = built
     children = [r for r in mocks.resources if r.type.startswith("kubernetes:")]
-    assert len(holder["urns"]) == len(children) == 13
+    assert len(holder["urns"]) == len(children) == 15
     assert all("k3s-home:gpu:GpuManagement$kubernetes:" in urn for urn in holder["urns"])
 
 
@@ -80,7 +80,7 @@ def test_slice_quotas_use_requests_keys_only(built) -> None:
     media = _named(mocks, RQ, "gpu-quota", "media").inputs["spec"]
     assert ai == {"hard": {"requests.nvidia.com/gpu": "2", "requests.gpu.intel.com/i915": "0"}}
     assert media == {"hard": {"requests.nvidia.com/gpu": "2", "requests.gpu.intel.com/i915": "4"}}
-    keys = [k for r in mocks.of_type(RQ) for k in r.inputs["spec"]["hard"]]
+    keys = [k for r in mocks.of_type(RQ) for k in r.inputs["spec"].get("hard", {})]
     assert not [k for k in keys if k.startswith("limits.")]
 
 
@@ -94,9 +94,19 @@ def test_priority_class_scoped_quotas_keep_foreign_classes_out(built) -> None:
                 "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": [foreign]}]
             },
         }
-    # A tenant's own class is never denied in its namespace.
+    # A tenant's own class is never denied in its namespace; a scope-only quota covers it instead, which
+    # the API server's limitedResources requires (toolchain/admission-config.yaml).
     names = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in mocks.of_type(RQ)}
     assert ("ai", "gpu-deny-normal-gpu") not in names and ("media", "gpu-deny-critical-gpu") not in names
+    for ns, own in (("ai", "normal-gpu"), ("media", "critical-gpu")):
+        quota = _named(mocks, RQ, f"gpu-class-{own}", ns).inputs
+        assert quota["spec"] == {
+            "scopeSelector": {
+                "matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": [own]}]
+            }
+        }
+        # Without `hard` its status never matches a spec.hard: Pulumi must not wait for it.
+        assert quota["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
 
 
 def test_admission_policy_requires_the_tenants_own_class(built) -> None:
@@ -104,15 +114,36 @@ def test_admission_policy_requires_the_tenants_own_class(built) -> None:
     spec = mocks.one(VAP).inputs["spec"]
     assert spec["failurePolicy"] == "Fail"
     assert spec["matchConstraints"]["resourceRules"] == [
-        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]},
+        {
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "operations": ["UPDATE"],
+            "resources": ["pods/ephemeralcontainers"],
+        },
     ]
     variables = {v["name"]: v["expression"] for v in spec["variables"]}
+    # Every container list, init and ephemeral containers included.
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        assert (
+            f"object.spec.{field}.filter(c, has(c.resources)).map(c, c.resources)" in variables["resources"]
+        )
     # The class is compared with the tenant's own, so a filled-in globalDefault does not pass.
     assert "{'media': 'critical-gpu', 'ai': 'normal-gpu'}[request.namespace]" in variables["expected"]
-    assert variables["requested"].startswith("['nvidia.com/gpu', 'gpu.intel.com/i915'].filter(")
-    first, *per_pool = spec["validations"]
-    assert first["expression"] == "size(variables.requested) == 0 || variables.actual == variables.expected"
-    assert "must set priorityClassName: ' + variables.expected" in first["messageExpression"]
+    assert variables["requested"].startswith(
+        "['nvidia.com/gpu', 'gpu.intel.com/i915', 'nvidia.com/gpu.shared', 'amd.com/gpu'].filter("
+    )
+    own, outside, shares, reserved, *per_pool = spec["validations"]
+    assert outside["expression"] == "size(variables.requested) == 0 || variables.expected != ''"
+    assert (
+        "{'media': ['nvidia.com/gpu', 'gpu.intel.com/i915'], 'ai': ['nvidia.com/gpu']}"
+        in shares["expression"]
+    )
+    assert "is reserved for GPU tenant(s) ' + " in reserved["messageExpression"]
+    assert own["expression"] == (
+        "size(variables.requested) == 0 || variables.expected == '' || variables.actual == variables.expected"
+    )
+    assert "must set priorityClassName: ' + variables.expected" in own["messageExpression"]
     assert [v["message"].split(":")[0] for v in per_pool] == [
         "a container may request at most 1 nvidia.com/gpu",
         "a container may request at most 1 gpu.intel.com/i915",
@@ -120,14 +151,12 @@ def test_admission_policy_requires_the_tenants_own_class(built) -> None:
     assert "compareTo(quantity('1')) <= 0" in per_pool[0]["expression"]
 
 
-def test_admission_binding_covers_the_tenant_namespaces(built) -> None:
+def test_admission_binding_covers_every_namespace(built) -> None:
     mocks, _ = built
     spec = mocks.one(VAPB).inputs["spec"]
     assert spec["policyName"] == mocks.one(VAP).inputs["metadata"]["name"] == "gpu-tenant-priority-class"
     assert spec["validationActions"] == ["Deny"]
-    assert spec["matchResources"]["namespaceSelector"]["matchExpressions"] == [
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["media", "ai"]}
-    ]
+    assert "matchResources" not in spec  # defect 8: a binding over the tenants let every other namespace in
 
 
 def test_time_slicing_config_map(built) -> None:
