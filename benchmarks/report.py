@@ -70,9 +70,14 @@ def missed(figures: list[Figure]) -> list[str]:
 
 
 def generated(
-    figures: list[Figure], machine: dict[str, str], facts: dict[str, str], repeat: int, skipped: list[str]
+    figures: list[Figure],
+    machine: dict[str, str],
+    facts: dict[str, str],
+    repeat: int,
+    skipped: list[str],
+    measured_on: datetime.date,
 ) -> str:
-    today = datetime.date.today().isoformat()
+    today = measured_on.isoformat()
     lines = [
         BEGIN,
         f"Measured {today} by `make bench` (`benchmarks/run.py`), medians of {repeat} runs, each figure",
@@ -102,10 +107,11 @@ def write(
     machine: dict[str, str],
     facts: dict[str, str],
     repeat: int,
+    measured_on: datetime.date,
     skipped: Sequence[str] = (),
 ) -> None:
-    """Rewrites the generated block of `path`, keeping what is around it."""
-    block = generated(figures, machine, facts, repeat, list(skipped))
+    """Rewrites the generated block of `path`, keeping what is around it. The caller reads the clock."""
+    block = generated(figures, machine, facts, repeat, list(skipped), measured_on)
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from benchmarks import report
 from benchmarks.harness import Figure, paired
 
+MEASURED_ON = datetime.date(2026, 11, 23)
 MACHINE = {"cpu": "Test CPU, 2 cores", "memory": "8 GiB", "os": "Linux", "python": "3.11", "load": "1.0"}
 
 
@@ -48,13 +50,14 @@ def test_write_replaces_only_the_generated_block(tmp_path: Path):
     doc.write_text(
         f"# Benchmarks\n\nintro\n\n{report.BEGIN}\nold figures\n{report.END}\n\n## Analysis\nkept\n"
     )
-    report.write(doc, [speedup(0.5, 8.0)], MACHINE, {"flux repo commit": "abc"}, 5, ["preview"])
+    report.write(doc, [speedup(0.5, 8.0)], MACHINE, {"flux repo commit": "abc"}, 5, MEASURED_ON, ["preview"])
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nintro\n\n") and text.endswith("## Analysis\nkept\n")
     assert "old figures" not in text
     assert "Test CPU, 2 cores" in text and "Flux repo commit: abc." in text
     assert "**16.0x faster**" in text and "Every target measured in this run is met" in text
     assert "Not measured in this run: preview" in text
+    assert "Measured 2026-11-23 by `make bench`" in text  # the date the caller passed, not today's
 
 
 def test_paired_alternates_and_warms_up():
