@@ -98,7 +98,11 @@ def test_merge_writes_an_owned_key_once_even_with_an_append_variant():
     assert yaml.safe_load(k3s.merge(live, OWNED, {"tls-san": ["c"]}, [])) == {"tls-san": ["c"]}
 
 
-_keys = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True).filter(lambda k: k.rstrip("+") not in OWNED)
+# A key YAML 1.1 reads as something else ("no", "on", "y") is not a k3s flag name; k3s would not read it
+# as that flag either, so it is outside what the merge promises.
+_keys = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True).filter(
+    lambda k: k.rstrip("+") not in OWNED and yaml.safe_load(f"{k}: 1") == {k: 1}
+)
 _values = st.one_of(
     st.booleans(),
     st.integers(-10, 10_000),
