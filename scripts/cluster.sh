@@ -2,7 +2,7 @@
 # Embedded control plane on loopback that behaves like k3s-home: etcd + kube-apiserver +
 # kube-controller-manager + kube-scheduler, and KWOK simulating the nodes k3s1..k3s4 (no kubelets),
 # seeded with what Flux, Helm and local-path created on the real cluster. Generated certificates, a
-# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|ports [dev|test|aux]
+# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|second-server PORT|ports [dev|test|aux]
 # Every wait is bounded; a process that dies is reported with the tail of its log.
 set -euo pipefail
 
@@ -124,9 +124,35 @@ wait_for() { # name description check-cmd...
   done
 }
 
-api_ready() {
+api_ready() { # port
   curl -sf --max-time 3 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://127.0.0.1:$API_PORT/readyz" | grep -q ok
+    "https://127.0.0.1:$1/readyz" | grep -q ok
+}
+
+apiserver_args() { # port -> the flags of a kube-apiserver of this plane (no path holds a space)
+  echo --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$1" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode RBAC --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --enable-priority-and-fairness=false --cert-dir "$PKI" --allow-privileged=true
+}
+
+# A second API server on the same etcd, as a second k3s server would be, that has rolled out the GPU
+# admission configuration (toolchain/admission-config.yaml, ADR 0017). The live cluster runs without
+# it, and so does the first server here: the flag goes on only after the stack's scoped quotas exist,
+# or the live pods naming a GPU class (ollama) could not be recreated. Usage: second-server PORT
+second_server() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] || die "usage: $0 second-server PORT"
+  bin_dir
+  alive kube-apiserver || die "the first kube-apiserver is not running; run: $0 up"
+  alive kube-apiserver-2 && return 0
+  port_free "$1"
+  start kube-apiserver-2 "$BIN/kube-apiserver" $(apiserver_args "$1") \
+    --admission-control-config-file "$ROOT/toolchain/admission-config.yaml"
+  wait_for kube-apiserver-2 "the second kube-apiserver /readyz" api_ready "$1"
+  log "second kube-apiserver with the GPU admission configuration ready: https://127.0.0.1:$1"
 }
 
 up() {
@@ -142,14 +168,8 @@ up() {
     --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
     --initial-cluster "embedded=http://127.0.0.1:$((ETCD_PORT + 1))" --unsafe-no-fsync --log-level warn
   wait_for etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
-  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
-    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-    --client-ca-file "$PKI/ca.crt" --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode RBAC --service-account-issuer https://kubernetes.default.svc \
-    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-    --enable-priority-and-fairness=false --cert-dir "$PKI" --allow-privileged=true
-  wait_for kube-apiserver "kube-apiserver /readyz" api_ready
+  start kube-apiserver "$BIN/kube-apiserver" $(apiserver_args "$API_PORT")
+  wait_for kube-apiserver "kube-apiserver /readyz" api_ready "$API_PORT"
   start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_PATH" \
     --leader-elect=false --bind-address 127.0.0.1 --secure-port 0 \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
@@ -179,7 +199,7 @@ crd_dir() {
 }
 
 down() {
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver-2 kube-apiserver etcd; do
     if alive "$name"; then
       local pid
       pid=$(cat "$STATE/$name.pid")
@@ -207,7 +227,9 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   kubeconfig) echo "$KUBECONFIG_PATH" ;;
-  ports) b=$(port_base "${2:-dev}"); echo "etcd=$b api=$((b + 2))" ;;
+  # The block's tenth port is the second API server's (tests only).
+  ports) b=$(port_base "${2:-dev}"); echo "etcd=$b api=$((b + 2)) second=$(( $(port_base dev) + 9 ))" ;;
   crd-dir) crd_dir ;;
-  *) die "usage: $0 up|down|status|kubeconfig|ports [dev|test|aux]" ;;
+  second-server) second_server "${2:-}" ;;
+  *) die "usage: $0 up|down|status|kubeconfig|second-server PORT|ports [dev|test|aux]" ;;
 esac

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -100,6 +101,22 @@ def kube(embedded_kubeconfig: str):
     from lightkube import Client, KubeConfig
 
     return Client(KubeConfig.from_file(embedded_kubeconfig), timeout=15)
+
+
+@pytest.fixture(scope="session")
+def second_server(cluster_env: dict[str, str], embedded_kubeconfig: str):
+    """A lightkube client on a second kube-apiserver of the same etcd, started with the GPU admission
+    configuration (`cluster.sh second-server`): a k3s server after the flag's rollout. Stopped with the
+    plane."""
+    from lightkube import Client, KubeConfig
+
+    port = os.environ.get("K3S_HOME_TEST_SECOND_API_PORT", cluster_ports(cluster_env, "test")["second"])
+    out = _cluster(cluster_env, "second-server", port)
+    if out.returncode != 0:
+        pytest.fail(f"second kube-apiserver failed to start:\n{out.stderr[-2000:]}", pytrace=False)
+    config = yaml.safe_load(Path(embedded_kubeconfig).read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    return Client(KubeConfig.from_dict(config), timeout=15)
 
 
 @pytest.fixture(scope="session")
