@@ -14,18 +14,22 @@ from .node import Node
 
 # Keys the stack owns in a node's config.yaml; every other key is the node's and is kept.
 AGENT_KEYS = ("server", "token", "token-file")
-SERVER_KEYS = (
-    "cluster-init",
-    "server",
-    "token",
-    "token-file",
-    "tls-san",
+# The flags every server must agree on (k3s refuses to join a server whose flags differ).
+CLUSTER_FLAG_KEYS = (
     "cluster-cidr",
     "service-cidr",
     "disable",
     "flannel-backend",
     "disable-network-policy",
     "secrets-encryption",
+)
+SERVER_KEYS = (
+    "cluster-init",
+    "server",
+    "token",
+    "token-file",
+    "tls-san",
+    *CLUSTER_FLAG_KEYS,
     "etcd-snapshot-schedule-cron",
     "etcd-snapshot-retention",
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config.control_plane import ControlPlaneConfig
-from components.config.live_configs import AGENT_KEYS, SERVER_KEYS
+from components.config.live_configs import AGENT_KEYS, CLUSTER_FLAG_KEYS, SERVER_KEYS
 from components.control_plane.budget import budgets, cores_mem, num
 from components.control_plane.hardware import flags, node_flags, usb_quorum_risk
 from components.control_plane.node_configs import API_PORT
@@ -196,16 +196,8 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
 
 
 def _cluster_flags(cfg: ControlPlaneConfig) -> dict[str, Any]:
-    keys = (
-        "cluster-cidr",
-        "service-cidr",
-        "disable",
-        "flannel-backend",
-        "disable-network-policy",
-        "secrets-encryption",
-    )
     conf = cfg.target.cluster_flags.as_k3s()
-    return {k: conf[k] for k in keys}
+    return {k: conf[k] for k in CLUSTER_FLAG_KEYS}
 
 
 def _flag(value: Any) -> str:

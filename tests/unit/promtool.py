@@ -77,3 +77,12 @@ def expressions_as_rules(exprs: dict[str, str]) -> list[dict]:
             "rules": [{"record": f"dashboard:{key}", "expr": expr} for key, expr in exprs.items()],
         }
     ]
+
+
+def alerts_tested(tests_file: Path) -> set[str]:
+    """The alert names a `promtool test rules` file has cases for."""
+    return {
+        case["alertname"]
+        for group in yaml.safe_load(tests_file.read_text())["tests"]
+        for case in group["alert_rule_test"]
+    }

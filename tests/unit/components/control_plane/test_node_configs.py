@@ -9,18 +9,9 @@ import yaml
 
 from components.config import k3s_config_file as k3s
 from components.config.control_plane import ControlPlaneConfig
-from components.config.live_configs import AGENT_KEYS, SERVER_KEYS
+from components.config.live_configs import AGENT_KEYS, CLUSTER_FLAG_KEYS, SERVER_KEYS
 from components.control_plane.node_configs import config_changes, render_node_config
 from tests.unit.components.control_plane.helpers import NODES, captured_config, live_text, node_raw, variant
-
-CLUSTER_KEYS = (
-    "cluster-cidr",
-    "service-cidr",
-    "disable",
-    "flannel-backend",
-    "disable-network-policy",
-    "secrets-encryption",
-)
 
 
 @pytest.fixture
@@ -61,7 +52,7 @@ def test_other_servers_join_through_the_vip(cp, name):
 
 
 def test_cluster_flags_identical_on_every_server(cp):
-    values = {name: tuple(str(rendered(cp, name)[k]) for k in CLUSTER_KEYS) for name in cp.target.servers}
+    values = {n: tuple(str(rendered(cp, n)[k]) for k in CLUSTER_FLAG_KEYS) for n in cp.target.servers}
     assert len(set(values.values())) == 1, values
 
 
@@ -90,7 +81,7 @@ def test_paths_are_never_written(cp, name):
 def test_agent_config_has_no_server_flags(cp):
     conf = rendered(cp, "k3s4")
     assert conf["server"] == "https://192.168.10.20:6443"
-    assert not set(conf) & {"cluster-init", "tls-san", "etcd-snapshot-schedule-cron", *CLUSTER_KEYS}
+    assert not set(conf) & {"cluster-init", "tls-san", "etcd-snapshot-schedule-cron", *CLUSTER_FLAG_KEYS}
 
 
 def test_an_agent_keeps_server_keys_it_does_not_own(real_raw):

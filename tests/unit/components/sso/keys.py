@@ -34,9 +34,8 @@ OPEN_WEBUI_KEYS = {
 }
 
 
-# The OidConfig fields the stack owns, in the plugin's names (SSO-Auth/Config/PluginConfiguration.cs);
-# CanonicalLinks (the users' links) is deliberately absent.
-JELLYFIN_FIELDS = {
+# OidConfig's properties (SSO-Auth/Config/PluginConfiguration.cs): anything else is dropped on POST.
+OID_FIELDS = [
     "OidEndpoint",
     "OidClientId",
     "OidSecret",
@@ -47,10 +46,43 @@ JELLYFIN_FIELDS = {
     "AdminRoles",
     "Roles",
     "EnableFolderRoles",
+    "EnableLiveTvRoles",
+    "EnableLiveTv",
+    "EnableLiveTvManagement",
+    "LiveTvRoles",
+    "LiveTvManagementRoles",
     "FolderRoleMapping",
     "RoleClaim",
     "OidScopes",
+    "DefaultProvider",
     "SchemeOverride",
+    "PortOverride",
     "NewPath",
+    "CanonicalLinks",
+    "DefaultUsernameClaim",
+    "AvatarUrlFormat",
+    "DisableHttps",
+    "DisablePushedAuthorization",
     "DoNotValidateEndpoints",
+    "DoNotValidateIssuerName",
+    "DoNotLoadProfile",
+]
+# The OidConfig fields the stack owns: all but the users' links (CanonicalLinks), which are never touched,
+# and the plugin's options the stack leaves at their defaults.
+NOT_OWNED = {
+    "CanonicalLinks",
+    "EnableLiveTvRoles",
+    "EnableLiveTv",
+    "EnableLiveTvManagement",
+    "LiveTvRoles",
+    "LiveTvManagementRoles",
+    "DefaultProvider",
+    "PortOverride",
+    "DefaultUsernameClaim",
+    "AvatarUrlFormat",
+    "DisableHttps",
+    "DisablePushedAuthorization",
+    "DoNotValidateIssuerName",
+    "DoNotLoadProfile",
 }
+JELLYFIN_FIELDS = set(OID_FIELDS) - NOT_OWNED

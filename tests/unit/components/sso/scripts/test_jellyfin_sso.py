@@ -21,42 +21,10 @@ import pytest
 from components.sso.app_settings import jellyfin_oid_config
 from components.sso.jellyfin_job import SCRIPT
 from components.sso.scripts.jellyfin_sso import merge
+from tests.unit.components.sso.keys import OID_FIELDS
 
 API_KEY = "test-admin-key"
 SECRET = "generated-client-secret-do-not-print"
-# OidConfig's properties (SSO-Auth/Config/PluginConfiguration.cs): anything else is dropped on POST.
-OID_FIELDS = [
-    "OidEndpoint",
-    "OidClientId",
-    "OidSecret",
-    "Enabled",
-    "EnableAuthorization",
-    "EnableAllFolders",
-    "EnabledFolders",
-    "AdminRoles",
-    "Roles",
-    "EnableFolderRoles",
-    "EnableLiveTvRoles",
-    "EnableLiveTv",
-    "EnableLiveTvManagement",
-    "LiveTvRoles",
-    "LiveTvManagementRoles",
-    "FolderRoleMapping",
-    "RoleClaim",
-    "OidScopes",
-    "DefaultProvider",
-    "SchemeOverride",
-    "PortOverride",
-    "NewPath",
-    "CanonicalLinks",
-    "DefaultUsernameClaim",
-    "AvatarUrlFormat",
-    "DisableHttps",
-    "DisablePushedAuthorization",
-    "DoNotValidateEndpoints",
-    "DoNotValidateIssuerName",
-    "DoNotLoadProfile",
-]
 ALICE = "5f0c8c1b2a6e4b7c9d3e1f2a3b4c5d6e"
 BOB = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
