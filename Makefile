@@ -4,24 +4,32 @@ SHELL := /bin/bash
 ENV := .work/env.sh
 YES ?=
 AUDIT_PATH ?=
+# Names (or URNs) whose loss is acknowledged, for preview and destroy: make destroy ACK='a b'
+ACK ?=
 
-.PHONY: toolchain preview up destroy test test-unit test-policy test-integration lint audit \
+.PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
         cluster-up cluster-down kubeconfig bench schema docs record-migration-sources
 
 toolchain:
 	@bash scripts/toolchain.sh
 
 preview: toolchain
-	@bash scripts/stack.sh preview
+	@source $(ENV) && python -m k3s_home preview $(foreach a,$(ACK),--ack $(a))
 
 up: toolchain
-	@bash scripts/stack.sh up $(if $(YES),--yes,)
+	@source $(ENV) && python -m k3s_home up $(if $(YES),--yes,)
 
 destroy: toolchain
-	@bash scripts/stack.sh destroy $(if $(YES),--yes,)
+	@source $(ENV) && python -m k3s_home destroy $(if $(YES),--yes,) $(foreach a,$(ACK),--ack $(a))
+
+recover: toolchain
+	@source $(ENV) && python -m k3s_home recover
+
+cancel: toolchain
+	@source $(ENV) && python -m k3s_home cancel
 
 record-migration-sources: toolchain
-	@bash scripts/stack.sh record-migration-sources
+	@source $(ENV) && python -m k3s_home record-migration-sources
 
 cluster-up: toolchain
 	@bash scripts/cluster.sh up

@@ -1,6 +1,6 @@
 """Warm `make preview` with no changes against its floors, on a control plane of the bench's own.
 
-- ours:     scripts/stack.sh preview, exactly what `make preview` runs (engine, plugins, policy pack,
+- ours:     python -m k3s_home preview, exactly what `make preview` runs (engine, plugins, policy pack,
             saved plan, the review gate and its cluster look-ups), after `up`, so nothing changes;
 - floor 1:  kubectl apply --server-side --dry-run=server of the same objects (the stack's Kubernetes
             resources as the state holds their inputs; secret values replaced by placeholders, so no
@@ -21,6 +21,7 @@ import os
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -83,16 +84,14 @@ class Bench:
         run_command(["bash", str(ROOT / "scripts" / "cluster.sh"), *args], env=self.env, timeout=300)
 
     def stack(self, *args: str) -> subprocess.CompletedProcess:
-        return run_command(
-            ["bash", str(ROOT / "scripts" / "stack.sh"), *args], env=self.env, cwd=ROOT, timeout=900
-        )
+        return run_command([sys.executable, "-m", "k3s_home", *args], env=self.env, cwd=ROOT, timeout=900)
 
     def pulumi(self, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         env = {**self.env, "KUBECONFIG": str(self.kubeconfig)}
         return run_command(["pulumi", *args], env=env, cwd=cwd, timeout=900)
 
     def preview_args(self) -> list[str]:
-        config = self.run_dir / "stack" / f"Pulumi.{STACK}.yaml"  # written by stack.sh
+        config = self.run_dir / "stack" / f"Pulumi.{STACK}.yaml"  # written by the driver
         return ["preview", "--stack", STACK, "--config-file", str(config)]
 
     def empty_program(self) -> Path:
@@ -218,7 +217,7 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
         ),
         Figure(
             "wrapper-and-gate",
-            "warm `make preview` (scripts/stack.sh: target check, stack lookup, event log, saved plan, gate)",
+            "warm `make preview` (python -m k3s_home: target check, stack lookup, event log, saved plan, gate)",
             m["ours"],
             "`pulumi preview --policy-pack` alone",
             m["pack"],

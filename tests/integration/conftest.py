@@ -161,7 +161,7 @@ def handed_over_stack_file(recorded_stack_file: Path, tmp_path_factory: pytest.T
 def stack(
     cluster_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path, recorded_stack_file: Path
 ) -> Callable[..., subprocess.CompletedProcess]:
-    """`stack("preview")` runs scripts/stack.sh exactly as `make preview` does, on the embedded target."""
+    """`stack("preview")` runs the driver exactly as `make preview` does, on the embedded target."""
 
     def run(
         *args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None
@@ -178,7 +178,7 @@ def stack(
         full_env.pop("KUBECONFIG", None)
         (stack_run_dir / "state").mkdir(exist_ok=True)
         return subprocess.run(
-            ["bash", str(ROOT / "scripts" / "stack.sh"), *args],
+            [sys.executable, "-m", "k3s_home", *args],
             cwd=ROOT,
             env=full_env,
             capture_output=True,

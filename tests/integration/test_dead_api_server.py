@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_stopped_api_server_fails_fast_with_a_clear_message(toolchain_env, tmp_p
 
         start = time.monotonic()
         preview = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "stack.sh"), "preview"],
+            [sys.executable, "-m", "k3s_home", "preview"],
             cwd=ROOT,
             env={**env, "KUBECONFIG": str(kubeconfig), "K3S_HOME_RUN_DIR": str(tmp_path / "run")},
             capture_output=True,

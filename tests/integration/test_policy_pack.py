@@ -169,7 +169,7 @@ def test_every_mandatory_rule_is_reported_and_stops_up(
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     (tmp_path / "state").mkdir()
     # `stack init` writes the passphrase salt into Pulumi.<stack>.yaml beside Pulumi.yaml: do that in a copy
-    # of the project file (as scripts/stack.sh does), so the violations project stays untouched.
+    # of the project file (as the driver does), so the violations project stays untouched.
     init_dir = tmp_path / "init"
     init_dir.mkdir()
     shutil.copy(PROGRAM / "Pulumi.yaml", init_dir / "Pulumi.yaml")

@@ -99,9 +99,15 @@ def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
     noop = stack("preview", "--expect-no-changes")
     assert noop.returncode == 0, _out(noop)
 
-    unprotect = stack("state", "unprotect", "--all", "--yes")
-    assert unprotect.returncode == 0, _out(unprotect)
-    destroy = stack("destroy", "--yes")
+    # destroy goes through the gate: the generated secrets and the releases that own claims are data.
+    refused = stack("destroy", "--yes")
+    assert refused.returncode == 1, _out(refused)
+    blocked = [line.split()[3] for line in refused.stdout.splitlines() if line.startswith("!! delete")]
+    assert "ha-control-plane-token" in blocked, _out(refused)
+    # The data releases are adopted from Flux (ADR 0003): retained on delete, so listed as data, not blocked.
+    assert not any("helmrelease" in name for name in blocked), _out(refused)
+    assert "helmrelease-monitoring-loki  [DATA: retained in the cluster]" in refused.stdout, _out(refused)
+    destroy = stack("destroy", "--yes", *(a for name in blocked for a in ("--ack", name)))
     assert destroy.returncode == 0, _out(destroy)
     # What the stack created is gone; what it adopted from Flux stays, as Flux left it.
     try:

@@ -40,3 +40,11 @@ def test_preview_runs_on_pull_requests_and_up_on_main_with_the_saved_plan():
     assert "make preview" in preview_steps and "gh pr comment" in preview_steps
     assert up_steps.index("make up YES=1") > next(i for i, r in enumerate(up_steps) if "make preview" in r)
     assert up["concurrency"]["cancel-in-progress"] is False  # never cancel an apply halfway
+
+
+def test_the_pr_workflow_lints_and_tests_before_the_preview():
+    preview = yaml.safe_load(WORKFLOWS[[p.name for p in WORKFLOWS].index("preview.yml")].read_text())
+    runs = [s.get("run", "") for s in preview["jobs"]["preview"]["steps"]]
+    assert runs.index("make lint") < runs.index("make test") < runs.index("make preview")
+    # The tests run before the user's kubeconfig exists: they only ever see the embedded control plane.
+    assert runs.index("make test") < next(i for i, r in enumerate(runs) if ".kube/config" in r)

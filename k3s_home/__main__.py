@@ -1,0 +1,5 @@
+import sys
+
+from k3s_home.cli import main
+
+sys.exit(main())

@@ -1,0 +1,99 @@
+"""Where the state lives, the passphrase, and the stack file the engine reads (docs/state.md).
+
+- The run directory (`K3S_HOME_RUN_DIR`, default .work/) holds the local state, a generated passphrase,
+  the stack file copy and the reviewed plan; tests point it elsewhere.
+- `PULUMI_BACKEND_URL` is the user's when set, else `file://<run>/state`.
+- `PULUMI_CONFIG_PASSPHRASE` or `_FILE` is the user's when set, else a generated one in `<run>/passphrase`.
+- The committed Pulumi.k3s-home.yaml stays untouched: the passphrase's salt lives in an ignored copy
+  (`<run>/stack/Pulumi.k3s-home.yaml`), the source file (`K3S_HOME_STACK_CONFIG`, a variant, or the committed
+  one) plus the salt, which every command reads through --config-file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from k3s_home.target import ROOT
+
+STACK = "k3s-home"
+SALT_KEY = "encryptionsalt:"
+
+
+@dataclass(frozen=True)
+class Run:
+    dir: Path
+
+    @property
+    def plan(self) -> Path:
+        return self.dir / "plan.json"
+
+    @property
+    def preview_events(self) -> Path:
+        return self.dir / "preview-events.jsonl"
+
+    @property
+    def stack_file(self) -> Path:
+        return self.dir / "stack" / f"Pulumi.{STACK}.yaml"
+
+    @property
+    def salt(self) -> Path:
+        return self.dir / "stack" / "encryptionsalt"
+
+
+def run_dir() -> Run:
+    return Run(Path(os.environ.get("K3S_HOME_RUN_DIR") or ROOT / ".work"))
+
+
+def source_file() -> Path:
+    """The stack file being previewed: a variant (K3S_HOME_STACK_CONFIG) or the committed one."""
+    given = os.environ.get("K3S_HOME_STACK_CONFIG")
+    return Path(given).resolve() if given else ROOT / f"Pulumi.{STACK}.yaml"
+
+
+def prepare(run: Run) -> None:
+    """Backend and passphrase into the environment the engine, the pack and the gate inherit."""
+    run.dir.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("PULUMI_BACKEND_URL"):
+        (run.dir / "state").mkdir(exist_ok=True)
+        os.environ["PULUMI_BACKEND_URL"] = f"file://{run.dir / 'state'}"
+    if not os.environ.get("PULUMI_CONFIG_PASSPHRASE") and not os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        passphrase = run.dir / "passphrase"
+        if not passphrase.is_file() or passphrase.stat().st_size == 0:
+            fd = os.open(passphrase, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+        os.environ["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(passphrase)
+    os.environ["K3S_HOME_STACK_CONFIG"] = str(source_file())  # the pack judges exactly this file
+
+
+def _stack_exists() -> bool:
+    ws = auto.LocalWorkspace(work_dir=str(ROOT))
+    return any(s.name.split("/")[-1] == STACK for s in ws.list_stacks())
+
+
+def _init_salt(run: Run) -> None:
+    """`stack init` in a copy of the project, so the salt it writes never lands in the committed file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(ROOT / "Pulumi.yaml", tmp)
+        auto.LocalWorkspace(work_dir=tmp).create_stack(STACK)
+        written = (Path(tmp) / f"Pulumi.{STACK}.yaml").read_text().splitlines()
+    salt = [line for line in written if line.startswith(SALT_KEY)]
+    run.salt.write_text("".join(f"{line}\n" for line in salt))
+
+
+def stack_file(run: Run) -> Path:
+    """Write and return the stack file copy: the source without any salt, then the backend's salt."""
+    run.stack_file.parent.mkdir(parents=True, exist_ok=True)
+    if not _stack_exists():
+        _init_salt(run)
+    lines = [line for line in source_file().read_text().splitlines() if not line.startswith(SALT_KEY)]
+    salt = run.salt.read_text().splitlines() if run.salt.is_file() else []
+    run.stack_file.write_text("\n".join([*lines, *salt]) + "\n")
+    return run.stack_file

@@ -1,0 +1,226 @@
+"""What each subcommand does. The review gate reads the engine's events in process (review/gate.py).
+
+preview   refresh against the target, --diff, the policy pack, a saved plan, then the gate
+up        applies exactly the reviewed plan (asks for confirmation unless --yes)
+destroy   previews the destroy, runs the gate over everything it would lose, needs --ack for the data
+cancel    clears a stale lock (refuses while its process runs)
+record-migration-sources  writes each migrated claim's live PV, node, path and uid into the stack file
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+from k3s_home import engine, target
+from k3s_home.backend import STACK, Run
+from k3s_home.log import Refusal, log
+from review.gate import (
+    SUMMARY_ENV,
+    Summary,
+    acknowledged_from_config,
+    check_cluster,
+    exit_code,
+    pending_operations,
+    render,
+    summarize,
+    to_dict,
+)
+from review.ownership import ClusterLookup
+
+PROVIDER_PREFIX = "pulumi:providers:"
+
+
+def _recorder(path: Path, into: list[Any]) -> Callable[[auto.EngineEvent], None]:
+    """Keep every engine event for the gate, and a copy as JSON lines next to the plan for the record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+
+    def on_event(event: auto.EngineEvent) -> None:
+        into.append(event)
+        with path.open("a") as f:
+            f.write(json.dumps(to_dict(event)) + "\n")
+
+    return on_event
+
+
+def _out(text: str) -> None:
+    print(text, end="" if text.endswith("\n") else "\n", flush=True)
+
+
+def _gate(summary: Summary, kubeconfig: str) -> int:
+    lookup = ClusterLookup(kubeconfig)
+    try:
+        check_cluster(summary, lookup)
+    finally:
+        lookup.close()
+    text = render(summary)
+    print(text, flush=True)
+    if out := os.environ.get(SUMMARY_ENV):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
+    return exit_code(summary)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Refusal(f"{question}: not confirmed (no terminal); pass YES=1 (--yes)")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise Refusal("not confirmed")
+
+
+def _start(run: Run) -> tuple[auto.Stack, Path, str, Any]:
+    config = engine.validated_config()
+    kubeconfig = target.choose()
+    stack, config_file = engine.open_stack(run)
+    engine.check_generator(stack.workspace, config)
+    engine.check_lock()
+    return stack, config_file, kubeconfig, config
+
+
+def preview(run: Run, acks: list[str], extra: list[str]) -> int:
+    # A refused or failed preview leaves no reviewed plan and no stale events behind.
+    run.plan.unlink(missing_ok=True)
+    run.preview_events.unlink(missing_ok=True)
+    stack, config_file, kubeconfig, config = _start(run)
+    pending = pending_operations(engine.deployment(stack))
+    events: list[Any] = []
+    code = 0
+    try:
+        stack.preview(
+            diff=True,
+            refresh=True,  # against the target: out-of-band deletes and edits show up as drift
+            policy_packs=[str(engine.POLICY_PACK)],
+            config_file=str(config_file),
+            plan=str(run.plan),
+            on_output=_out,
+            on_event=_recorder(run.preview_events, events),
+            expect_no_changes="--expect-no-changes" in extra or None,
+        )
+    except auto.errors.CommandError:
+        code = 1
+    acknowledged = set(acks) | acknowledged_from_config(engine.source_file())
+    summary = summarize(events, acknowledged, set(config.storage.data_releases))
+    summary.pending = pending
+    gate = _gate(summary, kubeconfig)
+    if code == 0 and gate == 0:
+        log(f"reviewed plan saved: {run.plan} (make up applies exactly this plan)")
+    else:
+        run.plan.unlink(missing_ok=True)  # a blocked plan must not be applied by mistake
+    return code or gate
+
+
+def up(run: Run, yes: bool) -> int:
+    if not run.plan.is_file():
+        raise Refusal("no reviewed plan: run 'make preview' first")
+    stack, config_file, _, _ = _start(run)
+    _confirm("apply the reviewed plan", yes)
+    try:
+        stack.up(
+            policy_packs=[str(engine.POLICY_PACK)],
+            config_file=str(config_file),
+            plan=str(run.plan),
+            on_output=_out,
+            on_event=_recorder(run.dir / "up-events.jsonl", []),
+        )
+    except auto.errors.CommandError:
+        return 1
+    finally:
+        run.plan.unlink(missing_ok=True)
+    return 0
+
+
+def _deletes_from_state(data: dict[str, Any]) -> list[dict]:
+    """A delete step per resource in the state: what `destroy` removes, protected ones included (the
+    engine's destroy preview leaves those out)."""
+    events = []
+    for res in data.get("resources") or []:
+        typ = str(res.get("type", ""))
+        if typ.startswith(PROVIDER_PREFIX) or typ == "pulumi:pulumi:Stack":
+            continue
+        old = {k: res.get(k) for k in ("urn", "type", "custom", "inputs", "outputs", "protect")}
+        old["retainOnDelete"] = bool(res.get("retainOnDelete"))
+        events.append(
+            {"resourcePreEvent": {"metadata": {"op": "delete", "urn": res["urn"], "type": typ, "old": old}}}
+        )
+    return events
+
+
+def destroy(run: Run, acks: list[str], yes: bool) -> int:
+    stack, config_file, kubeconfig, config = _start(run)
+    data = engine.deployment(stack)
+    if pending_operations(data):
+        raise Refusal(
+            "the last update was interrupted (pending operations in the state): run `make recover` first"
+        )
+    events: list[Any] = []
+    code = 0
+    try:
+        stack.preview_destroy(
+            config_file=str(config_file),
+            exclude_protected=True,
+            on_output=_out,
+            on_event=_recorder(run.dir / "destroy-preview-events.jsonl", events),
+        )
+    except auto.errors.CommandError:
+        code = 1
+    # Only what the operator acknowledges on the command line: the config's migration acknowledgements
+    # are about moving data, not about throwing the whole stack away.
+    summary = summarize([*events, *_deletes_from_state(data)], set(acks), set(config.storage.data_releases))
+    gate = _gate(summary, kubeconfig)
+    if code or gate:
+        log("destroy refused: acknowledge each data-bearing delete above with ACK='<name> ...' (--ack)")
+        return code or gate
+    _confirm(f"destroy every resource of stack {STACK}", yes)
+    # The gate passed: every protected resource left is acknowledged or retained, so unprotect and go.
+    for res in data.get("resources") or []:
+        res["protect"] = False
+    engine.import_deployment(stack, data)
+    try:
+        stack.destroy(config_file=str(config_file), on_output=_out)
+    except auto.errors.CommandError:
+        return 1
+    return 0
+
+
+def cancel(run: Run) -> int:
+    from k3s_home import locks
+
+    engine.open_stack(run)
+    held = locks.locks(os.environ["PULUMI_BACKEND_URL"])
+    live = [lock for lock in held if not lock.stale]
+    if live:
+        raise Refusal(f"the stack is locked by {live[0]}, which is still running: not cancelling it")
+    for lock in held:
+        lock.path.unlink(missing_ok=True)
+        log(f"cleared the stale lock of {lock}")
+    return 0
+
+
+def record_migration_sources() -> int:
+    """The live facts of each migrated claim, read from the chosen target, written into the stack file
+    being previewed (K3S_HOME_STACK_CONFIG, else the committed one): scripts/record_sources.py."""
+    path = engine.source_file()
+    if not path.is_file():
+        raise Refusal(f"{path}: no such stack file (K3S_HOME_STACK_CONFIG)", code=2)
+    kubeconfig = target.choose()
+    script = target.ROOT / "scripts" / "record_sources.py"
+    return subprocess.run([sys.executable, str(script), kubeconfig, str(path)]).returncode
+
+
+def passthrough(run: Run, args: list[str]) -> int:
+    """Any other pulumi subcommand on this stack, with the same target, backend and passphrase."""
+    target.choose()
+    _, config_file = engine.open_stack(run)
+    uses_config = args[0] in ("refresh", "import", "config", "stack")
+    extra = ["--config-file", str(config_file)] if uses_config else []
+    return subprocess.run(["pulumi", *args, "--stack", STACK, *extra], cwd=target.ROOT).returncode

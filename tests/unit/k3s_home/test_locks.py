@@ -1,0 +1,57 @@
+"""Stale locks: a lock whose process is gone is named as such, with the command that clears it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from k3s_home import locks
+
+
+def write_lock(state, pid: int, host: str | None = None):
+    path = state / ".pulumi" / "locks" / "organization" / "k3s-home" / "k3s-home" / "abc.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "username": "u",
+                "hostname": host or socket.gethostname(),
+                "timestamp": "2026-11-29T12:00:00Z",
+            }
+        )
+    )
+    return path
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_lock_of_a_dead_process_is_stale_and_recover_clears_it(tmp_path):
+    write_lock(tmp_path, dead_pid())
+    reason = locks.refusal(f"file://{tmp_path}")
+    assert reason is not None and "\n" not in reason
+    assert "that process is gone (a killed update): run `make recover`" in reason
+
+
+def test_a_lock_of_a_running_process_says_wait(tmp_path):
+    write_lock(tmp_path, os.getpid())
+    reason = locks.refusal(f"file://{tmp_path}")
+    assert reason is not None and "still running: wait" in reason
+
+
+def test_a_lock_of_another_host_is_never_called_stale(tmp_path):
+    write_lock(tmp_path, dead_pid(), host="elsewhere")
+    [lock] = locks.locks(f"file://{tmp_path}")
+    assert not lock.stale
+
+
+def test_no_lock_and_other_backends_pass(tmp_path):
+    assert locks.refusal(f"file://{tmp_path}") is None
+    assert locks.refusal("s3://bucket/state") is None
