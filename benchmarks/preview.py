@@ -217,7 +217,7 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
         ),
         Figure(
             "wrapper-and-gate",
-            "warm `make preview` (python -m k3s_home: target check, stack lookup, event log, saved plan, gate)",
+            "warm `make preview` (the driver: target check, stack lookup, event stream, saved plan, gate)",
             m["ours"],
             "`pulumi preview --policy-pack` alone",
             m["pack"],

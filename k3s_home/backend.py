@@ -7,6 +7,9 @@
 - The committed Pulumi.k3s-home.yaml stays untouched: the passphrase's salt lives in an ignored copy
   (`<run>/stack/Pulumi.k3s-home.yaml`), the source file (`K3S_HOME_STACK_CONFIG`, a variant, or the committed
   one) plus the salt, which every command reads through --config-file.
+- Every CLI call runs in `<run>/stack/`, a project directory of the driver's own (its Pulumi.yaml points
+  `main` at the checkout): commands that take no --config-file (`stack export --show-secrets`, `stack
+  import`, passthroughs) would otherwise write the salt, reformatted, into the committed stack file.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from pulumi import automation as auto
 
 from k3s_home.target import ROOT
 
 STACK = "k3s-home"
+PROJECT = "k3s-home"  # name: in Pulumi.yaml
 SALT_KEY = "encryptionsalt:"
 
 
@@ -45,6 +50,11 @@ class Run:
     @property
     def salt(self) -> Path:
         return self.dir / "stack" / "encryptionsalt"
+
+    @property
+    def project(self) -> Path:
+        """The directory every CLI call runs in: the project file pointing at the checkout, the stack file."""
+        return self.dir / "stack"
 
 
 def run_dir() -> Run:
@@ -73,9 +83,30 @@ def prepare(run: Run) -> None:
     os.environ["K3S_HOME_STACK_CONFIG"] = str(source_file())  # the pack judges exactly this file
 
 
-def _stack_exists() -> bool:
-    ws = auto.LocalWorkspace(work_dir=str(ROOT))
+def _stack_exists(project: Path) -> bool:
+    """A local file backend answers from its own files (stacks/<project>/<stack>.json[.gz]); any other
+    backend is asked through the CLI (`pulumi stack ls`, a CLI start)."""
+    url = os.environ.get("PULUMI_BACKEND_URL", "")
+    if url.startswith("file://"):
+        stacks = Path(url.removeprefix("file://")) / ".pulumi" / "stacks" / PROJECT
+        if any(stacks.glob(f"{STACK}.json*")):
+            return True
+    ws = auto.LocalWorkspace(work_dir=str(project))
     return any(s.name.split("/")[-1] == STACK for s in ws.list_stacks())
+
+
+def write_project(run: Run) -> Path:
+    """`<run>/stack/Pulumi.yaml`: the checkout's project file, with `main` and the virtualenv pointing back
+    at the checkout (relative `main`: the CLI joins it to the project directory)."""
+    doc = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    doc["main"] = os.path.relpath(ROOT, run.project.resolve())
+    options = (doc.get("runtime") or {}).get("options") if isinstance(doc.get("runtime"), dict) else None
+    if isinstance(options, dict) and options.get("virtualenv"):
+        options["virtualenv"] = str(ROOT / options["virtualenv"])
+    run.project.mkdir(parents=True, exist_ok=True)
+    path = run.project / "Pulumi.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def _init_salt(run: Run) -> None:
@@ -90,8 +121,8 @@ def _init_salt(run: Run) -> None:
 
 def stack_file(run: Run) -> Path:
     """Write and return the stack file copy: the source without any salt, then the backend's salt."""
-    run.stack_file.parent.mkdir(parents=True, exist_ok=True)
-    if not _stack_exists():
+    write_project(run)
+    if not _stack_exists(run.project):
         _init_salt(run)
     lines = [line for line in source_file().read_text().splitlines() if not line.startswith(SALT_KEY)]
     salt = run.salt.read_text().splitlines() if run.salt.is_file() else []

@@ -9,7 +9,6 @@ record-migration-sources  writes each migrated claim's live PV, node, path and u
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pulumi import automation as auto
 
 from k3s_home import engine, target
 from k3s_home.backend import STACK, Run
+from k3s_home.events import EventStream, wait_seconds
 from k3s_home.log import Refusal, log
 from review.gate import (
     SUMMARY_ENV,
@@ -31,24 +31,10 @@ from review.gate import (
     pending_operations,
     render,
     summarize,
-    to_dict,
 )
 from review.ownership import ClusterLookup
 
 PROVIDER_PREFIX = "pulumi:providers:"
-
-
-def _recorder(path: Path, into: list[Any]) -> Callable[[auto.EngineEvent], None]:
-    """Keep every engine event for the gate, and a copy as JSON lines next to the plan for the record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("")
-
-    def on_event(event: auto.EngineEvent) -> None:
-        into.append(event)
-        with path.open("a") as f:
-            f.write(json.dumps(to_dict(event)) + "\n")
-
-    return on_event
 
 
 def _out(text: str) -> None:
@@ -87,36 +73,55 @@ def _start(run: Run) -> tuple[auto.Stack, Path, str, Any]:
     return stack, config_file, kubeconfig, config
 
 
+def _collect(operation: Callable[[], Any], stream: EventStream) -> tuple[int, list[Any]]:
+    """Run an engine operation and return (exit code, every event up to the engine's final one).
+
+    Refuses (fail closed) when the final event never arrives: the API delivers events on its own threads
+    and returns without waiting for them (k3s_home/events.py)."""
+    code = 0
+    try:
+        operation()
+    except auto.errors.CommandError:
+        code = 1
+    except RuntimeError as err:  # "summary event never found": it may still be on its way; the wait decides
+        log(f"{stream.command}: {err}; waiting for the engine's events")
+    return code, stream.complete(wait_seconds())
+
+
 def preview(run: Run, acks: list[str], extra: list[str]) -> int:
     # A refused or failed preview leaves no reviewed plan and no stale events behind.
     run.plan.unlink(missing_ok=True)
     run.preview_events.unlink(missing_ok=True)
     stack, config_file, kubeconfig, config = _start(run)
     pending = pending_operations(engine.deployment(stack))
-    events: list[Any] = []
-    code = 0
+    stream = EventStream("preview", run.preview_events)
+    passed = False
     try:
-        stack.preview(
-            diff=True,
-            refresh=True,  # against the target: out-of-band deletes and edits show up as drift
-            policy_packs=[str(engine.POLICY_PACK)],
-            config_file=str(config_file),
-            plan=str(run.plan),
-            on_output=_out,
-            on_event=_recorder(run.preview_events, events),
-            expect_no_changes="--expect-no-changes" in extra or None,
+        code, events = _collect(
+            lambda: stack.preview(
+                diff=True,
+                refresh=True,  # against the target: out-of-band deletes and edits show up as drift
+                policy_packs=[str(engine.POLICY_PACK)],
+                config_file=str(config_file),
+                plan=str(run.plan),
+                on_output=_out,
+                on_event=stream,
+                expect_no_changes="--expect-no-changes" in extra or None,
+            ),
+            stream,
         )
-    except auto.errors.CommandError:
-        code = 1
-    acknowledged = set(acks) | acknowledged_from_config(engine.source_file())
-    summary = summarize(events, acknowledged, set(config.storage.data_releases))
-    summary.pending = pending
-    gate = _gate(summary, kubeconfig)
-    if code == 0 and gate == 0:
-        log(f"reviewed plan saved: {run.plan} (make up applies exactly this plan)")
-    else:
-        run.plan.unlink(missing_ok=True)  # a blocked plan must not be applied by mistake
-    return code or gate
+        acknowledged = set(acks) | acknowledged_from_config(engine.source_file())
+        summary = summarize(events, acknowledged, set(config.storage.data_releases))
+        summary.pending = pending
+        gate = _gate(summary, kubeconfig)
+        passed = code == 0 and gate == 0
+    finally:
+        if not passed:
+            run.plan.unlink(missing_ok=True)  # a blocked or refused plan must not be applied by mistake
+    if not passed:
+        return code or gate
+    log(f"reviewed plan saved: {run.plan} (make up applies exactly this plan)")
+    return 0
 
 
 def up(run: Run, yes: bool) -> int:
@@ -124,18 +129,20 @@ def up(run: Run, yes: bool) -> int:
         raise Refusal("no reviewed plan: run 'make preview' first")
     stack, config_file, _, _ = _start(run)
     _confirm("apply the reviewed plan", yes)
+    stream = EventStream("up", run.dir / "up-events.jsonl")
     try:
         stack.up(
             policy_packs=[str(engine.POLICY_PACK)],
             config_file=str(config_file),
             plan=str(run.plan),
             on_output=_out,
-            on_event=_recorder(run.dir / "up-events.jsonl", []),
+            on_event=stream,
         )
     except auto.errors.CommandError:
         return 1
     finally:
         run.plan.unlink(missing_ok=True)
+        stream.write_record(stream.received())  # for the record only: nothing is judged from these
     return 0
 
 
@@ -162,17 +169,16 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
         raise Refusal(
             "the last update was interrupted (pending operations in the state): run `make recover` first"
         )
-    events: list[Any] = []
-    code = 0
-    try:
-        stack.preview_destroy(
+    stream = EventStream("destroy preview", run.dir / "destroy-preview-events.jsonl")
+    code, events = _collect(
+        lambda: stack.preview_destroy(
             config_file=str(config_file),
             exclude_protected=True,
             on_output=_out,
-            on_event=_recorder(run.dir / "destroy-preview-events.jsonl", events),
-        )
-    except auto.errors.CommandError:
-        code = 1
+            on_event=stream,
+        ),
+        stream,
+    )
     # Only what the operator acknowledges on the command line: the config's migration acknowledgements
     # are about moving data, not about throwing the whole stack away.
     summary = summarize([*events, *_deletes_from_state(data)], set(acks), set(config.storage.data_releases))
@@ -184,7 +190,7 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
     # The gate passed: every protected resource left is acknowledged or retained, so unprotect and go.
     for res in data.get("resources") or []:
         res["protect"] = False
-    engine.import_deployment(stack, data)
+    engine.import_deployment(stack, data, run)
     try:
         stack.destroy(config_file=str(config_file), on_output=_out)
     except auto.errors.CommandError:
@@ -223,4 +229,5 @@ def passthrough(run: Run, args: list[str]) -> int:
     _, config_file = engine.open_stack(run)
     uses_config = args[0] in ("refresh", "import", "config", "stack")
     extra = ["--config-file", str(config_file)] if uses_config else []
-    return subprocess.run(["pulumi", *args, "--stack", STACK, *extra], cwd=target.ROOT).returncode
+    # In the driver's project directory, like every other CLI call: never the committed stack file.
+    return subprocess.run(["pulumi", *args, "--stack", STACK, *extra], cwd=run.project).returncode

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,38 @@ def open_stack(run: Run) -> tuple[auto.Stack, Path]:
     """Backend, passphrase and stack file prepared; the stack selected (created on first use)."""
     prepare(run)
     config_file = stack_file(run)
-    ws = auto.LocalWorkspace(work_dir=str(ROOT))
+    ws = auto.LocalWorkspace(work_dir=str(run.project))
     stack = auto.Stack.create_or_select(STACK, ws)
     return stack, config_file
 
 
+def _cli(stack: auto.Stack, *args: str) -> str:
+    """A pulumi CLI call in the stack's own project directory (backend, passphrase: the environment)."""
+    done = subprocess.run(
+        ["pulumi", "--non-interactive", *args, "--stack", STACK],
+        cwd=stack.workspace.work_dir,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise Refusal(f"pulumi {args[0]} {args[1]} failed: {last}")
+    return done.stdout
+
+
 def deployment(stack: auto.Stack) -> dict[str, Any]:
-    """The exported state's `deployment` (resources, pending_operations)."""
-    exported = stack.export_stack()
-    data = exported.deployment if isinstance(exported.deployment, dict) else json.loads(exported.deployment)
+    """The exported state's `deployment` (resources, pending_operations). Secrets stay ciphertext: the
+    Automation API's export asks for --show-secrets, and its import writes what it gets to a temp file."""
+    data = json.loads(_cli(stack, "stack", "export")).get("deployment")
     return data or {}
 
 
-def import_deployment(stack: auto.Stack, data: dict[str, Any]) -> None:
-    stack.import_stack(auto.Deployment(version=3, deployment=data))
+def import_deployment(stack: auto.Stack, data: dict[str, Any], run: Run) -> None:
+    path = run.dir / "state-import.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"version": 3, "deployment": data}, f)
+    try:
+        _cli(stack, "stack", "import", "--file", str(path))
+    finally:
+        path.unlink(missing_ok=True)

@@ -75,7 +75,7 @@ def recover(run: Run) -> int:
     finally:
         lookup.close()
     if imported or cleared:
-        engine.import_deployment(stack, data)
+        engine.import_deployment(stack, data, run)
     for line in imported:
         log(f"imported (it exists in the cluster): {line}")
     for line in cleared:

@@ -12,6 +12,9 @@ from lightkube.resources.scheduling_v1 import PriorityClass
 from lightkube.resources.storage_v1 import StorageClass
 
 from components.gpu.admission import POLICY_NAME
+from tests.integration.conftest import ROOT
+
+COMMITTED = ROOT / "Pulumi.k3s-home.yaml"
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 VOLUME_TYPES = ("kubernetes:core/v1:PersistentVolume", "kubernetes:core/v1:PersistentVolumeClaim")
@@ -44,6 +47,7 @@ def _steps(events_file) -> dict[str, dict]:
 
 
 def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
+    committed = COMMITTED.read_bytes()
     # Step 1: the committed stack file adopts what Flux owns today, exactly as it is live.
     preview = stack("preview")
     assert preview.returncode == 0, _out(preview)
@@ -121,3 +125,6 @@ def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
     assert kube.get(Secret, "grafana-sso", namespace="monitoring").data, "app-side SSO Secret not retained"
     for name, ns in SEEDED_CLAIMS:
         assert kube.get(PersistentVolumeClaim, name, namespace=ns).status.phase == "Bound"
+    # Every CLI call ran in the driver's own project directory: the committed stack file got no salt, and
+    # no reformatting (the CLI rewrites the stack file of the directory it runs in).
+    assert COMMITTED.read_bytes() == committed
