@@ -18,6 +18,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from components.docs.generated import redrawn_pictures
 from k3s_home import engine, target
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
@@ -113,6 +114,7 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
         acknowledged = set(acks) | acknowledged_from_config(engine.source_file())
         summary = summarize(events, acknowledged, set(config.storage.data_releases))
         summary.pending = pending
+        summary.pictures = redrawn_pictures(config)
         gate = _gate(summary, kubeconfig)
         passed = code == 0 and gate == 0
     finally:

@@ -151,6 +151,7 @@ class Summary:
     collisions: list[Collision] = field(default_factory=list)  # existing or unchecked, by check_cluster
     cluster_check: str = "not checked"  # "checked", or why not
     pending: list[PendingOperation] = field(default_factory=list)  # left in the state by a killed update
+    pictures: list[str] | None = None  # docs/ pictures this config redraws; None: not looked at
 
     @property
     def colliding(self) -> list[Collision]:
@@ -386,6 +387,12 @@ def render(summary: Summary) -> str:
     if data_changes:
         lines.append("Other changes to data-bearing resources:")
         lines += [_change_line(c) for c in data_changes]
+
+    if summary.pictures is not None:
+        lines.append("")
+        count = len(summary.pictures)
+        lines.append(f"Pictures this config redraws ({count}; make docs writes them, look at each):")
+        lines += [f"   docs/{name}" for name in summary.pictures] or ["   none"]
 
     lines.append("")
     lines.append("Policy violations by directive rule:")

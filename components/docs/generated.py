@@ -47,6 +47,11 @@ def stale(rendered: dict[str, bytes], docs: Path = DOCS) -> list[str]:
     ]
 
 
+def redrawn_pictures(config: StackConfig, docs: Path = DOCS) -> list[str]:
+    """The pictures `config` draws differently from the committed ones: what a reviewer should look at."""
+    return stale({name: draw(config) for name, draw in PICTURES.items()}, docs)
+
+
 def main(argv: list[str]) -> int:
     try:
         rendered = render(load_stack_file(STACK_FILE))

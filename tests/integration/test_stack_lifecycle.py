@@ -53,6 +53,8 @@ def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
     assert preview.returncode == 0, _out(preview)
     assert "target: embedded control plane" in preview.stderr
     assert "Verdict: ok to apply" in preview.stdout, _out(preview)
+    # The stack file's variant draws the committed pictures: the reviewer is told there is nothing to look at.
+    assert "Pictures this config redraws (0; make docs writes them, look at each):" in preview.stdout
     steps = _steps(stack_run_dir / "preview-events.jsonl")
     # The live local-path volumes and claims (seeded as local-path binds them, recorded by
     # record-migration-sources) are imported exactly as they are: no diff, no replace.

@@ -406,3 +406,14 @@ def test_cli_reads_pending_operations_from_an_exported_state(tmp_path, capsys):
     log = write_log(tmp_path / "events.jsonl", clean())
     assert main([str(log), "--config", str(STACK_FILE), "--state", str(state)]) == 1
     assert "the last update was interrupted" in capsys.readouterr().out
+
+
+def test_the_summary_names_the_pictures_a_change_redraws():
+    summary = summarize(clean(), set())
+    assert "Pictures this config redraws" not in render(summary)  # not looked at: no claim either way
+    summary.pictures = []
+    heading = "Pictures this config redraws (0; make docs writes them, look at each):"
+    assert f"{heading}\n   none" in render(summary)
+    summary.pictures = ["gpu-plan.svg"]
+    assert "   docs/gpu-plan.svg" in render(summary)
+    assert exit_code(summary) == 0  # a redrawn picture is for the reviewer's eyes, not a block

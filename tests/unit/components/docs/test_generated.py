@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
 import pytest
 
 import components.docs.generated as docs
+from components.config import load
 from tests.conftest import ROOT, STACK_FILE
 
 PICTURES = ("gpu-plan.svg", "ha-topology.svg", "migration.svg")
@@ -72,3 +74,11 @@ def test_bad_config_is_one_line_naming_the_key(fake_docs, tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "k3s-home:gpu.pools[0].devicesPerNode" in err
     assert not (tmp_path / "a.svg").exists()
+
+
+def test_redrawn_pictures_names_only_the_picture_a_config_change_redraws(real_config, real_raw) -> None:
+    assert docs.redrawn_pictures(real_config) == []  # the committed config draws the committed pictures
+    raw = copy.deepcopy(real_raw)
+    ai = next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "ai")
+    ai["pools"] = {"nvidia.com/gpu": {"max": 3}}  # ai's cap on the T4 pool, 2 -> 3
+    assert docs.redrawn_pictures(load(raw)) == ["gpu-plan.svg"]
