@@ -54,9 +54,29 @@ def secret_data(values: dict) -> dict:
     }
 
 
+# The kubernetes provider's own option: set, it writes manifests into that directory instead of calling the
+# API server. `make render` (gitops/) sets it for GitOps mode (ADR 0018).
+RENDER_CONFIG = "renderYamlToDirectory"
+
+
+def rendering() -> bool:
+    """GitOps mode: the kubernetes provider renders manifests for Flux instead of applying them."""
+    return bool(pulumi.Config("kubernetes").get(RENDER_CONFIG))
+
+
+def registered(import_id: str | None) -> bool:
+    """Whether a live object a migration takes over (a volume, a claim) is registered. In GitOps mode it
+    is not: it belongs to the cluster, not to a repo, and the provider cannot import without a cluster."""
+    return import_id is None or not rendering()
+
+
 def adoption(adopt_id: str | None) -> dict:
-    """Resource options for an object taken over from Flux: imported as live, never deleted by us."""
-    if adopt_id is None:
+    """Resource options for an object taken over from Flux: imported as live, never deleted by us.
+
+    In GitOps mode nothing is imported: the object is rendered with the stack's values (so the pack judges
+    the same objects in both modes), and `make render` leaves it out of the repo while it is still adopted,
+    since Flux's own file keeps it until step 2 of the handover (ADR 0003, ADR 0018)."""
+    if adopt_id is None or rendering():
         return {}
     return {"import_": adopt_id, "ignore_changes": ADOPTED_AS_LIVE, "retain_on_delete": True}
 

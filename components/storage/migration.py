@@ -6,7 +6,7 @@ import pulumi
 
 from components.config import StackConfig
 from components.config.migration import Migration
-from components.resources import register
+from components.resources import register, registered
 from components.storage.actions import summary
 from components.storage.phases import phase_objects
 from rules.data_loss import Phase
@@ -49,6 +49,8 @@ class VolumeMigration(pulumi.ComponentResource):
         self.resources: dict[str, pulumi.CustomResource] = {}
         base = [storage_class] if storage_class is not None else []
         for p in phase_objects(storage, m):
+            if not registered(p.import_id):
+                continue
             deps = [self.resources[k] for k in p.after if k in self.resources]
             if p.obj["kind"] in ("PersistentVolume", "PersistentVolumeClaim", "Volume"):
                 deps += base

@@ -1,0 +1,268 @@
+"""`make render FLUX_REPO=DIR` (`python -m gitops.render DIR`): GitOps mode (ADR 0018).
+
+1. The stack's program, policy pack and kubernetes provider run in render mode into a private directory
+   (mode 700, removed afterwards): `gitops/engine.py`.
+2. Objects still adopted from Flux (`k3s-home:cluster.adopt`, step 1 of ADR 0003) stay in Flux's own
+   files and are left out; the rest is laid out in the stack's folders (`gitops/layout.py`).
+3. Every Secret is encrypted with sops and the repo's own `.sops.yaml` before anything reaches the repo;
+   an existing Secret file is kept byte for byte when its plaintext is unchanged (`gitops/sops.py`).
+4. The diff against the repo goes through the review gate (`gitops/review.py`); when it blocks, nothing
+   is written. Otherwise changed files are written, files the render no longer produces are removed
+   from the owned folders, and nothing outside them is touched.
+
+Exit codes: 0 rendered, 1 blocked or failed (nothing written), 2 bad input. Refusals are one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from components.config import ConfigError, StackConfig, load_stack_file
+from gitops import engine, sops
+from gitops.layout import (
+    MARKER,
+    WIRING_ENTRY,
+    WIRING_PARENT,
+    File,
+    LayoutError,
+    Rendered,
+    object_key,
+    owned_folders,
+    plan,
+)
+from gitops.review import summary as review_summary
+from review.gate import exit_code, read_event_log
+from review.gate import render as render_summary
+from rules.data_loss import acknowledged
+
+
+class Refusal(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def log(message: str) -> None:
+    print(f"[k3s-home render] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def private_dir() -> Iterator[Path]:
+    """A directory only this user can enter; plaintext Secrets exist nowhere else, and not for long."""
+    path = Path(tempfile.mkdtemp(prefix="k3s-home-render-"))
+    try:
+        path.chmod(0o700)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def check_repo(repo: Path) -> None:
+    if not (repo / ".sops.yaml").is_file():
+        raise Refusal(f"FLUX_REPO={repo}: no .sops.yaml there (the Flux repository's root, e.g. flux-k3s)", 2)
+    if not (repo / "clusters" / "k3s-home").is_dir():
+        raise Refusal(f"FLUX_REPO={repo}: no clusters/k3s-home folder", 2)
+    for folder in owned_folders():
+        path = repo / folder
+        if not path.exists():
+            continue
+        kustomization = path / "kustomization.yaml"
+        if not kustomization.is_file() or not kustomization.read_text().startswith(MARKER):
+            raise Refusal(
+                f"{folder}: exists and was not written by the render (no marker in its kustomization.yaml); "
+                "move it away or rename it: the render owns this folder and would replace its files",
+                2,
+            )
+
+
+def rendered_objects(out_dir: Path, events: Path) -> list[Rendered]:
+    """The provider's files, each with the URN and type of the resource that wrote it."""
+    urns: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for event in read_event_log(events):
+        meta = (event.get("resourcePreEvent") or {}).get("metadata") or {}
+        new = meta.get("new") or {}
+        inputs = new.get("inputs") if isinstance(new.get("inputs"), dict) else {}
+        if str(meta.get("type", "")).startswith("kubernetes:") and isinstance(inputs.get("metadata"), dict):
+            urns[object_key({"kind": str(meta["type"]).rsplit(":", 1)[-1], **inputs})] = (
+                meta["urn"],
+                meta["type"],
+            )
+    objects = []
+    for path in sorted(out_dir.rglob("*.yaml")):
+        obj = yaml.safe_load(path.read_text())
+        key = object_key(obj)
+        if key not in urns:
+            raise Refusal(f"rendered {path.name}: no resource in the engine's events wrote it")
+        urn, typ = urns[key]
+        objects.append(Rendered(obj, urn, typ))
+    return objects
+
+
+def split_adopted(objects: list[Rendered], config: StackConfig) -> tuple[list[Rendered], list[Rendered]]:
+    """(to render, still adopted): an adopted object stays in the Flux file that defines it today."""
+    keep, adopted = [], []
+    for item in objects:
+        kind, namespace, name = item.key
+        (adopted if config.cluster.adopt_id(kind, name, namespace or None) else keep).append(item)
+    return keep, adopted
+
+
+def existing_objects(repo: Path) -> dict[tuple[str, str, str], tuple[str, dict | None]]:
+    """What the owned folders hold today; a Secret that cannot be decrypted here is None (changed)."""
+    found: dict[tuple[str, str, str], tuple[str, dict | None]] = {}
+    for folder in owned_folders():
+        for path in sorted((repo / folder).glob("*.yaml")):
+            if path.name == "kustomization.yaml":
+                continue
+            rel = str(path.relative_to(repo))
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+            if any(sops.is_encrypted(d) for d in docs):
+                plain = sops.decrypted_docs(path, repo)
+                for d in docs:
+                    found[object_key(d)] = (rel, None)
+                docs = plain or []
+            for d in docs:
+                found[object_key(d)] = (rel, d)
+    return found
+
+
+def final_bytes(file: File, repo: Path, private: Path) -> bytes:
+    """The bytes the repo gets: plaintext for ordinary files; for a Secret the existing ciphertext when it
+    decrypts to the same objects, else a new encryption. Plaintext is written only inside `private`."""
+    if not file.secret:
+        return file.text.encode()
+    target = repo / file.path
+    if target.is_file():
+        current = sops.decrypted_docs(target, repo)
+        if current is not None and current == [d for d in yaml.safe_load_all(file.text) if d is not None]:
+            return target.read_bytes()
+    plain = private / "plain" / file.path
+    plain.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine._private_file(plain, file.text)
+    try:
+        encrypted = sops.encrypt(plain, repo, file.path)
+    finally:
+        plain.unlink()
+    docs = [d for d in yaml.safe_load_all(encrypted) if isinstance(d, dict)]
+    if not docs or not all(sops.is_encrypted(d) for d in docs):
+        raise Refusal(f"{file.path}: sops returned no encrypted document; nothing written")
+    return encrypted
+
+
+def write(repo: Path, files: dict[str, bytes]) -> tuple[list[str], list[str]]:
+    """Write changed files (through a temporary file in the same folder), remove stale ones from the owned
+    folders. Returns (written, removed)."""
+    written, removed = [], []
+    for rel, data in sorted(files.items()):
+        target = repo / rel
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".render-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+        written.append(rel)
+    for folder in owned_folders():
+        for path in sorted((repo / folder).rglob("*")) if (repo / folder).is_dir() else []:
+            rel = str(path.relative_to(repo))
+            if path.is_file() and rel not in files:
+                path.unlink()
+                removed.append(rel)
+        if (repo / folder).is_dir() and not any((repo / folder).iterdir()):
+            (repo / folder).rmdir()
+    return written, removed
+
+
+def wired(repo: Path) -> bool:
+    parent = repo / WIRING_PARENT
+    if not parent.is_file():
+        return False
+    doc = yaml.safe_load(parent.read_text()) or {}
+    return any(
+        str(r).rstrip("/") in (WIRING_ENTRY, WIRING_ENTRY.removeprefix("./"))
+        for r in doc.get("resources") or []
+    )
+
+
+def render(repo: Path, stack_source: Path) -> int:
+    check_repo(repo)
+    try:
+        config = load_stack_file(stack_source)
+    except ConfigError as err:
+        raise Refusal(f"invalid stack config: {err}", 2) from None
+    with private_dir() as private:
+        out_dir, events = private / "manifests", private / "events.jsonl"
+        log("rendering the stack (program, policy pack, kubernetes provider in render mode)")
+        run = engine.render(engine.run_dir(), stack_source, out_dir, events, private)
+        if run.returncode != 0:
+            tail = "\n".join((run.stdout + run.stderr).strip().splitlines()[-40:])
+            print(tail, file=sys.stderr)
+            raise Refusal("the render failed (above); nothing written")
+        objects, adopted = split_adopted(rendered_objects(out_dir, events), config)
+        try:
+            files = plan(objects, config.cluster.sops.namespace, config.cluster.sops.age_secret)
+        except LayoutError as err:
+            raise Refusal(str(err)) from None
+        data = {f.path: final_bytes(f, repo, private) for f in files}
+        ack = acknowledged(config.storage.migrations)
+        result, unreadable = review_summary(
+            objects, existing_objects(repo), events, repo, ack, set(config.storage.data_releases)
+        )
+    print(render_summary(result))
+    if adopted:
+        print(f"Left in Flux's own files while adopted (k3s-home:cluster.adopt, ADR 0003): {len(adopted)}")
+        for item in adopted:
+            print(f"   {item.key[0]} {'/'.join(x for x in item.key[1:] if x)}")
+    if unreadable:
+        print(f"[advisory] not plain YAML, not checked for duplicates: {', '.join(unreadable)}")
+    if exit_code(result):
+        raise Refusal("the review gate blocks this render (above); nothing written")
+    written, removed = write(repo, data)
+    log(
+        f"{len(data)} file(s) in {len(owned_folders())} owned folder(s): {len(written)} written, "
+        f"{len(removed)} removed, {len(data) - len(written)} unchanged"
+    )
+    for rel in written:
+        log(f"  wrote {rel}")
+    for rel in removed:
+        log(f"  removed {rel}")
+    if not wired(repo):
+        log(
+            f"not yet applied by Flux: add `- {WIRING_ENTRY}` to {WIRING_PARENT} once "
+            "(the render never edits files outside its folders)"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make render", description=__doc__.splitlines()[0])
+    parser.add_argument("flux_repo", help="the Flux repository's working copy (FLUX_REPO)")
+    parser.add_argument(
+        "--stack-config",
+        default=os.environ.get("K3S_HOME_STACK_CONFIG") or str(engine.ROOT / "Pulumi.k3s-home.yaml"),
+        help="the stack file to render (default: K3S_HOME_STACK_CONFIG or Pulumi.k3s-home.yaml)",
+    )
+    args = parser.parse_args(argv)
+    if not args.flux_repo:
+        log("usage: make render FLUX_REPO=DIR")
+        return 2
+    try:
+        return render(Path(args.flux_repo).resolve(), Path(args.stack_config).resolve())
+    except (Refusal, sops.SopsError, engine.EngineError) as err:
+        log(str(err))
+        return getattr(err, "code", 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

