@@ -6,9 +6,10 @@ YES ?=
 AUDIT_PATH ?=
 # Names (or URNs) whose loss is acknowledged, for preview and destroy: make destroy ACK='a b'
 ACK ?=
+FLUX_REPO ?=
 
 .PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
-        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources
+        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -27,6 +28,11 @@ recover: toolchain
 
 cancel: toolchain
 	@source $(ENV) && python -m k3s_home cancel
+
+# GitOps mode (ADR 0018): the same program, pack and gate write manifests into the Flux repo instead.
+render: toolchain
+	@test -n "$(FLUX_REPO)" || { echo "usage: make render FLUX_REPO=DIR" >&2; exit 2; }
+	@source $(ENV) && python -m gitops.render "$(FLUX_REPO)"
 
 record-migration-sources: toolchain
 	@source $(ENV) && python -m k3s_home record-migration-sources

@@ -1,0 +1,102 @@
+"""Encryption with the real sops binary and the target repo's own creation rules, a throwaway age key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyrage
+import pytest
+import yaml
+
+from gitops import sops
+from gitops.layout import File
+from gitops.render import final_bytes
+
+# The real repo's rules (sudoflux/flux-k3s .sops.yaml), with a throwaway recipient in place of its own.
+SOPS_YAML = """creation_rules:
+  - path_regex: .*secret.*\\.yaml$
+    encrypted_regex: ^(data|stringData)$
+    age: {recipient}
+  - path_regex: .*\\.enc\\.yaml$
+    age: {recipient}
+"""
+SECRET = """---
+apiVersion: v1
+data:
+  password: c2VjcmV0LXZhbHVlLTQyNDI0Mg==
+kind: Secret
+metadata:
+  name: app-sso
+  namespace: media
+type: Opaque
+"""
+PLAIN_VALUE = "c2VjcmV0LXZhbHVlLTQyNDI0Mg=="
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    identity = pyrage.x25519.Identity.generate()
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".sops.yaml").write_text(SOPS_YAML.format(recipient=identity.to_public()))
+    monkeypatch.setenv("SOPS_AGE_KEY", str(identity))
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    return root
+
+
+@pytest.fixture
+def private(tmp_path: Path) -> Path:
+    path = tmp_path / "private"
+    path.mkdir(mode=0o700)
+    return path
+
+
+def test_only_data_is_encrypted_and_it_decrypts_to_the_plaintext(repo: Path, private: Path) -> None:
+    rel = "clusters/k3s-home/apps/x/secret-media-app-sso.yaml"
+    data = final_bytes(File(rel, SECRET, secret=True), repo, private)
+    doc = yaml.safe_load(data)
+    assert PLAIN_VALUE.encode() not in data
+    assert doc["data"]["password"].startswith("ENC[AES256_GCM,")
+    assert doc["metadata"] == {"name": "app-sso", "namespace": "media"}  # readable in review
+    assert doc["sops"]["encrypted_regex"] == "^(data|stringData)$"
+    target = repo / rel
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    assert sops.decrypted_docs(target, repo) == [yaml.safe_load(SECRET)]
+    assert list(private.rglob("*.yaml")) == []  # the plaintext copy is gone
+
+
+def test_unchanged_plaintext_keeps_the_ciphertext_byte_for_byte(repo: Path, private: Path) -> None:
+    rel = "clusters/k3s-home/apps/x/secret-media-app-sso.yaml"
+    target = repo / rel
+    target.parent.mkdir(parents=True)
+    target.write_bytes(final_bytes(File(rel, SECRET, secret=True), repo, private))
+    before = target.read_bytes()
+    assert final_bytes(File(rel, SECRET, secret=True), repo, private) == before
+    changed = SECRET.replace(PLAIN_VALUE, "b3RoZXItdmFsdWU=")
+    again = final_bytes(File(rel, changed, secret=True), repo, private)
+    assert again != before
+    target.write_bytes(again)
+    assert sops.decrypted_docs(target, repo) == [yaml.safe_load(changed)]
+
+
+def test_without_the_key_an_existing_file_is_re_encrypted_not_trusted(
+    repo: Path, private: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rel = "clusters/k3s-home/apps/x/secret-media-app-sso.yaml"
+    target = repo / rel
+    target.parent.mkdir(parents=True)
+    target.write_bytes(final_bytes(File(rel, SECRET, secret=True), repo, private))
+    monkeypatch.setenv("SOPS_AGE_KEY", str(pyrage.x25519.Identity.generate()))  # not the recipient's
+    assert sops.decrypted_docs(target, repo) is None
+    assert final_bytes(File(rel, SECRET, secret=True), repo, private) != target.read_bytes()
+
+
+def test_a_path_no_rule_matches_fails_closed(repo: Path, private: Path) -> None:
+    with pytest.raises(sops.SopsError, match=r"could not encrypt clusters/x/credentials\.yaml"):
+        final_bytes(File("clusters/x/credentials.yaml", SECRET, secret=True), repo, private)
+
+
+def test_ordinary_files_are_written_as_rendered(repo: Path, private: Path) -> None:
+    text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    assert final_bytes(File("clusters/x/configmaps.yaml", text), repo, private) == text.encode()
