@@ -7,9 +7,10 @@ AUDIT_PATH ?=
 # Names (or URNs) whose loss is acknowledged, for preview and destroy: make destroy ACK='a b'
 ACK ?=
 FLUX_REPO ?=
+TO ?= render
 
 .PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
-        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render
+        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render owners
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -33,6 +34,11 @@ cancel: toolchain
 render: toolchain
 	@test -n "$(FLUX_REPO)" || { echo "usage: make render FLUX_REPO=DIR" >&2; exit 2; }
 	@source $(ENV) && python -m gitops.render "$(FLUX_REPO)"
+
+# Moving between direct and GitOps mode: every object whose owner changes, and the step it needs.
+owners: toolchain
+	@test -n "$(FLUX_REPO)" || { echo "usage: make owners FLUX_REPO=DIR [TO=render|direct]" >&2; exit 2; }
+	@source $(ENV) && python -m gitops.owners "$(FLUX_REPO)" --to "$(TO)"
 
 record-migration-sources: toolchain
 	@source $(ENV) && python -m k3s_home record-migration-sources

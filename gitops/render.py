@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -40,7 +41,7 @@ from gitops.layout import (
     plan,
 )
 from gitops.review import summary as review_summary
-from review.gate import exit_code, read_event_log
+from review.gate import Summary, exit_code, read_event_log
 from review.gate import render as render_summary
 from rules.data_loss import acknowledged
 
@@ -195,7 +196,19 @@ def wired(repo: Path) -> bool:
     )
 
 
-def render(repo: Path, stack_source: Path) -> int:
+@dataclass
+class Build:
+    """One render, not yet written: the repo's files and the gate's verdict on them."""
+
+    objects: list[Rendered]  # rendered into the owned folders
+    adopted: list[Rendered]  # left in Flux's own files (cluster.adopt)
+    data: dict[str, bytes]  # path in the repo -> the bytes it gets (Secrets encrypted)
+    summary: Summary
+    unreadable: list[str]
+
+
+def build(repo: Path, stack_source: Path) -> Build:
+    """Render, lay out, encrypt and review, without writing to the repo."""
     check_repo(repo)
     try:
         config = load_stack_file(stack_source)
@@ -219,19 +232,26 @@ def render(repo: Path, stack_source: Path) -> int:
         result, unreadable = review_summary(
             objects, existing_objects(repo), events, repo, ack, set(config.storage.data_releases)
         )
-    print(render_summary(result))
-    if adopted:
-        print(f"Left in Flux's own files while adopted (k3s-home:cluster.adopt, ADR 0003): {len(adopted)}")
-        for item in adopted:
+    return Build(objects, adopted, data, result, unreadable)
+
+
+def render(repo: Path, stack_source: Path) -> int:
+    done = build(repo, stack_source)
+    print(render_summary(done.summary))
+    if done.adopted:
+        print(
+            f"Left in Flux's own files while adopted (k3s-home:cluster.adopt, ADR 0003): {len(done.adopted)}"
+        )
+        for item in done.adopted:
             print(f"   {item.key[0]} {'/'.join(x for x in item.key[1:] if x)}")
-    if unreadable:
-        print(f"[advisory] not plain YAML, not checked for duplicates: {', '.join(unreadable)}")
-    if exit_code(result):
+    if done.unreadable:
+        print(f"[advisory] not plain YAML, not checked for duplicates: {', '.join(done.unreadable)}")
+    if exit_code(done.summary):
         raise Refusal("the review gate blocks this render (above); nothing written")
-    written, removed = write(repo, data)
+    written, removed = write(repo, done.data)
     log(
-        f"{len(data)} file(s) in {len(owned_folders())} owned folder(s): {len(written)} written, "
-        f"{len(removed)} removed, {len(data) - len(written)} unchanged"
+        f"{len(done.data)} file(s) in {len(owned_folders())} owned folder(s): {len(written)} written, "
+        f"{len(removed)} removed, {len(done.data) - len(written)} unchanged"
     )
     for rel in written:
         log(f"  wrote {rel}")

@@ -11,7 +11,7 @@ would give it two owners in Flux (ADR 0003) and blocks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -78,34 +78,38 @@ def engine_events(path: Path) -> Iterator[dict]:
             yield event
 
 
-def repo_objects(repo: Path, skip: Iterable[str]) -> tuple[set[tuple[str, str, str]], list[str]]:
-    """(kind, namespace, name) of every object in the repo's YAML outside `skip` folders; files that are
-    not plain YAML (templates, SOPS files read as such) are returned as unreadable."""
+def repo_objects(repo: Path, skip: Iterable[str]) -> tuple[dict[tuple[str, str, str], str], list[str]]:
+    """(kind, namespace, name) -> the file defining it, for every object in the repo's YAML outside `skip`
+    folders; files that are not plain YAML (templates, broken files) are returned as unreadable."""
     skipped = [repo / s for s in skip]
-    found: set[tuple[str, str, str]] = set()
+    found: dict[tuple[str, str, str], str] = {}
     unreadable: list[str] = []
     for path in sorted((repo / "clusters").rglob("*.y*ml")):
         if any(path == s or s in path.parents for s in skipped):
             continue
+        rel = str(path.relative_to(repo))
         try:
             docs = list(yaml.safe_load_all(path.read_text()))
         except (yaml.YAMLError, UnicodeDecodeError):
-            unreadable.append(str(path.relative_to(repo)))
+            unreadable.append(rel)
             continue
         for doc in docs:
             if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) and doc.get("kind"):
-                found.add(object_key(doc))
+                found.setdefault(object_key(doc), rel)
     return found, unreadable
 
 
-def defined_elsewhere(found: set[tuple[str, str, str]]):
-    """`exists` for the gate's create check: the object is defined in a file the stack does not own.
-    A file without a namespace may be namespaced by its kustomization, so kind and name match it too."""
+def defined_in(found: Mapping[tuple[str, str, str], str], kind: str, namespace: str, name: str) -> str | None:
+    """The file defining an object. A file without a namespace may be namespaced by its kustomization, so
+    kind and name match it too."""
+    return found.get((kind, namespace, name)) or found.get((kind, "", name))
+
+
+def defined_elsewhere(found: Mapping[tuple[str, str, str], str]) -> Callable[[ObjectRef], bool]:
+    """`exists` for the gate's create check: the object is defined in a file the stack does not own."""
 
     def exists(ref: ObjectRef) -> bool:
-        if (ref.kind, ref.namespace or "", ref.name) in found:
-            return True
-        return (ref.kind, "", ref.name) in found
+        return defined_in(found, ref.kind, ref.namespace or "", ref.name) is not None
 
     return exists
 

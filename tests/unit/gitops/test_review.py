@@ -89,6 +89,6 @@ def test_a_create_of_an_object_a_flux_file_defines_blocks(tmp_path: Path) -> Non
 
 
 def test_a_file_without_namespace_matches_by_kind_and_name() -> None:
-    exists = defined_elsewhere({("HelmRelease", "", "loki")})
+    exists = defined_elsewhere({("HelmRelease", "", "loki"): "apps/monitoring/loki/helm-release.yaml"})
     assert exists(ObjectRef("helm.toolkit.fluxcd.io/v2", "HelmRelease", "loki", "monitoring"))
     assert not exists(ObjectRef("helm.toolkit.fluxcd.io/v2", "HelmRelease", "tempo", "monitoring"))
