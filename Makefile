@@ -30,7 +30,7 @@ recover: toolchain
 cancel: toolchain
 	@source $(ENV) && python -m k3s_home cancel
 
-# GitOps mode (ADR 0018): the same program, pack and gate write manifests into the Flux repo instead.
+# GitOps mode (ADR 0019): the same program, pack and gate write manifests into the Flux repo instead.
 render: toolchain
 	@test -n "$(FLUX_REPO)" || { echo "usage: make render FLUX_REPO=DIR" >&2; exit 2; }
 	@source $(ENV) && python -m gitops.render "$(FLUX_REPO)"

@@ -55,7 +55,7 @@ def secret_data(values: dict) -> dict:
 
 
 # The kubernetes provider's own option: set, it writes manifests into that directory instead of calling the
-# API server. `make render` (gitops/) sets it for GitOps mode (ADR 0018).
+# API server. `make render` (gitops/) sets it for GitOps mode (ADR 0019).
 RENDER_CONFIG = "renderYamlToDirectory"
 
 
@@ -75,7 +75,7 @@ def adoption(adopt_id: str | None) -> dict:
 
     In GitOps mode nothing is imported: the object is rendered with the stack's values (so the pack judges
     the same objects in both modes), and `make render` leaves it out of the repo while it is still adopted,
-    since Flux's own file keeps it until step 2 of the handover (ADR 0003, ADR 0018)."""
+    since Flux's own file keeps it until step 2 of the handover (ADR 0003, ADR 0019)."""
     if adopt_id is None or rendering():
         return {}
     return {"import_": adopt_id, "ignore_changes": ADOPTED_AS_LIVE, "retain_on_delete": True}

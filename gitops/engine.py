@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from components.resources import RENDER_CONFIG
+from k3s_home import backend as driver
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "k3s-home"
@@ -42,6 +43,13 @@ class Run:
     @property
     def render(self) -> Path:
         return self.dir / "render"
+
+    @property
+    def project(self) -> Path:
+        """Where every CLI call runs: a project file of the render's own pointing at the checkout, and the
+        render's stack file. Run in the checkout, `stack export`/`import` would write the salt into the
+        committed stack file (the driver's reason for the same layout, k3s_home/backend.py)."""
+        return driver.Run(self.render).project
 
 
 def run_dir() -> Run:
@@ -68,25 +76,30 @@ def engine_env(run: Run) -> dict[str, str]:
     return env
 
 
-def _pulumi(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def _pulumi(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["pulumi", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        ["pulumi", "--non-interactive", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
 
 
-def _stack_exists(env: dict[str, str]) -> bool:
+def _stack_exists(env: dict[str, str], project: Path) -> bool:
     url = env["PULUMI_BACKEND_URL"]
     if url.startswith("file://"):
         stacks = Path(url.removeprefix("file://")) / ".pulumi" / "stacks" / PROJECT
         return any(stacks.glob(f"{STACK}.json*"))
-    out = _pulumi(["stack", "ls", "--json"], env)
+    out = _pulumi(["stack", "ls", "--json"], env, project)
     return out.returncode == 0 and any(s["name"].split("/")[-1] == STACK for s in json.loads(out.stdout))
 
 
 def _salt(run: Run, env: dict[str, str]) -> str | None:
     """The passphrase salt of the render stack, created with the stack in a copy of the project."""
     salt_file = run.render / "encryptionsalt"
-    if not _stack_exists(env):
+    if not _stack_exists(env, run.project):
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copy(ROOT / "Pulumi.yaml", tmp)
             out = _pulumi(["stack", "init", STACK], env, cwd=Path(tmp))
@@ -100,12 +113,13 @@ def _salt(run: Run, env: dict[str, str]) -> str | None:
 
 def stack_file(run: Run, source: Path, out_dir: Path, env: dict[str, str]) -> Path:
     """The stack file the render runs: the source config plus the provider's render directory."""
+    driver.write_project(driver.Run(run.render))
     doc = yaml.safe_load(source.read_text()) or {}
     doc.pop("encryptionsalt", None)
     doc.setdefault("config", {})[f"kubernetes:{RENDER_CONFIG}"] = str(out_dir)
     if salt := _salt(run, env):
         doc["encryptionsalt"] = salt
-    path = run.render / f"Pulumi.{STACK}.yaml"
+    path = run.project / f"Pulumi.{STACK}.yaml"
     _private_file(path, yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -138,9 +152,9 @@ def without_kubernetes(deployment: dict) -> dict:
     return {**deployment, "resources": kept, "pending_operations": pending}
 
 
-def _forget_rendered(env: dict[str, str], private: Path) -> None:
+def _forget_rendered(env: dict[str, str], project: Path, private: Path) -> None:
     exported = private / "state.json"
-    out = _pulumi(["stack", "export", "--stack", STACK, "--file", str(exported)], env)
+    out = _pulumi(["stack", "export", "--stack", STACK, "--file", str(exported)], env, project)
     if out.returncode != 0:
         raise EngineError(f"pulumi stack export (render state): {out.stderr.strip()}")
     state = json.loads(exported.read_text())
@@ -149,7 +163,7 @@ def _forget_rendered(env: dict[str, str], private: Path) -> None:
         return
     state["deployment"] = without_kubernetes(deployment)
     _private_file(exported, json.dumps(state))
-    out = _pulumi(["stack", "import", "--stack", STACK, "--file", str(exported)], env)
+    out = _pulumi(["stack", "import", "--stack", STACK, "--file", str(exported)], env, project)
     if out.returncode != 0:
         raise EngineError(f"pulumi stack import (render state): {out.stderr.strip()}")
 
@@ -159,7 +173,7 @@ def render(run: Run, source: Path, out_dir: Path, events: Path, private: Path) -
     env = engine_env(run)
     config_file = stack_file(run, source, out_dir, env)
     env["K3S_HOME_STACK_CONFIG"] = str(source)  # the pack judges exactly the file being rendered
-    _forget_rendered(env, private)
+    _forget_rendered(env, run.project, private)
     return _pulumi(
         [
             "up",
@@ -176,4 +190,5 @@ def render(run: Run, source: Path, out_dir: Path, events: Path, private: Path) -
             str(events),
         ],
         env,
+        run.project,
     )

@@ -4,7 +4,7 @@ One folder per component, in the place the repo keeps that concern (infrastructu
 GPU framework, the directive's own path; apps/<namespace>/... for monitoring and authentik), a
 `kustomization.yaml` per folder, and one Flux `Kustomization` per folder in a wiring folder beside the
 repo's own orchestrator (clusters/k3s-home/workloads). The stack owns exactly these folders: the render
-rewrites them and touches nothing else (ADR 0018).
+rewrites them and touches nothing else (ADR 0019).
 
 Files are named the way the repo names them: one file per kind in plural kebab case
 (`priority-classes.yaml`, `persistent-volume-claims.yaml`), and one `secret-<namespace>-<name>.yaml` per
@@ -21,7 +21,7 @@ import yaml
 CLUSTER = "clusters/k3s-home"
 # The first line of every kustomization.yaml the render writes: a folder without it is not the stack's.
 MARKER = (
-    "# Rendered by k3s-home `make render` (ADR 0018): the stack owns this folder; edit the stack, not it."
+    "# Rendered by k3s-home `make render` (ADR 0019): the stack owns this folder; edit the stack, not it."
 )
 WIRING = f"{CLUSTER}/workloads/k3s-home-iac"
 # The one line a person adds once to the repo's orchestrator; the render never edits files it does not own.

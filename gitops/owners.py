@@ -2,15 +2,13 @@
 
 Lists every object whose owner changes when the stack moves from direct mode (Pulumi applies) to GitOps
 mode (Flux applies the stack's folders), or back, with its owner now and after and the step it needs
-(ADR 0018). Nothing is changed: the render runs without writing, the states are only read.
+(ADR 0019). Nothing is changed: the render runs without writing, the states are only read.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +18,9 @@ from gitops import engine
 from gitops.layout import FOLDERS, Rendered, folder_of, owned_folders
 from gitops.render import Refusal, build, existing_objects, log
 from gitops.review import defined_in, repo_objects
+from k3s_home import backend as driver
+from k3s_home import engine as driver_engine
+from k3s_home.log import Refusal as DriverRefusal
 from rules.type_token import kind_of
 
 Key = tuple[str, str, str]  # kind, namespace, name
@@ -48,7 +49,8 @@ def to_render(
     for item in rendered:
         folder = f"Flux ({FOLDERS[item.component].path})"
         if item.key in direct:
-            step = f"once Flux has applied it: pulumi state delete '{direct[item.key]}' (the object stays)"
+            urn = direct[item.key]
+            step = f"once Flux has applied it: python -m k3s_home state delete '{urn}' (the object stays)"
             moves.append(Move(item.key, PULUMI, folder, step))
         elif path := defined_in(flux, *item.key):
             moves.append(
@@ -62,7 +64,12 @@ def to_render(
         after = f"Flux file {path}" if path else "nobody (stays in the cluster, unmanaged)"
         adopted_note = " (adopted: Flux's file keeps it)" if key in {a.key for a in adopted} else ""
         moves.append(
-            Move(key, PULUMI, after, f"pulumi state delete '{urn}' (the object stays){adopted_note}")
+            Move(
+                key,
+                PULUMI,
+                after,
+                f"python -m k3s_home state delete '{urn}' (the object stays){adopted_note}",
+            )
         )
     return moves
 
@@ -85,28 +92,24 @@ def to_direct(in_folders: Mapping[Key, str], direct: Mapping[Key, str]) -> list[
 
 
 def direct_state() -> dict[Key, str]:
-    """(kind, namespace, name) -> URN of the kubernetes objects in the direct-mode state, if it exists."""
-    run = engine.run_dir()
-    env = engine.engine_env(run)
-    env["PULUMI_BACKEND_URL"] = os.environ.get("PULUMI_BACKEND_URL") or f"file://{run.dir / 'state'}"
-    if not engine._stack_exists(env):
+    """(kind, namespace, name) -> URN of the kubernetes objects in the direct-mode state (the driver's
+    backend and passphrase), or nothing when that stack does not exist."""
+    run = driver.run_dir()
+    driver.prepare(run)
+    driver.write_project(run)
+    if not driver._stack_exists(run.project):
         return {}
-    out = subprocess.run(
-        ["pulumi", "stack", "export", "--stack", engine.STACK],
-        cwd=engine.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=engine.TIMEOUT,
-    )
-    if out.returncode != 0:
-        raise Refusal(f"pulumi stack export (direct mode): {out.stderr.strip()}")
+    try:
+        stack, _ = driver_engine.open_stack(run)
+        data = driver_engine.deployment(stack)
+    except DriverRefusal as err:
+        raise Refusal(str(err)) from None
     found = {}
-    for r in (json.loads(out.stdout).get("deployment") or {}).get("resources") or []:
+    for r in data.get("resources") or []:
         typ = str(r.get("type", ""))
         meta = (r.get("outputs") or r.get("inputs") or {}).get("metadata")
-        if typ.startswith("kubernetes:") and isinstance(meta, dict) and meta.get("name"):
-            found[(kind_of(typ), str(meta.get("namespace") or ""), str(meta["name"]))] = r["urn"]
+        if typ.startswith("kubernetes:") and isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            found[(kind_of(typ), str(meta.get("namespace") or ""), meta["name"])] = r["urn"]
     return found
 
 

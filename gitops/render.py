@@ -1,4 +1,4 @@
-"""`make render FLUX_REPO=DIR` (`python -m gitops.render DIR`): GitOps mode (ADR 0018).
+"""`make render FLUX_REPO=DIR` (`python -m gitops.render DIR`): GitOps mode (ADR 0019).
 
 1. The stack's program, policy pack and kubernetes provider run in render mode into a private directory
    (mode 700, removed afterwards): `gitops/engine.py`.

@@ -26,7 +26,7 @@ def test_to_render_lists_state_and_hand_written_owners_and_skips_new_objects() -
     moves = {m.key[2]: m for m in to_render([quota("a"), quota("b"), quota("new")], [], flux, direct)}
     assert set(moves) == {"a", "b", "pv-1"}
     assert (moves["a"].now, moves["a"].after) == (PULUMI, f"Flux ({GPU_FOLDER})")
-    assert "pulumi state delete 'urn:a'" in moves["a"].step
+    assert "python -m k3s_home state delete 'urn:a'" in moves["a"].step
     assert moves["b"].now == f"Flux file {flux[('ResourceQuota', 'ai', 'b')]}"
     assert "remove it from that file" in moves["b"].step
     assert moves["pv-1"].after == "nobody (stays in the cluster, unmanaged)"
