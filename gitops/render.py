@@ -246,6 +246,11 @@ def render(repo: Path, stack_source: Path) -> int:
             print(f"   {item.key[0]} {'/'.join(x for x in item.key[1:] if x)}")
     if done.unreadable:
         print(f"[advisory] not plain YAML, not checked for duplicates: {', '.join(done.unreadable)}")
+    if done.summary.colliding:
+        print(
+            "In GitOps mode the objects 'that already exist' are defined in Flux files outside the stack's "
+            "folders: `make owners` names each file; remove them there in the same change (ADR 0003 step 2)."
+        )
     if exit_code(done.summary):
         raise Refusal("the review gate blocks this render (above); nothing written")
     written, removed = write(repo, done.data)

@@ -285,3 +285,38 @@ def test_a_server_side_dry_run_apply_of_the_built_output_succeeds(
                 applied.append(f"{doc['kind']}/{doc['metadata']['name']}")
     assert len(applied) >= 20
     shutil.rmtree(decrypted)
+
+
+def test_owners_names_the_flux_file_of_every_object_that_changes_hands(
+    flux_repo: Path, rendered: dict, workdir: Path, render_env: dict
+) -> None:
+    # Everything handed over: each object Flux's own files still define must be listed with its file.
+    ruamel = YAML()
+    doc = ruamel.load((ROOT / "Pulumi.k3s-home.yaml").read_text())
+    doc["config"]["k3s-home:cluster"]["adopt"] = []
+    handed = workdir / "handed-over.yaml"
+    with handed.open("w") as out:
+        ruamel.dump(doc, out)
+    blocked = run_render(flux_repo, handed, render_env)
+    assert blocked.returncode == 1 and "nothing written" in blocked.stderr
+    assert "!! PriorityClass normal-gpu" in blocked.stdout and "make owners" in blocked.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "gitops.owners", str(flux_repo), "--stack-config", str(handed)],
+        cwd=ROOT,
+        env=render_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    gpu = "clusters/k3s-home/infrastructure"
+    assert (
+        f"PriorityClass normal-gpu: Flux file {gpu}/07-gpu-management/priority-classes.yaml"
+        f" -> Flux ({gpu}-runtime/06-gpu-management)" in out.stdout
+    )
+    assert (
+        "HelmRelease monitoring/loki: Flux file clusters/k3s-home/apps/monitoring/loki/helm-release.yaml"
+        in out.stdout
+    )
+    assert "ResourceQuota ai/gpu-quota" not in out.stdout  # handed over already: its Flux file is gone
+    assert git(flux_repo, "status", "--porcelain") == ""  # neither the blocked render nor owners wrote
