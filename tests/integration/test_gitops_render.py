@@ -29,7 +29,10 @@ from gitops.layout import owned_folders
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-MIRROR = Path(os.environ.get("K3S_HOME_FLUX_MIRROR", "/work/.mirror/sudoflux+flux-k3s/repo"))
+# Anything `git clone` takes: the local mirror by default, or the repository's URL (CI).
+MIRROR = os.environ.get("K3S_HOME_FLUX_MIRROR", "/work/.mirror/sudoflux+flux-k3s/repo")
+# The commit the fixtures below were read from (tests/policy/fixtures/flux-k3s/SOURCE.md): a pinned tree.
+FLUX_COMMIT = "9c35c94a17bb75a72777637e2bfaad2c970662ea"
 REPO_RECIPIENT = "age1ldyv96p8fpku638mlhgkzv5hjtjyc9krfwnqnx3drqvaf4jq3vyqgxurr5"
 QUOTAS = ("ResourceQuota/media/gpu-quota", "ResourceQuota/ai/gpu-quota")
 QUOTA_FILE = "clusters/k3s-home/infrastructure/07-gpu-management/namespace-quotas.yaml"
@@ -60,10 +63,15 @@ def identity() -> pyrage.x25519.Identity:
 
 @pytest.fixture(scope="module")
 def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
-    if not (MIRROR / "HEAD").is_file():
-        pytest.fail(f"no Flux repo mirror at {MIRROR} (K3S_HOME_FLUX_MIRROR)", pytrace=False)
     repo = workdir / "flux-k3s"
-    subprocess.run(["git", "clone", "-q", str(MIRROR), str(repo)], check=True, timeout=120)
+    cloned = subprocess.run(
+        ["git", "clone", "-q", MIRROR, str(repo)], capture_output=True, text=True, timeout=300
+    )
+    if cloned.returncode != 0:
+        pytest.fail(
+            f"cannot clone the Flux repo from {MIRROR} (K3S_HOME_FLUX_MIRROR): {cloned.stderr}", pytrace=False
+        )
+    git(repo, "checkout", "-q", FLUX_COMMIT)
     sops_yaml = repo / ".sops.yaml"
     assert REPO_RECIPIENT in sops_yaml.read_text()
     sops_yaml.write_text(sops_yaml.read_text().replace(REPO_RECIPIENT, str(identity.to_public())))
@@ -71,6 +79,7 @@ def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
     kustomization = repo / QUOTA_FILE.rsplit("/", 1)[0] / "kustomization.yaml"
     lines = kustomization.read_text().splitlines(keepends=True)
     kustomization.write_text("".join(line for line in lines if "namespace-quotas.yaml" not in line))
+    git(repo, "checkout", "-q", "-b", "render-test")
     git(repo, "commit", "-qam", "test: throwaway age recipient; GPU quotas handed over to the stack")
     return repo
 
