@@ -4,7 +4,8 @@
     components/config/   the pydantic model: imports only itself and rules/ (the shared pure helpers)
     components/<concern> builders and components: never policy/, review/ or gitops/
     policy/, review/     the pack, the gate and the audit: on top
-    gitops/              `make render`: the program in render mode, over the gate; the very top
+    k3s_home/, gitops/   the driver (`python -m k3s_home`) and `make render`: the very top, over the gate;
+                         nothing below imports them
 
 Read with `ast`, not by importing: an import inside a function or under TYPE_CHECKING counts as well.
 """
@@ -18,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("components", "rules", "policy", "review", "gitops")
+PACKAGES = ("components", "rules", "policy", "review", "gitops", "k3s_home")
 
 
 def _modules() -> dict[str, Path]:
@@ -156,5 +157,17 @@ def test_components_do_not_import_the_pack_or_the_gate() -> None:
         if module.startswith("components.")
         for target in targets
         if target.split(".")[0] in ("policy", "review", "gitops")
+    }
+    assert wrong == set()
+
+
+def test_nothing_below_the_driver_imports_it() -> None:
+    assert {"k3s_home.commands", "gitops.render"} <= set(GRAPH)  # the walk sees the top layer too
+    wrong = {
+        f"{module} -> {target}"
+        for module, targets in GRAPH.items()
+        if _group(module) not in ("k3s_home", "gitops", "__main__")
+        for target in targets
+        if _group(target) in ("k3s_home", "gitops")
     }
     assert wrong == set()
