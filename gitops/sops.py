@@ -36,53 +36,29 @@ def _env() -> dict[str, str]:
     return {**os.environ, "SOPS_DISABLE_VERSION_CHECK": "1"}
 
 
-def encrypt(plain: Path, repo: Path, relpath: str) -> bytes:
-    """The encrypted form of the YAML file `plain`, as the repo's rules encrypt `relpath`."""
+def _sops(repo: Path, action: list[str], path: Path, failure: str) -> bytes:
+    """Run `sops --config <repo>/.sops.yaml <action...> <path>` on YAML; stdout, or SopsError(failure)."""
     out = subprocess.run(
-        [
-            binary(),
-            "--config",
-            str(repo / ".sops.yaml"),
-            "encrypt",
-            "--filename-override",
-            relpath,
-            "--input-type",
-            "yaml",
-            "--output-type",
-            "yaml",
-            str(plain),
-        ],
+        [binary(), "--config", str(repo / ".sops.yaml"), *action, "--input-type", "yaml",
+         "--output-type", "yaml", str(path)],
         cwd=repo,
         env=_env(),
         capture_output=True,
         timeout=TIMEOUT,
-    )
+    )  # fmt: skip
     if out.returncode != 0:
-        raise SopsError(f"sops could not encrypt {relpath}: {_last_line(out.stderr)}")
+        raise SopsError(f"{failure}: {_last_line(out.stderr)}")
     return out.stdout
+
+
+def encrypt(plain: Path, repo: Path, relpath: str) -> bytes:
+    """The encrypted form of the YAML file `plain`, as the repo's rules encrypt `relpath`."""
+    action = ["encrypt", "--filename-override", relpath]
+    return _sops(repo, action, plain, f"sops could not encrypt {relpath}")
 
 
 def decrypt(path: Path, repo: Path) -> bytes:
-    out = subprocess.run(
-        [
-            binary(),
-            "--config",
-            str(repo / ".sops.yaml"),
-            "decrypt",
-            "--input-type",
-            "yaml",
-            "--output-type",
-            "yaml",
-            str(path),
-        ],
-        cwd=repo,
-        env=_env(),
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    if out.returncode != 0:
-        raise SopsError(f"sops could not decrypt {path.name}: {_last_line(out.stderr)}")
-    return out.stdout
+    return _sops(repo, ["decrypt"], path, f"sops could not decrypt {path.name}")
 
 
 def decrypted_docs(path: Path, repo: Path) -> list[dict] | None:
