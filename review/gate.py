@@ -419,7 +419,9 @@ def _collision_lines(summary: Summary) -> list[str]:
         return [f"{COLLISION_HEADING}:", f"   {summary.cluster_check}"]
     lines = [f"{COLLISION_HEADING} ({len(summary.colliding)}):"]
     order = sorted(summary.collisions, key=lambda c: (c.ref.kind, c.ref.namespace or "", c.ref.name))
-    lines += [f"!! {c.ref}" for c in order if c.exists]
+    # Only real clashes: an object an interrupted update may have created is listed with the pending ones.
+    colliding = {id(c) for c in summary.colliding}
+    lines += [f"!! {c.ref}" for c in order if id(c) in colliding]
     if not summary.colliding:
         lines.append("   none")
     # Advisory, never silent; one line per reason keeps an unreachable API server to one line.

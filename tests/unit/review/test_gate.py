@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pulumi.automation import events as auto
 
-from review.gate import component_of, exit_code, main, render, summarize
+from review.gate import COLLISION_HEADING, component_of, exit_code, main, render, summarize
 
 STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
 PREFIX = "urn:pulumi:k3s-home::k3s-home::"
@@ -394,6 +394,8 @@ def test_pending_creates_are_an_interrupted_update_not_a_flux_collision():
     assert "the last update was interrupted; 1 create(s) may have happened" in text
     assert "make recover" in text and "!! creating kubernetes:core/v1:ResourceQuota ai/ai-gpu" in text
     assert "adopt them via k3s-home:cluster.adopt" not in text
+    # Not listed under the Flux heading either: it is one of the update's own creates.
+    assert f"{COLLISION_HEADING} (0):\n   none" in text and "!! ResourceQuota" not in text
 
 
 def test_cli_reads_pending_operations_from_an_exported_state(tmp_path, capsys):
