@@ -1,7 +1,7 @@
 """What each subcommand does. The review gate reads the engine's events in process (review/gate.py).
 
 preview   refresh against the target, --diff, the policy pack, a saved plan, then the gate
-up        applies exactly the reviewed plan (asks for confirmation unless --yes)
+up        refreshes as the preview did, then applies exactly the reviewed plan (asks unless --yes)
 destroy   previews the destroy, runs the gate over everything it would lose, needs --ack for the data
 cancel    clears a stale lock (refuses while its process runs)
 record-migration-sources  writes each migrated claim's live PV, node, path and uid into the stack file
@@ -134,6 +134,9 @@ def up(run: Run, yes: bool) -> int:
     stream = EventStream("up", run.dir / "up-events.jsonl")
     try:
         stack.up(
+            # As the preview did: the saved plan holds the steps that put drift back, and an up that did not
+            # refresh would plan none for them ("expected resource operations ... but none were seen").
+            refresh=True,
             policy_packs=[str(engine.POLICY_PACK)],
             config_file=str(config_file),
             plan=str(run.plan),

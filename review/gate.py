@@ -7,7 +7,8 @@ of `pulumi preview --event-log FILE`, or Automation API `EngineEvent`s.
 Every planned create is also checked against the target cluster (review/ownership.py): creating an object
 that already exists fails `pulumi up` halfway, so the gate stops it at preview (design.md §7, ADR 0003).
 Creates that the state holds as pending operations (a killed `up`) are reported as an interrupted update,
-not as a clash with Flux: `make recover` settles them.
+not as a clash with Flux: `make recover` settles them. The preview's refresh steps name the drift: each
+object deleted or edited outside Pulumi since the last update (the plan shows what puts it back).
 
 The gate fails closed: a damaged event line that is not the last one, an unfinished preview, an error
 diagnostic or a pending operation block, as does any unacknowledged data-bearing delete or replace
@@ -60,6 +61,7 @@ SUMMARY_ENV = "K3S_HOME_REVIEW_SUMMARY"
 COLLISION_HEADING = (
     "Would collide with existing objects (adopt via k3s-home:cluster.adopt or remove from Flux first)"
 )
+DRIFT_HEADING = "Drift: changed outside Pulumi since the last update (read from the target by the refresh)"
 INTERRUPTED = "The last update was interrupted: these operations may or may not have happened (make recover)"
 
 
@@ -132,6 +134,26 @@ def pending_operations(deployment: dict) -> list[PendingOperation]:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """An object the preview's refresh found changed outside Pulumi since the last update."""
+
+    urn: str
+    type: str
+    object: str  # Kubernetes `kind namespace/name`, or the resource name
+    paths: tuple[str, ...] = ()  # properties that differ; empty when the object is gone
+
+    @property
+    def deleted(self) -> bool:
+        return not self.paths
+
+    def __str__(self) -> str:
+        if self.deleted:
+            return f"~~ deleted  {self.object}"
+        more = f" and {len(self.paths) - 4} more" if len(self.paths) > 4 else ""
+        return f"~~ edited   {self.object}: {', '.join(self.paths[:4])}{more}"
+
+
+@dataclass(frozen=True)
 class Violation:
     policy: str
     rule: str
@@ -152,6 +174,8 @@ class Summary:
     cluster_check: str = "not checked"  # "checked", or why not
     pending: list[PendingOperation] = field(default_factory=list)  # left in the state by a killed update
     pictures: list[str] | None = None  # docs/ pictures this config redraws; None: not looked at
+    drift: list[Drift] = field(default_factory=list)  # changed outside Pulumi (the preview's refresh)
+    refreshed: bool = False  # the preview refreshed against the target
 
     @property
     def colliding(self) -> list[Collision]:
@@ -271,6 +295,10 @@ def summarize(
             previous = steps.get(urn)
             if previous is None or KIND_ORDER.index(kind) < KIND_ORDER.index(previous[0]):
                 steps[urn] = (kind, meta)
+        elif (out := event.get("resOutputsEvent")) and (out.get("metadata") or {}).get("op") == "refresh":
+            summary.refreshed = True
+            if drift := _drift(out["metadata"]):
+                summary.drift.append(drift)
         elif policy := event.get("policyEvent"):
             name = str(policy.get("policyName", ""))
             violations.append(
@@ -308,9 +336,28 @@ def summarize(
     summary.changes.sort(
         key=lambda c: (KIND_ORDER.index(c.kind) > 1, not c.data_bearing, KIND_ORDER.index(c.kind), c.urn)
     )
+    summary.drift.sort(key=lambda d: (d.object, d.urn))  # the engine refreshes in parallel: its order varies
     for violation in sorted(violations, key=lambda v: (v.level != "mandatory", v.rule, v.urn, v.message)):
         summary.violations.setdefault(directive(violation.rule), []).append(violation)
     return summary
+
+
+def _drift(meta: dict) -> Drift | None:
+    """A refresh step's outcome: the object is gone (no new state) or some of its properties differ."""
+    urn = str(meta.get("urn", ""))
+    typ = str(meta.get("type") or type_of_urn(urn))
+    if typ == STACK_TYPE or typ.startswith("pulumi:providers:") or not urn:
+        return None
+    paths = tuple(sorted(meta.get("detailedDiff") or {}))
+    if meta.get("new") and not paths:
+        return None
+    old = meta.get("old") if isinstance(meta.get("old"), dict) else {}
+    outputs = old.get("outputs") if isinstance(old.get("outputs"), dict) else {}
+    k8s = outputs.get("metadata") if isinstance(outputs.get("metadata"), dict) else {}
+    name = k8s.get("name") or urn.rsplit("::", 1)[-1]
+    where = f"{k8s['namespace']}/{name}" if isinstance(k8s.get("namespace"), str) else str(name)
+    kind = outputs.get("kind") or typ.rsplit(":", 1)[-1]
+    return Drift(urn=urn, type=typ, object=f"{kind} {where}", paths=paths if meta.get("new") else ())
 
 
 def _violation_text(message: str) -> str:
@@ -366,6 +413,11 @@ def render(summary: Summary) -> str:
     lines.append("")
     lines.append(f"Deletes and replaces ({len(destructive)}):")
     lines += [_change_line(c) for c in destructive] or ["   none"]
+
+    if summary.refreshed:
+        lines.append("")
+        lines.append(f"{DRIFT_HEADING} ({len(summary.drift)}):")
+        lines += [str(d) for d in summary.drift] or ["   none"]
 
     if summary.pending:
         lines.append("")
@@ -461,9 +513,12 @@ def _verdict(summary: Summary) -> str:
         reasons.append("the preview did not finish (no summary event)")
     if reasons:
         return "Verdict: BLOCKED: " + "; ".join(reasons)
+    notes = []
+    if n := len(summary.drift):
+        notes.append(f"{n} object(s) changed outside Pulumi, see Drift; the changes above include them")
     if n := len(summary.unchecked):
-        return f"Verdict: ok to apply ({n} create(s) not checked against the cluster, see above)"
-    return "Verdict: ok to apply"
+        notes.append(f"{n} create(s) not checked against the cluster, see above")
+    return "Verdict: ok to apply" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 # --- CLI ----------------------------------------------------------------------------------------------

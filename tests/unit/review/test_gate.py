@@ -419,3 +419,57 @@ def test_the_summary_names_the_pictures_a_change_redraws():
     summary.pictures = ["gpu-plan.svg"]
     assert "   docs/gpu-plan.svg" in render(summary)
     assert exit_code(summary) == 0  # a redrawn picture is for the reviewer's eyes, not a block
+
+
+def refreshed(
+    u: str, kind: str, k8s: tuple[str, str], gone: bool = False, paths: tuple[str, ...] = ()
+) -> dict:
+    """The preview's refresh of one resource, as the engine reports it (resOutputsEvent, op refresh)."""
+    typ = u.split("::")[2].rsplit("$", 1)[-1]
+    outputs = {"kind": kind, "metadata": {"namespace": k8s[0], "name": k8s[1]}}
+    meta: dict = {
+        "op": "refresh",
+        "urn": u,
+        "type": typ,
+        "provider": "",
+        "old": {"urn": u, "type": typ, "outputs": outputs},
+        "detailedDiff": {p: {"diffKind": "update-replace", "inputDiff": False} for p in paths},
+    }
+    if not gone:
+        meta["new"] = {"urn": u, "type": typ, "outputs": outputs}
+    return {"sequence": 1, "timestamp": 0, "resOutputsEvent": {"metadata": meta, "planning": True}}
+
+
+def test_drift_found_by_the_refresh_is_named_per_object():
+    """An out-of-band delete or `kubectl edit` of a stack object is named before anything is applied."""
+    cm = "kubernetes:core/v1:ConfigMap"
+    events = [
+        refreshed(urn(cm, "blueprint", GPU), "ConfigMap", ("authentik", "blueprint"), gone=True),
+        refreshed(urn(cm, "script", GPU), "ConfigMap", ("authentik", "script"), paths=('data["a.py"]',)),
+        refreshed(urn(cm, "untouched", GPU), "ConfigMap", ("authentik", "untouched")),
+        refreshed(urn("pulumi:providers:kubernetes", "default"), "", ("", "default"), gone=True),
+        step("create", urn(cm, "blueprint", GPU)),
+        step("replace", urn(cm, "script", GPU), keys=['data["a.py"]']),
+        SUMMARY,
+    ]
+    summary = summarize(events, set())
+    assert [str(d) for d in summary.drift] == [
+        "~~ deleted  ConfigMap authentik/blueprint",
+        '~~ edited   ConfigMap authentik/script: data["a.py"]',
+    ]
+    text = render(summary)
+    assert (
+        "Drift: changed outside Pulumi since the last update (read from the target by the refresh) (2):"
+        in text
+    )
+    assert text.splitlines()[-1] == (
+        "Verdict: ok to apply (2 object(s) changed outside Pulumi, see Drift; the changes above include them)"
+    )
+    assert exit_code(summary) == 0  # the plan itself shows what putting them back takes
+
+
+def test_a_refresh_without_drift_says_none_and_no_refresh_says_nothing():
+    cm = "kubernetes:core/v1:ConfigMap"
+    clean_refresh = summarize([refreshed(urn(cm, "x", GPU), "ConfigMap", ("ns", "x")), SUMMARY], set())
+    assert "Drift: changed outside Pulumi" in render(clean_refresh) and clean_refresh.drift == []
+    assert "Drift:" not in render(summarize([SUMMARY], set()))

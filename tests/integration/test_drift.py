@@ -1,0 +1,135 @@
+"""Previews tell the truth about the target (issue 17): an out-of-band delete, a `kubectl edit` and a wiped
+embedded cluster each show as drift, named per object, before anything is applied.
+
+Only objects the stack creates are touched: an adopted object (k3s-home:cluster.adopt) belongs to Flux
+until the handover. The wipe runs on a control plane of its own (the aux ports), since it re-seeds the
+live volumes with new uids, which the session's recorded stack file would no longer match.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from review.gate import DRIFT_HEADING
+from tests.integration.conftest import ROOT, cluster_ports
+from tests.integration.own_stack import created, delete, env_for, resource_class, teardown
+
+
+def _out(result) -> str:
+    return f"exit {result.returncode}\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def _drift(stdout: str) -> list[str]:
+    """The gate's drift lines."""
+    assert DRIFT_HEADING in stdout, stdout[-3000:]
+    return [
+        line for line in stdout.split(DRIFT_HEADING, 1)[1].split("\n\n", 1)[0].splitlines() if "~~" in line
+    ]
+
+
+def _ops(run_dir: Path) -> dict[str, set[str]]:
+    ops: dict[str, set[str]] = {}
+    for line in (run_dir / "preview-events.jsonl").read_text().splitlines():
+        meta = json.loads(line).get("resourcePreEvent", {}).get("metadata", {})
+        if meta.get("urn"):
+            ops.setdefault(meta["urn"], set()).add(meta["op"])
+    return ops
+
+
+def _where(obj: dict) -> str:
+    meta = obj["metadata"]
+    return (
+        f"{obj['kind']} {meta['namespace']}/{meta['name']}"
+        if meta.get("namespace")
+        else f"{obj['kind']} {meta['name']}"
+    )
+
+
+def test_an_out_of_band_delete_and_edit_show_as_drift(stack, kube, tmp_path):
+    run_dir = tmp_path / "run"
+    env = env_for(run_dir)
+    preview = stack("preview", env=env)
+    assert preview.returncode == 0, _out(preview)
+    assert DRIFT_HEADING not in preview.stdout  # a fresh stack: nothing in the state to refresh
+    objects = created(run_dir / "preview-events.jsonl")
+    try:
+        assert stack("up", "--yes", env=env).returncode == 0
+        configmaps = [(u, o) for u, o in objects.items() if o["kind"] == "ConfigMap" and o.get("data")]
+        assert len(configmaps) >= 2, "the stack creates fewer than two ConfigMaps with data"
+        (gone_urn, gone), (edited_urn, edited) = configmaps[:2]
+        delete(kube, gone)
+        key = sorted(edited["data"])[0]
+        kube.patch(
+            resource_class(edited),
+            edited["metadata"]["name"],
+            {"data": {key: "edited by hand"}},
+            namespace=edited["metadata"].get("namespace"),
+        )
+
+        drift = stack("preview", env=env)
+        assert drift.returncode == 0, _out(drift)
+        assert sorted(_drift(drift.stdout)) == [
+            f"~~ deleted  {_where(gone)}",
+            f'~~ edited   {_where(edited)}: data["{key}"]',
+        ], _out(drift)
+        ops = _ops(run_dir)
+        assert "create" in ops[gone_urn], ops[gone_urn]  # the plan puts back what was deleted...
+        assert ops[edited_urn] & {"update", "replace"}, ops[edited_urn]  # ...and what was edited
+        assert "object(s) changed outside Pulumi" in drift.stdout.strip().splitlines()[-1]
+
+        assert stack("up", "--yes", env=env).returncode == 0
+        settled = stack("preview", "--expect-no-changes", env=env)
+        assert settled.returncode == 0, _out(settled)
+        assert _drift(settled.stdout) == []
+    finally:
+        teardown(stack, env, kube, objects)
+
+
+def test_a_wiped_embedded_cluster_previews_every_create_again(stack, cluster_env, tmp_path):
+    ports = cluster_ports(cluster_env, "aux")
+    aux = {
+        "K3S_HOME_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "K3S_HOME_CLUSTER_KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "K3S_HOME_ETCD_PORT": ports["etcd"],
+        "K3S_HOME_API_PORT": ports["api"],
+    }
+    cluster = ["bash", str(ROOT / "scripts" / "cluster.sh")]
+
+    def cluster_sh(command: str) -> None:
+        done = subprocess.run(
+            [*cluster, command], env={**cluster_env, **aux}, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    run_dir = tmp_path / "run"
+    stack_file = tmp_path / "Pulumi.k3s-home.yaml"
+    stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
+    env = {**aux, **env_for(run_dir), "K3S_HOME_STACK_CONFIG": str(stack_file)}
+    try:
+        # The driver starts this control plane on demand; its live volumes' facts go into the stack file.
+        recorded = stack("record-migration-sources", env=env)
+        assert recorded.returncode == 0, _out(recorded)
+        preview = stack("preview", env=env)
+        assert preview.returncode == 0, _out(preview)
+        objects = created(run_dir / "preview-events.jsonl")
+        assert stack("up", "--yes", env=env).returncode == 0
+
+        cluster_sh("down")  # `make cluster-down`: the etcd data goes, the state in the run dir stays
+
+        wiped = stack("preview", env=env)  # starts the control plane again, empty but for the seed
+        lines = _drift(wiped.stdout)
+        assert sorted(f"~~ deleted  {_where(o)}" for o in objects.values()) == sorted(
+            line for line in lines if line.startswith("~~ deleted")
+        ), _out(wiped)
+        ops = _ops(run_dir)
+        assert all("create" in ops[u] for u in objects), _out(wiped)
+        changes = next(
+            json.loads(line)["summaryEvent"]["resourceChanges"]
+            for line in (run_dir / "preview-events.jsonl").read_text().splitlines()
+            if "summaryEvent" in line
+        )
+        assert changes.get("create", 0) >= len(objects), changes  # never "unchanged" against a wiped cluster
+    finally:
+        cluster_sh("down")
