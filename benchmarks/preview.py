@@ -7,7 +7,8 @@
             secret is ever written out): what the API server needs to judge the same change;
 - floor 2:  `pulumi preview` of an empty Python program that imports pulumi_kubernetes: the engine,
             language host and SDK start-up that any Pulumi program pays.
-Also: the same preview without the policy pack, to give the pack's added cost (wall and CPU).
+Also: the same preview without the policy pack, to give the pack's added cost (wall and CPU), and with
+--refresh, to give the cost of reading every object back (make preview refreshes, so drift shows).
 
 kubectl is built from k8s.io/kubernetes/cmd/kubectl through the toolchain's kube-apiserver wrapper
 module (benchmarks/kubectl.sh) into the tool cache, once.
@@ -86,9 +87,10 @@ class Bench:
     def stack(self, *args: str) -> subprocess.CompletedProcess:
         return run_command([sys.executable, "-m", "k3s_home", *args], env=self.env, cwd=ROOT, timeout=900)
 
-    def pulumi(self, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    def pulumi(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """The CLI alone; by default in the driver's project directory, as the driver runs it."""
         env = {**self.env, "KUBECONFIG": str(self.kubeconfig)}
-        return run_command(["pulumi", *args], env=env, cwd=cwd, timeout=900)
+        return run_command(["pulumi", *args], env=env, cwd=cwd or self.run_dir / "stack", timeout=900)
 
     def preview_args(self) -> list[str]:
         config = self.run_dir / "stack" / f"Pulumi.{STACK}.yaml"  # written by the driver
@@ -164,10 +166,12 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
         kube_env = {**bench.env, "KUBECONFIG": str(bench.kubeconfig)}
         dry_run = [str(exe), "apply", "--server-side", "--force-conflicts", "--field-manager=k3s-home-bench"]
         dry_run += ["--dry-run=server", "-f", str(objects)]
+        pack = ("--policy-pack", str(PACK))
         commands = {
             "ours": lambda: bench.stack("preview"),
             "no pack": lambda: bench.pulumi(*bench.preview_args()),
             "pack": lambda: bench.pulumi(*bench.preview_args(), "--policy-pack", str(PACK)),
+            "pack refresh": lambda: bench.pulumi(*bench.preview_args(), *pack, "--refresh"),
             "empty": lambda: bench.pulumi("preview", "--stack", EMPTY_STACK, cwd=empty),
             "kubectl": lambda: run_command(dry_run, env=kube_env, timeout=300),
         }
@@ -216,11 +220,18 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
             target_text="the pack adds at most 15 %",
         ),
         Figure(
+            "refresh-cost",
+            "`pulumi preview --policy-pack --refresh` (make preview reads every object back: drift)",
+            m["pack refresh"],
+            "the same preview without --refresh",
+            m["pack"],
+        ),
+        Figure(
             "wrapper-and-gate",
             "warm `make preview` (the driver: target check, stack lookup, event stream, saved plan, gate)",
             m["ours"],
-            "`pulumi preview --policy-pack` alone",
-            m["pack"],
+            "`pulumi preview --policy-pack --refresh` alone",
+            m["pack refresh"],
         ),
         Figure(
             "pack-overhead-cpu",
