@@ -22,7 +22,7 @@ from components.docs.generated import redrawn_pictures
 from k3s_home import engine, target
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
-from k3s_home.log import Refusal, log
+from k3s_home.log import Refusal, log, stderr
 from review.gate import (
     SUMMARY_ENV,
     Summary,
@@ -106,6 +106,7 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
                 config_file=str(config_file),
                 plan=str(run.plan),
                 on_output=_out,
+                on_error=stderr,
                 on_event=stream,
                 expect_no_changes="--expect-no-changes" in extra or None,
             ),
@@ -141,6 +142,7 @@ def up(run: Run, yes: bool) -> int:
             config_file=str(config_file),
             plan=str(run.plan),
             on_output=_out,
+            on_error=stderr,
             on_event=stream,
         )
     except auto.errors.CommandError:
@@ -180,6 +182,7 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
             config_file=str(config_file),
             exclude_protected=True,
             on_output=_out,
+            on_error=stderr,
             on_event=stream,
         ),
         stream,
@@ -197,7 +200,7 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
         res["protect"] = False
     engine.import_deployment(stack, data, run)
     try:
-        stack.destroy(config_file=str(config_file), on_output=_out)
+        stack.destroy(config_file=str(config_file), on_output=_out, on_error=stderr)
     except auto.errors.CommandError:
         return 1
     return 0

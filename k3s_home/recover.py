@@ -17,7 +17,7 @@ from pulumi import automation as auto
 
 from k3s_home import engine, locks, target
 from k3s_home.backend import Run
-from k3s_home.log import Refusal, log
+from k3s_home.log import Refusal, log, stderr
 from review.gate import PendingOperation
 from review.ownership import ClusterLookup, ObjectRef, object_ref
 
@@ -81,7 +81,9 @@ def recover(run: Run) -> int:
     for line in cleared:
         log(f"cleared (never happened, or the refresh reads it back): {line}")
     try:
-        stack.refresh(config_file=str(config_file), on_output=lambda s: print(s, end="", flush=True))
+        stack.refresh(
+            config_file=str(config_file), on_output=lambda s: print(s, end="", flush=True), on_error=stderr
+        )
     except auto.errors.CommandError:
         return 1
     log(
