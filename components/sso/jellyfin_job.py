@@ -18,7 +18,6 @@ from components.sso.common import JELLYFIN_CONFIG_KEY, LABELS
 
 SCRIPT = Path(__file__).parent / "scripts" / "jellyfin_sso.py"
 SCRIPT_KEY = "jellyfin_sso.py"
-SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}  # the embedded test control plane has no nodes
 NOBODY = 65534  # the python image's unprivileged user
 
 
@@ -91,7 +90,8 @@ def configure_job(cfg: AuthentikConfig, client: OAuthClient) -> dict:
             "name": job_name(client),
             "namespace": client.namespace,
             "labels": labels,
-            "annotations": dict(SKIP_AWAIT),
+            # No skipAwait: `up` waits for the Job, so a Jellyfin that refuses the configuration fails
+            # the update instead of passing unseen. (On the embedded cluster KWOK completes it.)
         },
         "spec": {
             "backoffLimit": 6,

@@ -244,7 +244,8 @@ def test_blueprint_config_map_is_valid_and_current_format(built, real_config):
 def test_jellyfin_job_runs_the_shipped_merge_script(built):
     mocks, _, _ = built
     job = mocks.one(JOB)
-    assert job.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    # Awaited: a refused configuration fails the update.
+    assert "pulumi.com/skipAwait" not in job.inputs["metadata"].get("annotations", {})
     pod = job.inputs["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == "docker.io/library/python:3.12.11-alpine3.22"
