@@ -23,37 +23,13 @@ from k3s_home import engine, target
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
 from k3s_home.log import Refusal, log, stderr
-from review.gate import (
-    SUMMARY_ENV,
-    Summary,
-    acknowledged_from_config,
-    check_cluster,
-    exit_code,
-    pending_operations,
-    render,
-    summarize,
-)
-from review.ownership import ClusterLookup
+from review.gate import SUMMARY_ENV, acknowledged_from_config, pending_operations, publish, summarize
 
 PROVIDER_PREFIX = "pulumi:providers:"
 
 
 def _out(text: str) -> None:
     print(text, end="" if text.endswith("\n") else "\n", flush=True)
-
-
-def _gate(summary: Summary, kubeconfig: str) -> int:
-    lookup = ClusterLookup(kubeconfig)
-    try:
-        check_cluster(summary, lookup)
-    finally:
-        lookup.close()
-    text = render(summary)
-    print(text, flush=True)
-    if out := os.environ.get(SUMMARY_ENV):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text + "\n")
-    return exit_code(summary)
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -116,7 +92,7 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
         summary = summarize(events, acknowledged, set(config.storage.data_releases))
         summary.pending = pending
         summary.pictures = redrawn_pictures(config)
-        gate = _gate(summary, kubeconfig)
+        gate = publish(summary, kubeconfig, os.environ.get(SUMMARY_ENV))
         passed = code == 0 and gate == 0
     finally:
         if not passed:
@@ -190,7 +166,7 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
     # Only what the operator acknowledges on the command line: the config's migration acknowledgements
     # are about moving data, not about throwing the whole stack away.
     summary = summarize([*events, *_deletes_from_state(data)], set(acks), set(config.storage.data_releases))
-    gate = _gate(summary, kubeconfig)
+    gate = publish(summary, kubeconfig, os.environ.get(SUMMARY_ENV))
     if code or gate:
         log("destroy refused: acknowledge each data-bearing delete above with ACK='<name> ...' (--ack)")
         return code or gate

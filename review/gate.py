@@ -625,17 +625,23 @@ def main(argv: list[str] | None = None) -> int:
         summary.cluster_check = "not checked (--no-cluster-check)"
     elif not kubeconfig:
         summary.cluster_check = "not checked (KUBECONFIG not set)"
-    else:
+    return publish(summary, None if args.no_cluster_check else kubeconfig, args.output)
+
+
+def publish(summary: Summary, kubeconfig: str | None, output: str | None) -> int:
+    """Check the planned creates against the cluster of `kubeconfig` (if any), print the summary, also
+    write it to `output` (the PR comment's file); the gate's exit code. The CLI and the driver share it."""
+    if kubeconfig:
         lookup = ClusterLookup(kubeconfig)
         try:
             check_cluster(summary, lookup)
         finally:
             lookup.close()
     text = render(summary)
-    print(text)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
+    print(text, flush=True)
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text + "\n")
     return exit_code(summary)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+import review.gate
 from k3s_home import commands
 from k3s_home.backend import Run
 from k3s_home.cli import main
@@ -128,7 +129,7 @@ def driver(tmp_path, monkeypatch, real_config):
     release = threading.Event()
     monkeypatch.setenv("K3S_HOME_RUN_DIR", str(tmp_path))
     monkeypatch.setattr(commands.engine, "deployment", lambda stack: {})
-    monkeypatch.setattr(commands, "ClusterLookup", NoCluster)
+    monkeypatch.setattr(review.gate, "ClusterLookup", NoCluster)
 
     # The events are released only once the driver is waiting for them: an implementation that read the
     # list as soon as `preview` returned would see none of them.
