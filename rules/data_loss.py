@@ -34,6 +34,7 @@ class Phase(StrEnum):
     PLAN = "plan"
     COPY = "copy"
     VERIFY = "verify"
+    DETACH = "detach"
     CUTOVER = "cutover"
     CLEANUP = "cleanup"
 

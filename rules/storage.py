@@ -22,9 +22,14 @@ def _pending_migration(obj: dict, config: Config) -> str | None:
     meta = obj.get("metadata") or {}
     ref = f"{meta.get('namespace')}/{meta.get('name')}"
     for m in config.storage.migrations:
-        if m.phase.at_least(Phase.CUTOVER):
-            continue
         for c in m.pvcs:
+            if m.phase.at_least(Phase.CUTOVER):
+                # A StatefulSet Helm renders itself keeps its immutable claim template for good; its claim
+                # was recreated on the new class under the template's name (ADR 0006).
+                kept = c.owner.kind == "StatefulSet" and c.owner.operator is None
+                if kept and ref in (c.owner.release, f"{c.namespace}/{c.owner.name}"):
+                    return f"{m.name}: template of StatefulSet {c.owner.name} kept, claim {c.name} moved"
+                continue
             if ref in (c.key, c.owner.release, f"{c.namespace}/{c.owner.name}"):
                 return f"{m.name} (phase {m.phase.value})"
     return None

@@ -20,14 +20,24 @@ from .quantity import quantity
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
+class OperatorResource(Model):
+    """The custom resource an operator renders the owner from (prometheus-operator's Prometheus or
+    Alertmanager): its `spec.replicas` is patched with the StatefulSet's, or the operator scales it back."""
+
+    api_version: str = "monitoring.coreos.com/v1"
+    kind: Literal["Prometheus", "Alertmanager"]
+    name: str
+
+
 class Owner(Model):
-    """The workload that mounts a PVC, scaled to 0 through its HelmRelease values while data moves."""
+    """The workload that mounts a PVC. While data moves its HelmRelease is suspended and its replicas are
+    held by a server-side-apply patch under the stack's own field manager (components/storage/patches.py)."""
 
     kind: Literal["StatefulSet", "Deployment"]
     name: str
     release: str  # namespace/name of the owning HelmRelease
-    replicas_path: str  # dotted path in the release values, e.g. prometheus.prometheusSpec.replicas
-    replicas: int = 1  # restored at cutover
+    replicas: int = Field(default=1, ge=1)  # restored at cutover
+    operator: OperatorResource | None = None
     # Labels of the owner's pods: copy/verify pods refuse to share a node with them (required anti-affinity
     # is symmetric, so an owner pod cannot start beside a running copy either).
     pod_labels: dict[str, str] = Field(min_length=1)
@@ -36,13 +46,6 @@ class Owner(Model):
     @classmethod
     def _release(cls, v: str) -> str:
         return release_ref(v)
-
-    @field_validator("replicas_path")
-    @classmethod
-    def _path(cls, v: str) -> str:
-        if not re.match(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", v):
-            raise ValueError(f"'{v}' must be a dotted path into the release values")
-        return v
 
 
 class NfsExport(Model):
@@ -211,7 +214,8 @@ class Migration(Model):
                     f"{v} before a recorded copy of {', '.join(missing)}; "
                     "record the copy Job's result under copied first"
                 )
-        if v.at_least(Phase.CUTOVER):
+        if v.at_least(Phase.DETACH):
+            # detach deletes the Jobs, and their logs with them: the digest must be recorded first.
             missing = [n for n in moved if n not in (info.data.get("verified") or {})]
             if missing:
                 raise ValueError(
@@ -223,6 +227,18 @@ class Migration(Model):
                 "cleanup before cutover: run phase cutover, check the owners, then record cutoverAt"
             )
         return v
+
+    @property
+    def owners(self) -> list[Owner]:
+        """Each owner once, in claim order."""
+        out: list[Owner] = []
+        for c in self.pvcs:
+            if all((o.kind, o.name) != (c.owner.kind, c.owner.name) for o in out):
+                out.append(c.owner)
+        return out
+
+    def namespace_of(self, owner: Owner) -> str:
+        return next(c.namespace for c in self.pvcs if c.owner == owner)
 
     def claim(self, name: str) -> MigratedClaim:
         return next(c for c in self.pvcs if c.name == name)

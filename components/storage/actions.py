@@ -6,6 +6,7 @@ from typing import Any
 
 from components.config.migration import Migration
 from components.config.storage import StorageConfig
+from components.storage.claim_users import WAIT_SECONDS
 from components.storage.names import (
     claim_size,
     job_name,
@@ -13,12 +14,48 @@ from components.storage.names import (
     staging_pv_name,
     target_volume_name,
 )
+from components.storage.patches import field_manager
 from rules.data_loss import Phase
+
+
+def _hold_actions(m: Migration, phase: Phase) -> list[str]:
+    """The release and owner patches a phase applies (components/storage/patches.py)."""
+    out: list[str] = []
+    releases = sorted({c.owner.release for c in m.pvcs})
+    if phase is Phase.COPY:
+        for ref in releases:
+            out.append(
+                f"suspend HelmRelease {ref} (patch spec.suspend: true, manager {field_manager(m, 'suspend')})"
+            )
+        for owner in m.owners:
+            if owner.kind == "StatefulSet":
+                out.append(
+                    f"StatefulSet {m.namespace_of(owner)}/{owner.name}: persistentVolumeClaimRetentionPolicy "
+                    "Retain/Retain (patch, before the scale-down)"
+                )
+        for owner in m.owners:
+            cr = f" and {owner.operator.kind} {owner.operator.name}" if owner.operator else ""
+            out.append(
+                f"scale {owner.kind} {m.namespace_of(owner)}/{owner.name}{cr} to 0 "
+                f"(patch spec.replicas, manager {field_manager(m, 'scale')})"
+            )
+    elif phase in (Phase.VERIFY, Phase.DETACH):
+        out += [f"HelmRelease {ref} stays suspended, its owners at 0" for ref in releases]
+    elif phase is Phase.CUTOVER:
+        for owner in m.owners:
+            cr = f" and {owner.operator.kind} {owner.operator.name}" if owner.operator else ""
+            out.append(
+                f"scale {owner.kind} {m.namespace_of(owner)}/{owner.name}{cr} back to {owner.replicas} "
+                "once its claims are recreated"
+            )
+        out += [f"HelmRelease {ref} stays suspended until cutoverAt is recorded" for ref in releases]
+    elif phase is Phase.CLEANUP:
+        out += [f"resume HelmRelease {ref} (patch spec.suspend: false)" for ref in releases]
+    return out
 
 
 def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[str]:
     out: list[str] = []
-    releases = sorted({c.owner.release for c in m.pvcs})
     for c in m.pvcs:
         pvc, vol = c.key, target_volume_name(m, c)
         loses = m.loses(c)
@@ -32,16 +69,28 @@ def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[st
                 out.append(
                     f"create Longhorn volume {vol} ({m.target_class}, {claim_size(storage, c)}), "
                     f"PV {staging_pv_name(m, c)} and staging PVC {c.namespace}/{staging_claim_name(c)}; "
-                    f"Job {job_name(m, c, 'copy')} copies {pvc} into it"
+                    f"Job {job_name(m, c, 'copy')} copies {pvc} into it (up waits for it)"
                 )
         elif phase is Phase.VERIFY and not loses:
             out.append(f"Job {job_name(m, c, 'verify')} compares {pvc} with its copy; record its digest")
+        elif phase is Phase.DETACH:
+            if not loses:
+                out.append(
+                    f"delete Jobs {job_name(m, c, 'copy')} and {job_name(m, c, 'verify')} and their pods "
+                    f"(they mount {pvc}); unprotect PVC {pvc} for cutover"
+                )
+            else:
+                out.append(f"unprotect PVC {pvc} for cutover")
         elif phase is Phase.CUTOVER:
+            free = f"wait until no pod uses PVC {pvc} (at most {WAIT_SECONDS} s, else stop naming the pod)"
             if loses:
-                out.append(f"DATA LOSS ACCEPTED: replace PVC {pvc} by an EMPTY {m.target_class} volume")
+                out.append(
+                    f"{free}; DATA LOSS ACCEPTED: replace PVC {pvc} by an EMPTY {m.target_class} volume"
+                )
             else:
                 out.append(
-                    f"replace PVC {pvc} (delete, recreate) bound to new PV {vol} (volumeName, claimRef); "
+                    f"{free}; replace PVC {pvc} (delete, recreate) bound to new PV {vol} "
+                    "(volumeName, claimRef); "
                     f"old PV {c.source.volume} stays (Retain); staging PVC and PV object "
                     f"{staging_pv_name(m, c)} removed (the Longhorn volume stays)"
                 )
@@ -50,19 +99,7 @@ def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[st
                 f"remove PV object {c.source.volume} "
                 f"(Retain: files stay on {c.source.location} until deleted by hand)"
             )
-    for ref in releases:
-        owners = ", ".join(
-            sorted({f"{c.owner.kind} {c.owner.name}" for c in m.pvcs if c.owner.release == ref})
-        )
-        if phase is Phase.COPY:
-            out.append(f"HelmRelease {ref}: scale {owners} to 0 through values")
-        elif phase is Phase.VERIFY:
-            out.append(f"HelmRelease {ref}: suspend (owners stay at 0)")
-        elif phase is Phase.CUTOVER:
-            out.append(
-                f"HelmRelease {ref}: restore {owners} replicas, storage class {m.target_class}, resume"
-            )
-    return out
+    return out + _hold_actions(m, phase)
 
 
 def summary(storage: StorageConfig, m: Migration) -> dict[str, Any]:

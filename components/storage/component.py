@@ -64,14 +64,12 @@ class MonitoringStorage(pulumi.ComponentResource):
         owning = set(storage.data_releases)
         for release in storage.releases:
             obj = helm_release(storage, release)
-            m = storage.migration_of_release(release.ref)
-            gate = self.migrations[m.name].release_gate if m else []
             self.releases[release.ref] = register(
                 f"{name}-helmrelease-{release.namespace}-{release.name}",
                 obj,
                 pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=[self.storage_class, *gate],
+                    depends_on=[self.storage_class],
                     **adoption(cluster.adopt_id("HelmRelease", release.name, release.namespace)),
                     # Deleting a release that owns claims deletes them: the gate asks for the
                     # acknowledgement, and `destroy` unprotects only what was acknowledged.

@@ -7,7 +7,6 @@ from pathlib import Path
 from components.config.migration import MigratedClaim, Migration
 from components.config.storage import StorageConfig
 from components.storage.names import (
-    SKIP_AWAIT,
     job_name,
     migration_labels,
     script_config_map_name,
@@ -53,7 +52,13 @@ def copy_job(storage: StorageConfig, m: Migration, c: MigratedClaim, action: str
             "name": job_name(m, c, action),
             "namespace": c.namespace,
             "labels": labels,
-            "annotations": {**SKIP_AWAIT, "k3s-home.fletcherlabs.net/claim": c.name},
+            "annotations": {
+                "k3s-home.fletcherlabs.net/claim": c.name,
+                # `up` waits for the Job to finish (a failed copy fails the `up`), up to its own deadline.
+                "pulumi.com/timeoutSeconds": str(DEADLINE_SECONDS + 300),
+                # Deleted (phase detach) only once its pods are gone: a finished pod still holds the claims.
+                "pulumi.com/deletionPropagationPolicy": "foreground",
+            },
         },
         "spec": {
             "backoffLimit": 2 if action == "copy" else 0,  # copy is idempotent; a failed verify is an answer

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.config import StackConfig
 from components.config.migration import Migration
 from components.resources import register, registered
 from components.storage.actions import summary
-from components.storage.phases import phase_objects
-from rules.data_loss import Phase
+from components.storage.claim_users import ClaimFree
+from components.storage.phases import CLAIM_FREE_KIND, Planned, phase_objects
 
 # The live claim and volume carry what controllers wrote (the PV binder's annotations, pvc-protection's
 # finalizer, the StatefulSet's ownerReference, the chart's labels). An import records them as inputs; without
@@ -24,9 +25,29 @@ LIVE_BOOKKEEPING = [
 LIVE_KEYS = ("source-pv-", "claim-")
 
 
+def register_patch(rname: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """A server-side-apply patch (v4 provider `*Patch` resources) of an object the stack does not own."""
+    meta, spec = obj["metadata"], obj["spec"]
+    if obj["kind"] == "StatefulSet":
+        return k8s.apps.v1.StatefulSetPatch(rname, metadata=meta, spec=spec, opts=opts)
+    if obj["kind"] == "Deployment":
+        return k8s.apps.v1.DeploymentPatch(rname, metadata=meta, spec=spec, opts=opts)
+    return k8s.apiextensions.CustomResourcePatch(
+        rname, api_version=obj["apiVersion"], kind=obj["kind"], metadata=meta, spec=spec, opts=opts
+    )
+
+
+def _register(rname: str, p: Planned, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    if p.obj["kind"] == CLAIM_FREE_KIND:
+        meta = p.obj["metadata"]
+        return ClaimFree(rname, meta["namespace"], meta["name"], opts=opts)
+    if p.patch:
+        return register_patch(rname, p.obj, opts)
+    return register(rname, p.obj, opts)
+
+
 class VolumeMigration(pulumi.ComponentResource):
-    """One configured migration in its configured phase. `release_gate` lists what the owning HelmReleases
-    must wait for: the Retain'd source PVs in copy, the recreated claims in cutover."""
+    """One configured migration in its configured phase."""
 
     def __init__(
         self,
@@ -46,17 +67,18 @@ class VolumeMigration(pulumi.ComponentResource):
                 "(old PVs kept, Retain, until cleanup)",
                 resource=self,
             )
-        self.resources: dict[str, pulumi.CustomResource] = {}
+        self.resources: dict[str, pulumi.Resource] = {}
         base = [storage_class] if storage_class is not None else []
         for p in phase_objects(storage, m):
             if not registered(p.import_id):
                 continue
+            # Render mode registers no import (the live objects are the cluster's): their dependents go alone.
             deps = [self.resources[k] for k in p.after if k in self.resources]
             if p.obj["kind"] in ("PersistentVolume", "PersistentVolumeClaim", "Volume"):
                 deps += base
-            res = register(
+            res = _register(
                 f"{name}-{p.key}",
-                p.obj,
+                p,
                 pulumi.ResourceOptions(
                     parent=self,
                     protect=p.protect,
@@ -68,8 +90,4 @@ class VolumeMigration(pulumi.ComponentResource):
                 ),
             )
             self.resources[p.key] = res
-        gate_keys = {Phase.COPY: "source-pv-", Phase.CUTOVER: "claim-"}.get(m.phase)
-        self.release_gate: list[pulumi.Resource] = [
-            r for k, r in self.resources.items() if gate_keys and k.startswith(gate_keys)
-        ]
         self.register_outputs({"summary": self.summary})

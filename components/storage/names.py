@@ -7,7 +7,7 @@ import hashlib
 from components.config.migration import MigratedClaim, Migration
 from components.config.storage import StorageConfig, target_size
 
-SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}  # no kubelet in CI; Jobs and claims are checked by phase
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}  # only the acceptDataLoss claim: provisioned, not pre-bound
 
 
 def _h(text: str) -> str:

@@ -8,7 +8,7 @@ from components.config.storage import HelmReleaseSpec, StorageConfig
 from components.deep_merge import deep_merge
 from components.flux import chart_source
 from components.storage import flux_metrics
-from components.storage.phases import effective_class, release_patch
+from components.storage.phases import effective_class
 
 
 def storage_class(storage: StorageConfig) -> dict:
@@ -76,21 +76,17 @@ def storage_values(storage: StorageConfig) -> dict[str, dict]:
 
 
 def helm_release(storage: StorageConfig, release: HelmReleaseSpec) -> dict:
-    """The full HelmRelease: the Flux repo's values, our storage values, then the migration's phase patch."""
-    patch, suspend = release_patch(storage, release.ref)
-    values = deep_merge(deep_merge(release.values, storage_values(storage).get(release.ref, {})), patch)
+    """The full HelmRelease: the Flux repo's values under our storage values. No `spec.suspend` and no
+    replicas: a migration suspends the release and scales its owners with patches of its own
+    (components/storage/patches.py), which this object must not contend with."""
+    values = deep_merge(release.values, storage_values(storage).get(release.ref, {}))
     meta: dict[str, Any] = {"name": release.name, "namespace": release.namespace}
-    m = storage.migration_of_release(release.ref)
-    if m is not None and patch:
-        # Ask Flux to reconcile now rather than at the next interval (value changes with each phase).
-        meta["annotations"] = {"reconcile.fluxcd.io/requestedAt": f"{m.name}-{m.phase.value}"}
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": meta,
         "spec": {
             "interval": release.interval,
-            "suspend": suspend,
             **chart_source(
                 release.chart,
                 release.version,

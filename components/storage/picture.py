@@ -30,6 +30,7 @@ WORDS = {
     Phase.PLAN: "adopt",
     Phase.COPY: "copy",
     Phase.VERIFY: "verify",
+    Phase.DETACH: "drop Jobs",
     Phase.CUTOVER: "cut over",
     Phase.CLEANUP: "clean up",
 }
@@ -71,7 +72,9 @@ def _draw(storage: StorageConfig, fig: Figure) -> None:
         for claim in m.pvcs:
             _row(ax, storage, m, claim, y)
             y += ROW_H
-    fig.suptitle("Storage migrations: one phase per pulumi up (plan → copy → verify → cutover → cleanup)")
+    fig.suptitle(
+        "Storage migrations: one phase per pulumi up (plan → copy → verify → detach → cutover → cleanup)"
+    )
     fig.legend(
         handles=[
             Rectangle((0, 0), 1, 1, facecolor=DONE, edgecolor=EDGE, label="done"),

@@ -81,7 +81,10 @@ def _claim(storage: StorageConfig, m: Migration, c: MigratedClaim, name: str, vo
         meta.update(helm_metadata(c))
     else:
         meta["labels"] = migration_labels(m)
-    meta["annotations"] = {**meta.get("annotations", {}), **SKIP_AWAIT}
+    if volume is None:
+        # acceptDataLoss only: the empty claim is bound when Longhorn provisions it, which the embedded
+        # test cluster (no CSI driver) never does; every other claim is awaited until Bound.
+        meta["annotations"] = {**meta.get("annotations", {}), **SKIP_AWAIT}
     spec: dict[str, Any] = {
         "accessModes": list(c.access_modes),
         "resources": {"requests": {"storage": claim_size(storage, c)}},

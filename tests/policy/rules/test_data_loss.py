@@ -64,8 +64,9 @@ def test_anything_else_passes(op: str, token: str, acked: bool) -> None:
 
 
 def test_phases_are_ordered() -> None:
-    assert [p.value for p in Phase] == ["plan", "copy", "verify", "cutover", "cleanup"]
+    assert [p.value for p in Phase] == ["plan", "copy", "verify", "detach", "cutover", "cleanup"]
     assert Phase.CUTOVER.at_least(Phase.VERIFY) and not Phase.COPY.at_least(Phase.VERIFY)
+    assert Phase.CUTOVER.at_least(Phase.DETACH) and not Phase.VERIFY.at_least(Phase.DETACH)
 
 
 def _migrations(real_raw: dict, phase: str, accept: list[str] | None = None):
@@ -78,8 +79,9 @@ def _migrations(real_raw: dict, phase: str, accept: list[str] | None = None):
     return [mig.model_copy(update={"phase": Phase(phase)})]
 
 
-def test_nothing_is_acknowledged_before_cutover(real_raw: dict) -> None:
-    assert acknowledged(_migrations(real_raw, "verify")) == set()
+@pytest.mark.parametrize("phase", ["plan", "copy", "verify", "detach"])
+def test_nothing_is_acknowledged_before_cutover(real_raw: dict, phase: str) -> None:
+    assert acknowledged(_migrations(real_raw, phase)) == set()
 
 
 def test_cutover_acknowledges_claim_and_owner_cleanup_the_old_pv(real_raw: dict) -> None:

@@ -105,9 +105,9 @@ def test_opaque_values_dotted_keys_and_wildcards() -> None:
     assert unknown_keys("kube-prometheus-stack", spec) == []
     assert unknown_keys("kube-prometheus-stack", {"grafana": {"grafana.ini": {"server": {"x": 1}}}}) == []
     assert unknown_keys("kube-prometheus-stack", {"grafana": {"grafana": {"ini": {}}}}) == ["grafana.grafana"]
-    assert unknown_keys("app-template", {"controllers": {"bazarr": {"replicas": 0}}}) == []
-    assert unknown_keys("app-template", {"controllers": {"bazarr": {"replica": 0}}}) == [
-        "controllers.bazarr.replica"
+    assert unknown_keys("app-template", {"controllers": {"bazarr": {"type": "deployment"}}}) == []
+    assert unknown_keys("app-template", {"controllers": {"bazarr": {"typ": "deployment"}}}) == [
+        "controllers.bazarr.typ"
     ]
 
 

@@ -111,5 +111,5 @@ def test_unknown_phase(raw: dict) -> None:
     monitoring(raw)["phase"] = "delete"
     assert refused(raw) == (
         "k3s-home:storage.migrations[0].phase: "
-        "Input should be 'plan', 'copy', 'verify', 'cutover' or 'cleanup'"
+        "Input should be 'plan', 'copy', 'verify', 'detach', 'cutover' or 'cleanup'"
     )

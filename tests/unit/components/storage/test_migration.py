@@ -44,9 +44,9 @@ def staged(
     moved = [c for c in claims if c not in (loss or [])]
     if rank >= 2:
         m["copied"] = {c: {"bytes": 1_234_567, "files": 42, "seconds": 3.5} for c in moved}
-    if rank >= 3:
+    if rank >= list(Phase).index(Phase.DETACH):
         m["verified"] = {c: DIGEST for c in moved}
-    if rank >= 4:
+    if rank >= list(Phase).index(Phase.CLEANUP):
         m["cutoverAt"] = "2025-06-15T10:00:00Z"
     return load(raw)
 
@@ -54,14 +54,19 @@ def staged(
 @pytest.fixture
 def seen(monkeypatch) -> dict[str, pulumi.ResourceOptions]:
     options: dict[str, pulumi.ResourceOptions] = {}
-    real = migration.register
+    real = migration._register
 
-    def spy(rname: str, obj: dict, opts: pulumi.ResourceOptions):
+    def spy(rname: str, planned, opts: pulumi.ResourceOptions):
         options[rname] = opts
-        return real(rname, obj, opts)
+        return real(rname, planned, opts)
 
-    monkeypatch.setattr(migration, "register", spy)
+    monkeypatch.setattr(migration, "_register", spy)
     return options
+
+
+def deps(seen: dict[str, pulumi.ResourceOptions], key: str) -> set[str]:
+    """The keys (without the component prefix) that resource `key` was registered to wait for."""
+    return {r._name.removeprefix(f"{NAME}-") for r in seen[f"{NAME}-{key}"].depends_on or []}
 
 
 def build(record, config: StackConfig, name: str = "bazarr-pilot"):
@@ -83,7 +88,7 @@ def by_k8s_name(mocks, typ: str) -> dict[str, Any]:
 
 
 def test_plan_adopts_the_live_objects_unchanged_and_nothing_else(record, seen, real_raw) -> None:
-    mocks, mig, _ = build(record, staged(real_raw, "plan"))
+    mocks, _mig, _ = build(record, staged(real_raw, "plan"))
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
     assert set(pvs) == {SRC_PV} and set(claims) == {"bazarr-config-pvc"}
     assert not mocks.of_type(JOB) and not mocks.of_type(VOLUME) and not mocks.of_type(CM)
@@ -101,7 +106,7 @@ def test_plan_adopts_the_live_objects_unchanged_and_nothing_else(record, seen, r
     assert claim.inputs["spec"]["volumeName"] == SRC_PV
     for rname in (f"{NAME}-source-pv-bazarr-config-pvc", f"{NAME}-claim-bazarr-config-pvc"):
         assert seen[rname].protect is True and seen[rname].retain_on_delete is True
-    assert mig.release_gate == []
+    assert not [r for r in mocks.resources if r.type.endswith("Patch")]  # nothing held yet
 
 
 def test_plan_summary_says_exactly_what_copy_will_do(record, real_raw) -> None:
@@ -114,7 +119,12 @@ def test_plan_summary_says_exactly_what_copy_will_do(record, real_raw) -> None:
     ]
     assert s["next"][0] == f"set PV {SRC_PV} reclaimPolicy Retain (first)"
     assert f"Job {job_name(m, c, 'copy')} copies media/bazarr-config-pvc" in s["next"][1]
-    assert s["next"][-1] == "HelmRelease media/bazarr: scale Deployment bazarr to 0 through values"
+    assert s["next"][-2] == (
+        "suspend HelmRelease media/bazarr (patch spec.suspend: true, manager k3s-home-bazarr-pilot-suspend)"
+    )
+    assert s["next"][-1] == (
+        "scale Deployment media/bazarr to 0 (patch spec.replicas, manager k3s-home-bazarr-pilot-scale)"
+    )
     assert s["claims"]["bazarr-config-pvc"]["targetVolume"] == target_volume_name(m, c)
     assert s["claims"]["bazarr-config-pvc"]["targetSize"] == "2Gi"
 
@@ -124,7 +134,7 @@ def test_plan_summary_says_exactly_what_copy_will_do(record, real_raw) -> None:
 
 def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     config = staged(real_raw, "copy")
-    mocks, mig, m = build(record, config)
+    mocks, _mig, m = build(record, config)
     c = m.pvcs[0]
     vol, spv = target_volume_name(m, c), staging_pv_name(m, c)
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
@@ -143,7 +153,7 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     assert tpv["storageClassName"] == "longhorn-replicated" and tpv["capacity"] == {"storage": "2Gi"}
     staging = claims[staging_claim_name(c)].inputs
     assert staging["spec"]["volumeName"] == spv
-    assert staging["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert "annotations" not in staging["metadata"]  # awaited until Bound to its pre-bound PV
     # The live claim is still the adopted one, untouched and protected.
     assert claims["bazarr-config-pvc"].inputs["spec"]["volumeName"] == SRC_PV
     assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is True
@@ -153,8 +163,57 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     volume = mocks.one(VOLUME).inputs
     assert volume["spec"]["numberOfReplicas"] == 3 and volume["spec"]["size"] == str(2 * 2**30)
     assert volume["metadata"]["namespace"] == "longhorn-system"
-    # Retain comes first: the owners' release waits for it.
-    assert [r._name for r in mig.release_gate] == [f"{NAME}-source-pv-bazarr-config-pvc"]
+    # Retain comes first; then the release is suspended, the owner scaled to 0, and only then the copy runs.
+    assert deps(seen, "suspend-media-bazarr") == {"source-pv-bazarr-config-pvc"}
+    assert deps(seen, "scale-bazarr") == {"suspend-media-bazarr"}
+    assert {"scale-bazarr", "staging-bazarr-config-pvc"} <= deps(seen, "copy-bazarr-config-pvc")
+
+
+def test_copy_suspends_the_release_and_scales_with_patches_of_its_own(record, real_raw) -> None:
+    mocks, _, _ = build(record, staged(real_raw, "copy"))
+    hr = mocks.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmReleasePatch").inputs
+    assert (hr["metadata"]["namespace"], hr["metadata"]["name"]) == ("media", "bazarr")
+    assert hr["spec"] == {"suspend": True}
+    dep = mocks.one("kubernetes:apps/v1:DeploymentPatch").inputs
+    assert dep["metadata"]["name"] == "bazarr" and dep["spec"] == {"replicas": 0}
+    managers = {
+        r.inputs["metadata"]["annotations"]["pulumi.com/patchFieldManager"]
+        for r in mocks.resources
+        if r.type.endswith("Patch")
+    }
+    # One manager per patch: an apply names every field its manager owns, so a shared one would drop fields.
+    assert managers == {"k3s-home-bazarr-pilot-suspend", "k3s-home-bazarr-pilot-scale"}
+    for r in mocks.resources:
+        if r.type.endswith("Patch"):
+            assert r.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+    assert not mocks.of_type("kubernetes:apps/v1:StatefulSetPatch")  # a Deployment has no claim retention
+
+
+def test_monitoring_copy_neutralises_claim_retention_before_scaling(record, real_raw) -> None:
+    config = staged(real_raw, "copy", name="monitoring")
+    m = config.storage.migrations[0]
+    objs = {p.key: p for p in phase_objects(config.storage, m)}
+    for owner in ("loki", "prometheus-kube-prometheus-stack-prometheus"):
+        retain = objs[f"retain-{owner}"]
+        assert retain.patch and retain.obj["spec"] == {
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        }
+        assert f"retain-{owner}" in objs[f"scale-{owner}"].after  # before the first scale-down
+    assert "retain-kube-prometheus-stack-grafana" not in objs  # a Deployment
+    # prometheus-operator would scale its StatefulSets back: its resources are held at 0 as well.
+    cr = objs["scale-cr-prometheus-kube-prometheus-stack-prometheus"].obj
+    assert (cr["kind"], cr["metadata"]["name"], cr["spec"]) == (
+        "Prometheus",
+        "kube-prometheus-stack-prometheus",
+        {"replicas": 0},
+    )
+    assert objs["scale-cr-alertmanager-kube-prometheus-stack-alertmanager"].obj["kind"] == "Alertmanager"
+    assert "scale-cr-loki" not in objs
+    suspended = {p.obj["metadata"]["name"] for p in objs.values() if p.key.startswith("suspend-")}
+    assert suspended == {"kube-prometheus-stack", "loki"}
+    mocks, _, _ = build(record, config, name="monitoring")
+    assert len(mocks.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusPatch")) == 1
+    assert len(mocks.of_type("kubernetes:apps/v1:StatefulSetPatch")) == 2 * 3  # retain + scale, 3 sets
 
 
 def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -> None:
@@ -162,7 +221,9 @@ def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -
     c = m.pvcs[0]
     job = mocks.one(JOB).inputs
     assert job["metadata"]["name"] == job_name(m, c, "copy")
-    assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    notes = job["metadata"]["annotations"]
+    assert "pulumi.com/skipAwait" not in notes  # up waits for the copy: a failed copy fails the up
+    assert notes["pulumi.com/deletionPropagationPolicy"] == "foreground"  # gone only with its pods
     pod = job["spec"]["template"]["spec"]
     ctr = pod["containers"][0]
     assert ctr["image"] == "docker.io/library/python:3.12.11-alpine3.22"
@@ -193,17 +254,37 @@ def test_verify_adds_the_verify_job_and_keeps_everything_else(record, seen, real
     ctr = verify["template"]["spec"]["containers"][0]
     assert ctr["command"] == ["python3", "/scripts/copy_verify.py", "verify", "/src", "/dst"]
     assert all(v["readOnly"] for v in ctr["volumeMounts"])
-    # Unprotected now so that cutover may replace it; its PV is Retain and still protected.
-    assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is False
+    # Still the only verified-unrecorded copy: protected until detach.
+    assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is True
     assert seen[f"{NAME}-source-pv-bazarr-config-pvc"].protect is True
     assert mig.summary["timings"] == {"bazarr-config-pvc": {"bytes": 1_234_567, "seconds": 3.5, "files": 42}}
+    assert mocks.one("kubernetes:apps/v1:DeploymentPatch").inputs["spec"] == {"replicas": 0}
+
+
+# ---- detach ----------------------------------------------------------------------------------------------
+
+
+def test_detach_deletes_the_jobs_and_nothing_else(record, seen, real_raw) -> None:
+    """An `up` of its own: the Jobs (and, by foreground deletion, their pods) go before claims change."""
+    mocks, mig, m = build(record, staged(real_raw, "detach"))
+    assert not mocks.of_type(JOB) and not mocks.of_type(CM)
+    claims = by_k8s_name(mocks, PVC)
+    assert set(claims) == {"bazarr-config-pvc", staging_claim_name(m.pvcs[0])}
+    assert claims["bazarr-config-pvc"].inputs["spec"]["volumeName"] == SRC_PV  # not replaced yet
+    # Unprotected now so that cutover may replace it; its PV is Retain and its copy verified and recorded.
+    assert seen[f"{NAME}-claim-bazarr-config-pvc"].protect is False
+    assert mocks.one("kubernetes:apps/v1:DeploymentPatch").inputs["spec"] == {"replicas": 0}
+    assert mocks.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmReleasePatch").inputs["spec"] == {
+        "suspend": True
+    }
+    assert any(a.startswith("delete Jobs") for a in mig.summary["applies"])
 
 
 # ---- cutover ---------------------------------------------------------------------------------------------
 
 
 def test_cutover_binds_the_original_name_to_the_new_volume(record, seen, real_raw) -> None:
-    mocks, mig, m = build(record, staged(real_raw, "cutover"))
+    mocks, _mig, m = build(record, staged(real_raw, "cutover"))
     c = m.pvcs[0]
     vol = target_volume_name(m, c)
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
@@ -223,7 +304,16 @@ def test_cutover_binds_the_original_name_to_the_new_volume(record, seen, real_ra
     assert opts.delete_before_replace is True and opts.protect is True and opts.retain_on_delete is True
     assert opts.import_ is None
     assert not mocks.of_type(JOB)
-    assert [r._name for r in mig.release_gate] == [f"{NAME}-claim-bazarr-config-pvc"]
+    # No pod may use the claim when it is replaced: a bounded check first, then the claim, then the owner.
+    check = mocks.one("pulumi-python:dynamic/k3s-home:ClaimFree").inputs
+    assert (check["namespace"], check["claim"]) == ("media", "bazarr-config-pvc")
+    assert "free-bazarr-config-pvc" in deps(seen, "claim-bazarr-config-pvc")
+    assert "claim-bazarr-config-pvc" in deps(seen, "scale-bazarr")
+    assert mocks.one("kubernetes:apps/v1:DeploymentPatch").inputs["spec"] == {"replicas": 1}
+    # The release is resumed only after the cutover is checked (cleanup).
+    assert mocks.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmReleasePatch").inputs["spec"] == {
+        "suspend": True
+    }
 
 
 def test_grafana_claim_keeps_helm_ownership_when_recreated(record, real_raw) -> None:
@@ -243,6 +333,11 @@ def test_cleanup_drops_only_the_old_pv(record, seen, real_raw) -> None:
     assert set(by_k8s_name(mocks, PV)) == {vol}
     assert set(by_k8s_name(mocks, PVC)) == {"bazarr-config-pvc"}
     assert seen[f"{NAME}-target-pv-bazarr-config-pvc"].protect is True
+    resume = mocks.one("kubernetes:helm.toolkit.fluxcd.io/v2:HelmReleasePatch").inputs
+    assert resume["spec"] == {"suspend": False}
+    assert "claim-bazarr-config-pvc" in deps(seen, "suspend-media-bazarr")
+    assert mocks.one("kubernetes:apps/v1:DeploymentPatch").inputs["spec"] == {"replicas": 1}
+    assert not mocks.of_type("pulumi-python:dynamic/k3s-home:ClaimFree")
 
 
 # ---- across phases ---------------------------------------------------------------------------------------
@@ -297,8 +392,7 @@ def test_accept_data_loss_is_loud_and_recreates_an_empty_claim(record, real_raw,
     assert by_k8s_name(mocks, PVC)["kube-prometheus-stack-grafana"].inputs["spec"]["volumeName"]
     assert mig.summary["acceptDataLoss"] == ["storage-loki-0"]
     assert any(
-        a.startswith("DATA LOSS ACCEPTED: replace PVC monitoring/storage-loki-0")
-        for a in mig.summary["applies"]
+        "DATA LOSS ACCEPTED: replace PVC monitoring/storage-loki-0" in a for a in mig.summary["applies"]
     )
 
 

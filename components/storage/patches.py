@@ -1,0 +1,76 @@
+"""Server-side-apply patches that hold the owners still while their data moves, as Flux users do it.
+
+Flux keeps reconciling a HelmRelease unless it is suspended, and a chart may not be able to express
+"0 replicas" at all (loki 5.42.0 renders at least 1). So the migration does not touch the release values:
+it suspends the release (`spec.suspend`), then sets the workload's replicas with a patch. Each patch is
+its own object under its own field manager (`k3s-home-<migration>-<purpose>`): two patches of one object
+under one manager would take each other's fields away, since an apply names every field its manager owns.
+`pulumi.com/patchForce` takes the fields over from their previous manager (helm-controller, the seed).
+
+Deleting a patch resource relinquishes its fields; a field no other manager holds is then reset, so the
+patches stay for as long as the migration entry exists.
+"""
+
+from __future__ import annotations
+
+from components.config.migration import Migration, Owner
+
+FORCE = {"pulumi.com/patchForce": "true"}
+
+
+def field_manager(m: Migration, purpose: str) -> str:
+    return f"k3s-home-{m.name}-{purpose}"
+
+
+def _meta(m: Migration, purpose: str, name: str, namespace: str) -> dict:
+    return {
+        "name": name,
+        "namespace": namespace,
+        "annotations": {**FORCE, "pulumi.com/patchFieldManager": field_manager(m, purpose)},
+    }
+
+
+def suspend_patch(m: Migration, release: str, suspend: bool) -> dict:
+    """`spec.suspend` of the owning HelmRelease: true from copy until the cutover is verified."""
+    namespace, name = release.split("/")
+    return {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": _meta(m, "suspend", name, namespace),
+        "spec": {"suspend": suspend},
+    }
+
+
+def retention_patch(m: Migration, owner: Owner, namespace: str) -> dict:
+    """A StatefulSet's claim retention set to Retain/Retain before its first scale-down: loki 5.42.0
+    renders `whenScaled: Delete`, which deletes `storage-loki-0` the moment the StatefulSet scales to 0."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _meta(m, "retain", owner.name, namespace),
+        "spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}},
+    }
+
+
+def scale_patch(m: Migration, owner: Owner, namespace: str, replicas: int) -> dict:
+    """The owner's `spec.replicas`, held under the stack's field manager."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": owner.kind,
+        "metadata": _meta(m, "scale", owner.name, namespace),
+        "spec": {"replicas": replicas},
+    }
+
+
+def operator_scale_patch(m: Migration, owner: Owner, namespace: str, replicas: int) -> dict | None:
+    """The operator's custom resource at the same replicas, or prometheus-operator scales the StatefulSet
+    back to the resource's count at its next reconcile."""
+    op = owner.operator
+    if op is None:
+        return None
+    return {
+        "apiVersion": op.api_version,
+        "kind": op.kind,
+        "metadata": _meta(m, "scale", op.name, namespace),
+        "spec": {"replicas": replicas},
+    }
