@@ -152,6 +152,10 @@ class Migration(Model):
     accept_data_loss: list[str] = Field(default_factory=list)
     copied: dict[str, CopyResult] = Field(default_factory=dict)
     verified: dict[str, str] = Field(default_factory=dict)  # claim -> manifest digest from the verify Job
+    # When the copy `up` scaled the owners to 0 (T0), and when they were Ready again after cutover (T1):
+    # the downtime window the pilot report measures.
+    scaled_down_at: datetime | None = None
+    lessons: list[str] = Field(default_factory=list)  # what the pilot taught, for its report
     cutover_at: datetime | None = None  # recorded once the cutover up succeeded and the owners are healthy
     phase: Phase = Phase.PLAN
 

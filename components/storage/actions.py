@@ -96,8 +96,8 @@ def phase_actions(storage: StorageConfig, m: Migration, phase: Phase) -> list[st
                 )
         elif phase is Phase.CLEANUP:
             out.append(
-                f"remove PV object {c.source.volume} "
-                f"(Retain: files stay on {c.source.location} until deleted by hand)"
+                f"let go of PV {c.source.volume} (retained on delete: it stays Released with Retain, "
+                f"its files on {c.source.location})"
             )
     return out + _hold_actions(m, phase)
 

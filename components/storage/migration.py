@@ -30,6 +30,8 @@ def register_patch(rname: str, obj: dict, opts: pulumi.ResourceOptions) -> pulum
     meta, spec = obj["metadata"], obj["spec"]
     if obj["kind"] == "StatefulSet":
         return k8s.apps.v1.StatefulSetPatch(rname, metadata=meta, spec=spec, opts=opts)
+    if obj["kind"] == "PersistentVolume":
+        return k8s.core.v1.PersistentVolumePatch(rname, metadata=meta, spec=spec, opts=opts)
     if obj["kind"] == "Deployment":
         return k8s.apps.v1.DeploymentPatch(rname, metadata=meta, spec=spec, opts=opts)
     return k8s.apiextensions.CustomResourcePatch(

@@ -13,7 +13,7 @@ patches stay for as long as the migration entry exists.
 
 from __future__ import annotations
 
-from components.config.migration import Migration, Owner
+from components.config.migration import MigratedClaim, Migration, Owner
 
 FORCE = {"pulumi.com/patchForce": "true"}
 
@@ -27,6 +27,20 @@ def _meta(m: Migration, purpose: str, name: str, namespace: str) -> dict:
         "name": name,
         "namespace": namespace,
         "annotations": {**FORCE, "pulumi.com/patchFieldManager": field_manager(m, purpose)},
+    }
+
+
+def reclaim_patch(m: Migration, c: MigratedClaim) -> dict:
+    """The source PV's reclaim policy set to Retain, first of all: the live PV stays imported as it was
+    (its provisioner owns the field), and only this patch's manager takes `persistentVolumeReclaimPolicy`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": c.source.volume,
+            "annotations": {**FORCE, "pulumi.com/patchFieldManager": field_manager(m, "retain")},
+        },
+        "spec": {"persistentVolumeReclaimPolicy": "Retain"},
     }
 
 

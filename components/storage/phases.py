@@ -11,8 +11,8 @@
     cutover  (needs the digest) per claim a bounded check that no pod uses it (ClaimFree), then the claim
              recreated under its original name, bound to the new PV (PV claimRef + PVC volumeName); then
              the owners' replicas restored. The release stays suspended.
-    cleanup  (needs cutoverAt: the cutover was checked) the release resumed; the old PV objects removed,
-             their Retain'd data stays on the node.
+    cleanup  (needs cutoverAt: the cutover was checked) the release resumed; the stack lets go of the old
+             PV objects (retained on delete: they stay Released, Retain, their data on the node).
 
 The StatefulSets' volumeClaimTemplates are never changed: the recreated claim has the template's name,
 so the StatefulSet uses it as it is (ADR 0006). The delete-and-accept-loss path exists only for claims
@@ -27,7 +27,13 @@ from components.config.migration import Migration
 from components.config.storage import StorageConfig
 from components.storage.jobs import copy_job, script_config_map
 from components.storage.names import staging_claim_name
-from components.storage.patches import operator_scale_patch, retention_patch, scale_patch, suspend_patch
+from components.storage.patches import (
+    operator_scale_patch,
+    reclaim_patch,
+    retention_patch,
+    scale_patch,
+    suspend_patch,
+)
 from components.storage.source import source_claim, source_pv
 from components.storage.target import fresh_claim, longhorn_volume, target_claim, target_pv
 from rules.data_loss import Phase
@@ -55,7 +61,7 @@ def _hold(m: Migration, phase: Phase, after_claims: tuple[str, ...]) -> list[Pla
         return []
     out: list[Planned] = []
     resumed = phase is Phase.CLEANUP
-    source_pvs = tuple(f"source-pv-{c.name}" for c in m.pvcs if phase is not Phase.CLEANUP)
+    source_pvs = tuple(f"retain-pv-{c.name}" for c in m.pvcs)
     for ref in sorted({c.owner.release for c in m.pvcs}):
         # Suspended only once every source PV is Retain; resumed only after the checked cutover.
         deps = after_claims if resumed else source_pvs
@@ -109,15 +115,25 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
         src_pv, claim = f"source-pv-{c.name}", f"claim-{c.name}"
         vol, tpv, staging = f"volume-{c.name}", f"target-pv-{c.name}", f"staging-{c.name}"
         spv = f"staging-pv-{c.name}"
-        if phase is not Phase.CLEANUP:  # cleanup drops it: the PV object goes, Retain keeps the files
+        if phase is not Phase.CLEANUP:
+            # Cleanup lets go of it: retained on delete, the PV object stays in the cluster, Released and
+            # Retain, the address of the old data until the lead removes it in a change of its own.
             early = phase in (Phase.PLAN, Phase.COPY, Phase.VERIFY)
             out.append(
                 Planned(
                     src_pv,
                     source_pv(m, c, phase),
                     protect=early,  # the only copy until verified
-                    retain_on_delete=early,
+                    retain_on_delete=True,
                     import_id=c.source.volume,
+                )
+            )
+        if phase is not Phase.PLAN:
+            # Retain before anything else, and for good (retained on delete: never relinquished).
+            after = (src_pv,) if phase is not Phase.CLEANUP else ()
+            out.append(
+                Planned(
+                    f"retain-pv-{c.name}", reclaim_patch(m, c), patch=True, retain_on_delete=True, after=after
                 )
             )
         moved = not m.loses(c)
@@ -189,7 +205,8 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
     hold = _hold(m, phase, tuple(p.key for p in claims) if restored else ())
     # The scale-down before any Job (the copy waits for it); the scale-up after the recreated claims.
     ordered = hold + out + claims if not restored else out + claims + hold
-    return sorted(ordered, key=lambda p: 0 if p.key.startswith("source-pv-") else 1)
+    first = ("source-pv-", "retain-pv-")
+    return sorted(ordered, key=lambda p: first.index(p.key[:10]) if p.key.startswith(first) else 2)
 
 
 def effective_class(storage: StorageConfig, target: str) -> tuple[str, str]:

@@ -33,7 +33,7 @@ def _volume_source(c: MigratedClaim) -> dict:
 
 
 def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:
-    """The local-path PV as provisioned; from copy on its reclaim policy is Retain (before anything else)."""
+    """The local-path PV as provisioned, in every phase (`phase` kept for the callers' symmetry)."""
     claim_ref: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
@@ -42,7 +42,8 @@ def source_pv(m: Migration, c: MigratedClaim, phase: Phase) -> dict:
     }
     if c.source.claim_uid:
         claim_ref["uid"] = c.source.claim_uid
-    policy = c.source.reclaim_policy if phase is Phase.PLAN else "Retain"
+    # Always as recorded: the object stays as imported, Retain comes from a patch (patches.reclaim_patch).
+    policy = c.source.reclaim_policy
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",

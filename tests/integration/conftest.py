@@ -162,6 +162,13 @@ def stack(
     cluster_env: dict[str, str], embedded_kubeconfig: str, stack_run_dir: Path, recorded_stack_file: Path
 ) -> Callable[..., subprocess.CompletedProcess]:
     """`stack("preview")` runs the driver exactly as `make preview` does, on the embedded target."""
+    return stack_runner(cluster_env, stack_run_dir, recorded_stack_file)
+
+
+def stack_runner(
+    cluster_env: dict[str, str], stack_run_dir: Path, recorded_stack_file: Path
+) -> Callable[..., subprocess.CompletedProcess]:
+    """The `stack` fixture's runner for any embedded cluster, run directory and stack file."""
 
     def run(
         *args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None

@@ -139,7 +139,14 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     vol, spv = target_volume_name(m, c), staging_pv_name(m, c)
     pvs, claims = by_k8s_name(mocks, PV), by_k8s_name(mocks, PVC)
     assert set(pvs) == {SRC_PV, spv}
-    assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"  # as imported
+    # Retain is a patch of its own (the provisioner owns the field live), never relinquished.
+    retain = mocks.one("kubernetes:core/v1:PersistentVolumePatch").inputs
+    assert retain["metadata"]["name"] == SRC_PV and retain["spec"] == {
+        "persistentVolumeReclaimPolicy": "Retain"
+    }
+    assert retain["metadata"]["annotations"]["pulumi.com/patchFieldManager"] == "k3s-home-bazarr-pilot-retain"
+    assert seen[f"{NAME}-retain-pv-bazarr-config-pvc"].retain_on_delete is True
     # The staging PV: Longhorn CSI on the new volume, Retain, pre-bound to the staging claim.
     tpv = pvs[spv].inputs["spec"]
     assert tpv["persistentVolumeReclaimPolicy"] == "Retain"
@@ -164,7 +171,8 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     assert volume["spec"]["numberOfReplicas"] == 3 and volume["spec"]["size"] == str(2 * 2**30)
     assert volume["metadata"]["namespace"] == "longhorn-system"
     # Retain comes first; then the release is suspended, the owner scaled to 0, and only then the copy runs.
-    assert deps(seen, "suspend-media-bazarr") == {"source-pv-bazarr-config-pvc"}
+    assert deps(seen, "retain-pv-bazarr-config-pvc") == {"source-pv-bazarr-config-pvc"}
+    assert deps(seen, "suspend-media-bazarr") == {"retain-pv-bazarr-config-pvc"}
     assert deps(seen, "scale-bazarr") == {"suspend-media-bazarr"}
     assert {"scale-bazarr", "staging-bazarr-config-pvc"} <= deps(seen, "copy-bazarr-config-pvc")
 
@@ -182,7 +190,11 @@ def test_copy_suspends_the_release_and_scales_with_patches_of_its_own(record, re
         if r.type.endswith("Patch")
     }
     # One manager per patch: an apply names every field its manager owns, so a shared one would drop fields.
-    assert managers == {"k3s-home-bazarr-pilot-suspend", "k3s-home-bazarr-pilot-scale"}
+    assert managers == {
+        "k3s-home-bazarr-pilot-retain",
+        "k3s-home-bazarr-pilot-suspend",
+        "k3s-home-bazarr-pilot-scale",
+    }
     for r in mocks.resources:
         if r.type.endswith("Patch"):
             assert r.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
@@ -300,6 +312,8 @@ def test_cutover_binds_the_original_name_to_the_new_volume(record, seen, real_ra
     assert pvs[vol].inputs["spec"]["claimRef"]["name"] == "bazarr-config-pvc"
     assert pvs[vol].inputs["spec"]["claimRef"]["namespace"] == "media"
     assert pvs[SRC_PV].inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    # Whatever follows, the stack never deletes the old PV object: cleanup only lets go of it.
+    assert seen[f"{NAME}-source-pv-bazarr-config-pvc"].retain_on_delete is True
     opts = seen[f"{NAME}-claim-bazarr-config-pvc"]
     assert opts.delete_before_replace is True and opts.protect is True and opts.retain_on_delete is True
     assert opts.import_ is None

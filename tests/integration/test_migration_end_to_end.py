@@ -1,0 +1,266 @@
+"""Both migrations, monitoring and bazarr-pilot, from plan to cleanup on running (simulated) workloads.
+
+A control plane of this module's own (it changes the seeded claims for good): etcd, kube-apiserver,
+kube-controller-manager (pvc-protection, StatefulSet, Deployment, Job, garbage collector), kube-scheduler
+and KWOK nodes, seeded from the Flux repo with Running pods. One `preview` (with the review gate) and one
+`up` per phase, through the same runner as `make preview` / `make up` (tests/integration/conftest.py).
+
+What an operator copies into the stack file between phases comes from `operator_records`. KWOK runs no
+container, so a Job here has no log: the helper checks that the Job really completed in the cluster, then
+runs the Job's own command (copy_verify.py, the file the ConfigMap ships) on stand-in directories and
+parses its result lines with components.storage.records, as an operator parses the log. The bytes, files
+and digests are therefore those of the stand-in data, not of the (never attached) volumes.
+
+After every phase: every source PV exists with reclaim policy Retain (the live policy at plan), no claim is
+Terminating, and every owner is at the replicas the phase intends, with that many Running pods.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from lightkube import Client, KubeConfig
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment, StatefulSet
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import PersistentVolume, PersistentVolumeClaim, Pod
+from ruamel.yaml import YAML
+
+from components.config import load_stack_file
+from components.config.migration import Migration
+from components.storage import records
+from components.storage.jobs import SCRIPT
+from components.storage.names import job_name, target_volume_name
+from tests.integration.conftest import ROOT, cluster_ports, stack_runner
+from tests.integration.waiting import until
+
+HelmRelease = create_namespaced_resource("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")
+MIGRATIONS = ("monitoring", "bazarr-pilot")
+PHASES = ("plan", "copy", "verify", "detach", "cutover", "cleanup")
+# Fixed, not read from a clock: the downtime window an operator notes (T0 at the copy up, T1 when ready).
+T0, T1 = datetime(2026, 11, 29, 9, 0, tzinfo=UTC), datetime(2026, 11, 29, 9, 12, tzinfo=UTC)
+UP_TIMEOUT = 600
+
+
+def ok(result, what: str) -> None:
+    """Fail with the whole relevant output (an assertion message would be cut short)."""
+    if result.returncode != 0:
+        pytest.fail(f"{what}: {_out(result)}", pytrace=False)
+
+
+def _out(result) -> str:
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-12000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def own_cluster(toolchain_env, tmp_path_factory):
+    """A fresh seeded control plane on this checkout's aux ports, stopped at the end of the module."""
+    base = tmp_path_factory.mktemp("e2e-cluster")
+    ports = cluster_ports(toolchain_env, "aux")
+    env = {
+        **toolchain_env,
+        "K3S_HOME_CLUSTER_DIR": str(base / "cluster"),
+        "K3S_HOME_CLUSTER_KUBECONFIG": str(base / "kubeconfig"),
+        "K3S_HOME_ETCD_PORT": ports["etcd"],
+        "K3S_HOME_API_PORT": ports["api"],
+    }
+    cluster = ["bash", str(ROOT / "scripts" / "cluster.sh")]
+    up = subprocess.run([*cluster, "up"], env=env, capture_output=True, text=True, timeout=300)
+    if up.returncode != 0:
+        subprocess.run([*cluster, "down"], env=env, capture_output=True, timeout=120)
+        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
+    try:
+        stack_file = base / "Pulumi.k3s-home.yaml"
+        stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
+        rec = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "record_sources.py"), env["K3S_HOME_CLUSTER_KUBECONFIG"],
+             str(stack_file)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert rec.returncode == 0, rec.stderr
+        kube = Client(KubeConfig.from_file(env["K3S_HOME_CLUSTER_KUBECONFIG"]), timeout=15)
+        yield env, kube, stack_file, base
+    finally:
+        subprocess.run([*cluster, "down"], env=env, capture_output=True, timeout=120)
+
+
+def write_stack(recorded: Path, dest: Path, phase: str, notes: dict[str, dict]) -> Path:
+    """The recorded stack file with both migrations at `phase` and the operator's records so far."""
+    yaml = YAML()
+    doc = yaml.load(recorded.read_text())
+    for m in doc["config"]["k3s-home:storage"]["migrations"]:
+        m["phase"] = phase
+        for key, value in notes.get(m["name"], {}).items():
+            m[key] = copy.deepcopy(value)
+    with dest.open("w") as out:
+        yaml.dump(doc, out)
+    return dest
+
+
+def stand_in_data(root: Path, claim: str) -> tuple[Path, Path]:
+    src, dst = root / claim / "src", root / claim / "dst"
+    (src / "chunks").mkdir(parents=True), dst.mkdir(parents=True)
+    (src / "chunks" / "000001").write_bytes(claim.encode() * 300)
+    (src / "meta.json").write_text(json.dumps({"claim": claim}) + "\n")
+    return src, dst
+
+
+def job_completed(kube: Client, m: Migration, claim, action: str) -> bool:
+    job = kube.get(Job, job_name(m, claim, action), namespace=claim.namespace)
+    return bool(job.status and job.status.succeeded == 1)
+
+
+def operator_records(kube: Client, m: Migration, action: str, data: Path, tamper: str | None = None) -> dict:
+    """What the operator copies from each Job's result line (see the module docstring for what is real)."""
+    out: dict = {}
+    for c in m.pvcs:
+        if m.loses(c):
+            continue
+        assert job_completed(kube, m, c, action), f"Job {job_name(m, c, action)} did not complete"
+        src, dst = (data / c.name / "src", data / c.name / "dst")
+        if action == "copy":
+            src, dst = stand_in_data(data, c.name)
+        elif c.name == tamper:
+            (dst / "meta.json").write_text("changed after the copy\n")
+        line = subprocess.run(
+            [sys.executable, str(SCRIPT), action, str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        out[c.name] = records.copied(line) if action == "copy" else records.verified(line)
+    return out
+
+
+def owner_state(kube: Client, m: Migration) -> dict[str, tuple[int, int]]:
+    """owner -> (spec.replicas, Running pods carrying its pod labels)."""
+    out = {}
+    for owner in m.owners:
+        ns = m.namespace_of(owner)
+        kind = StatefulSet if owner.kind == "StatefulSet" else Deployment
+        spec = kube.get(kind, owner.name, namespace=ns).spec.replicas
+        pods = kube.list(Pod, namespace=ns, labels=dict(owner.pod_labels))
+        running = [
+            p for p in pods if p.status and p.status.phase == "Running" and not p.metadata.deletionTimestamp
+        ]
+        out[owner.name] = (spec, len(running))
+    return out
+
+
+def check_invariants(kube: Client, config, phase: str) -> None:
+    """The three things that hold after every phase."""
+    for m in config.storage.migrations:
+        for c in m.pvcs:
+            pv = kube.get(PersistentVolume, c.source.volume)
+            want = c.source.reclaim_policy if phase == "plan" else "Retain"
+            assert pv.spec.persistentVolumeReclaimPolicy == want, (phase, c.source.volume)
+        for ns in {c.namespace for c in m.pvcs}:
+            stuck = [
+                p.metadata.name
+                for p in kube.list(PersistentVolumeClaim, namespace=ns)
+                if p.metadata.deletionTimestamp
+            ]
+            assert stuck == [], f"{phase}: claims Terminating in {ns}: {stuck}"
+        held = phase in ("copy", "verify", "detach")
+        want = {o.name: (0, 0) if held else (o.replicas, o.replicas) for o in m.owners}
+        until(
+            f"{m.name} owners at {want} after {phase}",
+            lambda m=m, want=want: owner_state(kube, m) == want,
+            90,
+        )
+
+
+def suspended(kube: Client, ref: str) -> bool:
+    ns, name = ref.split("/")
+    return bool(kube.get(HelmRelease, name, namespace=ns).spec.get("suspend"))
+
+
+def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
+    env, kube, recorded, base = own_cluster
+    run_dir = base / "run"
+    run_dir.mkdir()
+    stack = stack_runner(env, run_dir, recorded)
+    notes: dict[str, dict] = {name: {} for name in MIGRATIONS}
+    data = base / "stand-in-data"
+    before = {c.key: kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace).metadata.uid
+              for m in load_stack_file(recorded).storage.migrations for c in m.pvcs}  # fmt: skip
+    for phase in PHASES:
+        path = write_stack(recorded, base / f"Pulumi.{phase}.yaml", phase, notes)
+        config = load_stack_file(path)
+        preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+        ok(preview, f"preview of {phase}")
+        assert "Verdict: ok to apply" in preview.stdout, (phase, _out(preview))
+        up = stack("up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+        ok(up, f"up of {phase}")
+        check_invariants(kube, config, phase)
+        by_name = {m.name: m for m in config.storage.migrations}
+        releases = sorted({c.owner.release for m in by_name.values() for c in m.pvcs})
+        if phase == "copy":
+            assert all(suspended(kube, r) for r in releases)
+            # Loki's retention said Delete: its claim would have gone with the scale-down.
+            loki = kube.get(StatefulSet, "loki", namespace="monitoring")
+            assert loki.spec.persistentVolumeClaimRetentionPolicy.whenScaled == "Retain"
+            assert (
+                kube.get(PersistentVolumeClaim, "storage-loki-0", namespace="monitoring").status.phase
+                == "Bound"
+            )
+            for name, m in by_name.items():
+                notes[name]["copied"] = operator_records(kube, m, "copy", data / name)
+                notes[name]["scaledDownAt"] = T0.isoformat()
+        elif phase == "verify":
+            for name, m in by_name.items():
+                notes[name]["verified"] = operator_records(kube, m, "verify", data / name)
+        elif phase == "detach":
+            for m in by_name.values():
+                for ns in {c.namespace for c in m.pvcs}:
+                    jobs = kube.list(
+                        Job, namespace=ns, labels={"k3s-home.fletcherlabs.net/migration": m.name}
+                    )
+                    pods = kube.list(
+                        Pod, namespace=ns, labels={"k3s-home.fletcherlabs.net/migration": m.name}
+                    )
+                    assert list(jobs) == [] and list(pods) == [], phase
+            assert all(suspended(kube, r) for r in releases)
+        elif phase == "cutover":
+            for m in by_name.values():
+                for c in m.pvcs:
+                    claim = kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace)
+                    assert claim.metadata.uid != before[c.key]
+                    assert claim.status.phase == "Bound" and claim.spec.volumeName == target_volume_name(m, c)
+                    assert claim.spec.storageClassName == m.target_class
+                    old = kube.get(PersistentVolume, c.source.volume)
+                    assert (
+                        old.status.phase == "Released" and old.spec.persistentVolumeReclaimPolicy == "Retain"
+                    )
+            assert all(suspended(kube, r) for r in releases)  # resumed only once the cutover is checked
+            for name in MIGRATIONS:
+                notes[name]["cutoverAt"] = T1.isoformat()
+        elif phase == "cleanup":
+            assert not any(suspended(kube, r) for r in releases)
+            for m in by_name.values():
+                for c in m.pvcs:
+                    # The stack let go of the old PV; the object and its data stay.
+                    assert kube.get(PersistentVolume, c.source.volume).status.phase == "Released"
+    noop = stack(
+        "preview", "--expect-no-changes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT
+    )
+    ok(noop, "the preview after cleanup")
+
+
+def _exists(kube: Client, res, name: str, namespace: str | None = None) -> bool:
+    try:
+        kube.get(res, name, namespace=namespace) if namespace else kube.get(res, name)
+        return True
+    except ApiError as err:
+        if err.status.code == 404:
+            return False
+        raise
