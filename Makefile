@@ -10,7 +10,8 @@ FLUX_REPO ?=
 TO ?= render
 
 .PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
-        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render owners
+        cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render owners \
+        pilot-report
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -42,6 +43,10 @@ owners: toolchain
 
 record-migration-sources: toolchain
 	@source $(ENV) && python -m k3s_home record-migration-sources
+
+# The Bazarr pilot report from the phase results recorded in the stack file (docs/runbooks/bazarr-pilot.md).
+pilot-report: toolchain
+	@source $(ENV) && python -m components.storage.pilot_report Pulumi.k3s-home.yaml
 
 cluster-up: toolchain
 	@bash scripts/cluster.sh up
