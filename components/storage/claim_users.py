@@ -21,6 +21,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
 WAIT_SECONDS = 120
+CHECKED = "k3s-home.fletcherlabs.net/checked-free"  # on the recreated claim: which check let it through
 POLL_SECONDS = 2.0
 
 
@@ -83,7 +84,8 @@ class _ClaimFreeProvider(ResourceProvider):
         wait_until_free(
             _cluster_pods(props["namespace"]), props["namespace"], props["claim"], float(props["timeout"])
         )
-        return CreateResult(id_=f"{props['namespace']}/{props['claim']}", outs=dict(props))
+        key = f"{props['namespace']}/{props['claim']}"
+        return CreateResult(id_=key, outs={**props, "checked": key})
 
     def diff(self, _id, olds, news):
         # A check, not a thing: it ran when created; nothing to change afterwards.
@@ -91,7 +93,13 @@ class _ClaimFreeProvider(ResourceProvider):
 
 
 class ClaimFree(Resource, module="k3s-home", name="ClaimFree"):
-    """`pulumi-python:dynamic/k3s-home:ClaimFree`: created only when the claim has no user pod."""
+    """`pulumi-python:dynamic/k3s-home:ClaimFree`: created only when the claim has no user pod.
+
+    `checked` (`namespace/claim`) is known only once the check passed. The recreated claim carries it in
+    an annotation: a real data dependency, and an input unknown at preview, so the provider does not
+    dry-run the claim's create against the live claim of the same name that cutover deletes first."""
+
+    checked: pulumi.Output[str]
 
     def __init__(
         self,
@@ -102,5 +110,8 @@ class ClaimFree(Resource, module="k3s-home", name="ClaimFree"):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(
-            _ClaimFreeProvider(), name, {"namespace": namespace, "claim": claim, "timeout": timeout}, opts
+            _ClaimFreeProvider(),
+            name,
+            {"namespace": namespace, "claim": claim, "timeout": timeout, "checked": None},
+            opts,
         )

@@ -56,6 +56,8 @@ def copy_job(storage: StorageConfig, m: Migration, c: MigratedClaim, action: str
                 "k3s-home.fletcherlabs.net/claim": c.name,
                 # `up` waits for the Job to finish (a failed copy fails the `up`), up to its own deadline.
                 "pulumi.com/timeoutSeconds": str(DEADLINE_SECONDS + 300),
+                # A failed (or unfinished) Job never runs again: the next `up` of the phase replaces it.
+                "pulumi.com/replaceUnready": "true",
                 # Deleted (phase detach) only once its pods are gone: a finished pod still holds the claims.
                 "pulumi.com/deletionPropagationPolicy": "foreground",
             },

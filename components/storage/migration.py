@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -9,7 +12,7 @@ from components.config import StackConfig
 from components.config.migration import Migration
 from components.resources import register, registered
 from components.storage.actions import summary
-from components.storage.claim_users import ClaimFree
+from components.storage.claim_users import CHECKED, ClaimFree
 from components.storage.phases import CLAIM_FREE_KIND, Planned, phase_objects
 
 # The live claim and volume carry what controllers wrote (the PV binder's annotations, pvc-protection's
@@ -48,6 +51,13 @@ def _register(rname: str, p: Planned, opts: pulumi.ResourceOptions) -> pulumi.Re
     return register(rname, p.obj, opts)
 
 
+def with_check(p: Planned, free: ClaimFree) -> Planned:
+    """The recreated claim with the check's output in its annotation (see claim_users.ClaimFree)."""
+    obj = copy.deepcopy(p.obj)
+    obj["metadata"]["annotations"][CHECKED] = free.checked
+    return dataclasses.replace(p, obj=obj)
+
+
 class VolumeMigration(pulumi.ComponentResource):
     """One configured migration in its configured phase."""
 
@@ -76,6 +86,9 @@ class VolumeMigration(pulumi.ComponentResource):
                 continue
             # Render mode registers no import (the live objects are the cluster's): their dependents go alone.
             deps = [self.resources[k] for k in p.after if k in self.resources]
+            free = self.resources.get(f"free-{p.key.removeprefix('claim-')}")
+            if p.key.startswith("claim-") and isinstance(free, ClaimFree):
+                p = with_check(p, free)
             if p.obj["kind"] in ("PersistentVolume", "PersistentVolumeClaim", "Volume"):
                 deps += base
             res = _register(

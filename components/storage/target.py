@@ -7,6 +7,7 @@ from typing import Any
 from components.config.migration import MigratedClaim, Migration
 from components.config.quantity import parse_quantity
 from components.config.storage import StorageConfig
+from components.storage.claim_users import CHECKED
 from components.storage.names import (
     SKIP_AWAIT,
     claim_size,
@@ -79,6 +80,8 @@ def _claim(storage: StorageConfig, m: Migration, c: MigratedClaim, name: str, vo
     meta: dict[str, Any] = {"name": name, "namespace": c.namespace}
     if name == c.name:
         meta.update(helm_metadata(c))
+        # Set from the ClaimFree check's output at cutover (components/storage/migration.py).
+        meta["annotations"] = {**meta.get("annotations", {}), CHECKED: c.key}
     else:
         meta["labels"] = migration_labels(m)
     if volume is None:

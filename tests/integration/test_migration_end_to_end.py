@@ -21,16 +21,19 @@ import copy
 import json
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from lightkube import Client, KubeConfig
+from lightkube import Client, KubeConfig, codecs
 from lightkube.core.exceptions import ApiError
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment, StatefulSet
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import PersistentVolume, PersistentVolumeClaim, Pod
+from lightkube.resources.core_v1 import Node, PersistentVolume, PersistentVolumeClaim, Pod
 from ruamel.yaml import YAML
 
 from components.config import load_stack_file
@@ -42,6 +45,8 @@ from tests.integration.conftest import ROOT, cluster_ports, stack_runner
 from tests.integration.waiting import until
 
 HelmRelease = create_namespaced_resource("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")
+LonghornVolume = create_namespaced_resource("longhorn.io", "v1beta2", "Volume", "volumes")
+LOST = "alertmanager-kube-prometheus-stack-alertmanager-db-alertmanager-kube-prometheus-stack-alertmanager-0"
 MIGRATIONS = ("monitoring", "bazarr-pilot")
 PHASES = ("plan", "copy", "verify", "detach", "cutover", "cleanup")
 # Fixed, not read from a clock: the downtime window an operator notes (T0 at the copy up, T1 when ready).
@@ -50,15 +55,46 @@ UP_TIMEOUT = 600
 
 
 def ok(result, what: str) -> None:
-    """Fail with the whole relevant output (an assertion message would be cut short)."""
+    """Fail with the engine's diagnostics first (the summary that follows them is long)."""
     if result.returncode != 0:
-        pytest.fail(f"{what}: {_out(result)}", pytrace=False)
+        text = result.stdout + result.stderr
+        diagnostics = [ln for ln in text.splitlines() if "error" in ln.lower() or ln.startswith("    * ")]
+        pytest.fail(f"{what}: exit {result.returncode}\n" + "\n".join(diagnostics)[-8000:], pytrace=False)
 
 
 def _out(result) -> str:
     return (
         f"exit {result.returncode}\n--- stdout\n{result.stdout[-12000:]}\n--- stderr\n{result.stderr[-4000:]}"
     )
+
+
+LONGHORN_VOLUME_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "volumes.longhorn.io"},
+    "spec": {
+        "group": "longhorn.io",
+        "scope": "Namespaced",
+        "names": {"kind": "Volume", "plural": "volumes", "singular": "volume", "listKind": "VolumeList"},
+        "versions": [
+            {
+                "name": "v1beta2",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+def _served(kube: Client) -> bool:
+    from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+
+    crd = kube.get(CustomResourceDefinition, "volumes.longhorn.io")
+    return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +124,23 @@ def own_cluster(toolchain_env, tmp_path_factory):
         )  # fmt: skip
         assert rec.returncode == 0, rec.stderr
         kube = Client(KubeConfig.from_file(env["K3S_HOME_CLUSTER_KUBECONFIG"]), timeout=15)
+        # Longhorn is not part of the embedded cluster: its Volume kind only, schema-less, so the migration's
+        # Volume objects are stored. No Longhorn controller runs, so no volume is ever attached or written.
+        kube.create(codecs.from_dict(LONGHORN_VOLUME_CRD))
+        until("the Longhorn Volume kind to be served", lambda: _served(kube), 60)
         yield env, kube, stack_file, base
     finally:
         subprocess.run([*cluster, "down"], env=env, capture_output=True, timeout=120)
+
+
+@pytest.fixture(autouse=True)
+def api_alive(own_cluster) -> None:
+    """This module checks its own control plane (and does not start the session's)."""
+    import api_check
+
+    reason = api_check.check(own_cluster[0]["K3S_HOME_CLUSTER_KUBECONFIG"])
+    if reason:
+        pytest.fail(f"embedded control plane: {reason}", pytrace=False)
 
 
 def write_stack(recorded: Path, dest: Path, phase: str, notes: dict[str, dict]) -> Path:
@@ -184,23 +234,144 @@ def suspended(kube: Client, ref: str) -> bool:
     return bool(kube.get(HelmRelease, name, namespace=ns).spec.get("suspend"))
 
 
+def phase_up(stack, path: Path, what: str):
+    """`make preview` (the gate must let it through) then `make up`, as the operator runs a phase."""
+    preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+    ok(preview, f"preview of {what}")
+    assert "Verdict: ok to apply" in preview.stdout, (what, _out(preview))
+    up = stack("up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+    ok(up, f"up of {what}")
+
+
+def claims_untouched(kube: Client, config, before: dict[str, str]) -> None:
+    for m in config.storage.migrations:
+        for c in m.pvcs:
+            claim = kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace)
+            assert claim.metadata.uid == before[c.key] and claim.status.phase == "Bound", c.key
+            assert claim.spec.volumeName == c.source.volume and not claim.metadata.deletionTimestamp
+
+
+def copy_fails_first(kube: Client, stack, path: Path, config, before: dict[str, str]) -> None:
+    """Fault: the monitoring copy Jobs cannot run (their volumes' node k3s1 is cordoned) and reach their
+    deadline. The `up` fails and says which Jobs; nothing is deleted; the phase stays `copy`."""
+    m = next(x for x in config.storage.migrations if x.name == "monitoring")
+    names = [job_name(m, c, "copy") for c in m.pvcs if not m.loses(c)]
+    kube.patch(Node, "k3s1", {"spec": {"unschedulable": True}})
+    try:
+        preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+        ok(preview, "preview of copy (fault)")
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(
+                stack, "up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT
+            )
+            for name in names:
+                until(f"copy Job {name}", lambda name=name: _exists(kube, Job, name, "monitoring"), 300)
+                # Pending on the cordoned node; a deadline of 1 s makes the Job controller fail it.
+                kube.patch(Job, name, {"spec": {"activeDeadlineSeconds": 1}}, namespace="monitoring")
+            up = running.result()
+    finally:
+        kube.patch(Node, "k3s1", {"spec": {"unschedulable": False}})
+    assert up.returncode != 0, _out(up)
+    text = up.stdout + up.stderr
+    failed = [n for n in names if f"monitoring-copy-{n.rsplit('-', 1)[-1]}" in text or n in text]
+    assert failed, _out(up)
+    assert "DeadlineExceeded" in text or "deadline" in text.lower(), _out(up)
+    claims_untouched(kube, config, before)
+    check_invariants(kube, config, "copy")  # Retain came first; the owners are held at 0
+
+
+@contextmanager
+def csi_provisioner(kubeconfig: str, storage_class: str):
+    """Plays Longhorn's CSI provisioner (absent here): binds a new PV to every Pending claim of the class
+    that names no volume, as the provisioner does for the EMPTY claim of acceptDataLoss."""
+    kube = Client(KubeConfig.from_file(kubeconfig), timeout=15)
+    stop, made = threading.Event(), []
+
+    def loop() -> None:
+        while not stop.is_set():
+            for pvc in kube.list(PersistentVolumeClaim, namespace="*"):
+                pending = pvc.status is None or pvc.status.phase == "Pending"
+                if pvc.spec.storageClassName != storage_class or pvc.spec.volumeName or not pending:
+                    continue
+                name = f"pvc-{pvc.metadata.uid}"
+                if name in made or pvc.metadata.deletionTimestamp:
+                    continue
+                kube.create(codecs.from_dict(provisioned_pv(pvc, name)))
+                made.append(name)
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield made
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def provisioned_pv(pvc, name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": list(pvc.spec.accessModes),
+            "capacity": {"storage": pvc.spec.resources.requests["storage"]},
+            "csi": {"driver": "driver.longhorn.io", "volumeHandle": name, "fsType": "ext4"},
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": pvc.spec.storageClassName,
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": pvc.metadata.namespace,
+                "name": pvc.metadata.name,
+                "uid": pvc.metadata.uid,
+            },
+        },
+    }
+
+
+def refused_without_digest(
+    kube: Client, stack, recorded: Path, base: Path, notes: dict, data: Path, before
+) -> None:
+    """Fault: the verify of one claim mismatches. Its log has no digest, so the operator has none to
+    record, and the config refuses detach and cutover with one line; the cluster is not touched."""
+    config = load_stack_file(write_stack(recorded, base / "Pulumi.verify-check.yaml", "verify", notes))
+    m = next(x for x in config.storage.migrations if x.name == "monitoring")
+    bad = next(c for c in m.pvcs if not m.loses(c))
+    with pytest.raises(records.NoResult, match="verify failed"):
+        operator_records(kube, m, "verify", data / "monitoring", tamper=bad.name)
+    partial = copy.deepcopy(notes)
+    del partial["monitoring"]["verified"][bad.name]
+    for phase in ("detach", "cutover"):
+        path = write_stack(recorded, base / f"Pulumi.{phase}-refused.yaml", phase, partial)
+        refused = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+        assert refused.returncode != 0, _out(refused)
+        assert f"before a successful verify of {bad.name}" in refused.stdout + refused.stderr, _out(refused)
+    claims_untouched(kube, config, before)
+    assert job_completed(kube, m, bad, "verify")  # its Job (and log) still there to look at
+
+
 def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
     env, kube, recorded, base = own_cluster
     run_dir = base / "run"
     run_dir.mkdir()
     stack = stack_runner(env, run_dir, recorded)
-    notes: dict[str, dict] = {name: {} for name in MIGRATIONS}
+    # acceptDataLoss for one claim of monitoring: only that claim comes back empty.
+    notes: dict[str, dict] = {"monitoring": {"acceptDataLoss": [LOST]}, "bazarr-pilot": {}}
     data = base / "stand-in-data"
     before = {c.key: kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace).metadata.uid
               for m in load_stack_file(recorded).storage.migrations for c in m.pvcs}  # fmt: skip
     for phase in PHASES:
         path = write_stack(recorded, base / f"Pulumi.{phase}.yaml", phase, notes)
         config = load_stack_file(path)
-        preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
-        ok(preview, f"preview of {phase}")
-        assert "Verdict: ok to apply" in preview.stdout, (phase, _out(preview))
-        up = stack("up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
-        ok(up, f"up of {phase}")
+        if phase == "copy":
+            copy_fails_first(kube, stack, path, config, before)
+        if phase == "cutover":
+            with csi_provisioner(env["K3S_HOME_CLUSTER_KUBECONFIG"], "longhorn-replicated") as provisioned:
+                phase_up(stack, path, phase)
+        else:
+            phase_up(stack, path, phase)
         check_invariants(kube, config, phase)
         by_name = {m.name: m for m in config.storage.migrations}
         releases = sorted({c.owner.release for m in by_name.values() for c in m.pvcs})
@@ -209,24 +380,32 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
             # Loki's retention said Delete: its claim would have gone with the scale-down.
             loki = kube.get(StatefulSet, "loki", namespace="monitoring")
             assert loki.spec.persistentVolumeClaimRetentionPolicy.whenScaled == "Retain"
+            storage = kube.get(PersistentVolumeClaim, "storage-loki-0", namespace="monitoring")
             assert (
-                kube.get(PersistentVolumeClaim, "storage-loki-0", namespace="monitoring").status.phase
-                == "Bound"
+                storage.status.phase == "Bound"
+                and storage.metadata.uid == before["monitoring/storage-loki-0"]
             )
             for name, m in by_name.items():
                 notes[name]["copied"] = operator_records(kube, m, "copy", data / name)
                 notes[name]["scaledDownAt"] = T0.isoformat()
+            assert LOST not in notes["monitoring"]["copied"]
+            assert not _exists(
+                kube,
+                Job,
+                job_name(by_name["monitoring"], by_name["monitoring"].claim(LOST), "copy"),
+                "monitoring",
+            )
         elif phase == "verify":
             for name, m in by_name.items():
                 notes[name]["verified"] = operator_records(kube, m, "verify", data / name)
+            refused_without_digest(kube, stack, recorded, base, notes, data, before)
         elif phase == "detach":
             for m in by_name.values():
                 for ns in {c.namespace for c in m.pvcs}:
-                    jobs = kube.list(
-                        Job, namespace=ns, labels={"k3s-home.fletcherlabs.net/migration": m.name}
-                    )
-                    pods = kube.list(
-                        Pod, namespace=ns, labels={"k3s-home.fletcherlabs.net/migration": m.name}
+                    selector = {"k3s-home.fletcherlabs.net/migration": m.name}
+                    jobs, pods = (
+                        kube.list(Job, namespace=ns, labels=selector),
+                        kube.list(Pod, namespace=ns, labels=selector),
                     )
                     assert list(jobs) == [] and list(pods) == [], phase
             assert all(suspended(kube, r) for r in releases)
@@ -234,13 +413,19 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
             for m in by_name.values():
                 for c in m.pvcs:
                     claim = kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace)
-                    assert claim.metadata.uid != before[c.key]
-                    assert claim.status.phase == "Bound" and claim.spec.volumeName == target_volume_name(m, c)
+                    assert claim.metadata.uid != before[c.key] and claim.status.phase == "Bound"
                     assert claim.spec.storageClassName == m.target_class
+                    if m.loses(c):  # the accepted loss: a new, EMPTY volume from the provisioner
+                        assert claim.spec.volumeName in provisioned
+                        assert not _exists(kube, LonghornVolume, target_volume_name(m, c), "longhorn-system")
+                    else:
+                        assert claim.spec.volumeName == target_volume_name(m, c)
+                        assert _exists(kube, LonghornVolume, target_volume_name(m, c), "longhorn-system")
                     old = kube.get(PersistentVolume, c.source.volume)
                     assert (
                         old.status.phase == "Released" and old.spec.persistentVolumeReclaimPolicy == "Retain"
                     )
+            assert provisioned and len(provisioned) == 1  # only the accepted claim was provisioned empty
             assert all(suspended(kube, r) for r in releases)  # resumed only once the cutover is checked
             for name in MIGRATIONS:
                 notes[name]["cutoverAt"] = T1.isoformat()

@@ -236,6 +236,7 @@ def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -
     notes = job["metadata"]["annotations"]
     assert "pulumi.com/skipAwait" not in notes  # up waits for the copy: a failed copy fails the up
     assert notes["pulumi.com/deletionPropagationPolicy"] == "foreground"  # gone only with its pods
+    assert notes["pulumi.com/replaceUnready"] == "true"  # a failed copy is run again by the next up
     pod = job["spec"]["template"]["spec"]
     ctr = pod["containers"][0]
     assert ctr["image"] == "docker.io/library/python:3.12.11-alpine3.22"
