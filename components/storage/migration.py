@@ -26,6 +26,15 @@ LIVE_BOOKKEEPING = [
     "spec.claimRef",
 ]
 LIVE_KEYS = ("source-pv-", "claim-")
+# The source PV's reclaim policy belongs to its Retain patch (patches.reclaim_patch) from copy on: the
+# object itself keeps the policy as imported, or a refreshed preview would plan to set it back.
+SOURCE_PV_IGNORED = [*LIVE_BOOKKEEPING, "spec.persistentVolumeReclaimPolicy"]
+
+
+def _ignored(key: str) -> list[str] | None:
+    if key.startswith("source-pv-"):
+        return SOURCE_PV_IGNORED
+    return LIVE_BOOKKEEPING if key.startswith(LIVE_KEYS) else None
 
 
 def register_patch(rname: str, obj: dict, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
@@ -99,7 +108,7 @@ class VolumeMigration(pulumi.ComponentResource):
                     protect=p.protect,
                     retain_on_delete=p.retain_on_delete,
                     import_=p.import_id,
-                    ignore_changes=LIVE_BOOKKEEPING if p.key.startswith(LIVE_KEYS) else None,
+                    ignore_changes=_ignored(p.key),
                     delete_before_replace=p.delete_before_replace,
                     depends_on=deps,
                 ),

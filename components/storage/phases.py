@@ -190,6 +190,8 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
                 Planned(
                     f"copy-{c.name}",
                     copy_job(storage, m, c, "copy"),
+                    # A failed Job is replaced (replaceUnready) under its fixed name: the old one goes first.
+                    delete_before_replace=True,
                     after=(staging, f"script-{c.namespace}", *owner_keys(m)),
                 )
             )
@@ -198,6 +200,7 @@ def phase_objects(storage: StorageConfig, m: Migration, phase: Phase | None = No
                 Planned(
                     f"verify-{c.name}",
                     copy_job(storage, m, c, "verify"),
+                    delete_before_replace=True,
                     after=(staging, f"script-{c.namespace}", *owner_keys(m)),
                 )
             )

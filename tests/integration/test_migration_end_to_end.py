@@ -13,6 +13,11 @@ and digests are therefore those of the stand-in data, not of the (never attached
 
 After every phase: every source PV exists with reclaim policy Retain (the live policy at plan), no claim is
 Terminating, and every owner is at the replicas the phase intends, with that many Running pods.
+
+Faults on the way: the monitoring copy Jobs fail (their node cordoned, then their deadline cut to 1 s);
+one verify mismatches (its stand-in target altered), so no digest can be recorded and the config refuses
+detach and cutover; one claim is under acceptDataLoss. Longhorn is absent: the test installs its Volume
+kind (schema-less) and, at cutover, plays its CSI provisioner for the one EMPTY claim.
 """
 
 from __future__ import annotations

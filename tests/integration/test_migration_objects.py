@@ -73,7 +73,15 @@ def at(real_raw: dict, phase: str) -> tuple[StackConfig, Migration]:
 
 
 def objects(config: StackConfig, m: Migration, kinds: tuple[str, ...]) -> list[dict]:
-    return [p.obj for p in phase_objects(config.storage, m) if p.obj["kind"] in kinds]
+    return [p.obj for p in phase_objects(config.storage, m) if p.obj["kind"] in kinds and not p.patch]
+
+
+def apply_patches(kube: Client, config: StackConfig, m: Migration, kinds: tuple[str, ...]) -> None:
+    """The phase's patches of these kinds, each under its own field manager, as the provider applies them."""
+    for p in phase_objects(config.storage, m):
+        if p.patch and p.obj["kind"] in kinds:
+            manager = p.obj["metadata"]["annotations"]["pulumi.com/patchFieldManager"]
+            kube.apply(codecs.from_dict(p.obj), field_manager=manager, force=True)
 
 
 def _get(kube: Client, res: type, name: str, namespace: str | None = None) -> Any | None:
@@ -135,7 +143,10 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
 
         # copy: the engine updates the source PV (Retain) and creates the staging objects and the Job.
         config, m = at(real_raw_module, "copy")
+        apply_patches(kube, config, m, ("PersistentVolume",))  # Retain first
         for obj in objects(config, m, ("PersistentVolume", "PersistentVolumeClaim", "ConfigMap", "Job")):
+            if obj["metadata"]["name"] == SRC_PV:
+                continue  # the live PV is never changed itself (ignore_changes): only its Retain patch
             kube.apply(codecs.from_dict(obj), field_manager=MANAGER, force=True)
         seen["copy-staging"] = until("the staging claim to bind", lambda: _bound(kube, staging_claim_name(c)))
         seen["copy-source"] = kube.get(PersistentVolume, SRC_PV)
@@ -144,9 +155,9 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
         until("the copy Job to go", lambda: _get(kube, Job, job_name(m, c, "copy"), NS) is None)
 
         # cutover, in the engine's order: creates/updates (the claim with deleteBeforeReplace), then deletes.
+        # (The Jobs went in detach; the source PV is unchanged, its Retain patch holds.)
         config, m = at(real_raw_module, "cutover")
         planned = {p.key: p.obj for p in phase_objects(config.storage, m)}
-        kube.apply(codecs.from_dict(planned[f"source-pv-{c.name}"]), field_manager=MANAGER, force=True)
         kube.create(codecs.from_dict(planned[f"target-pv-{c.name}"]))
         seen["old-claim-uid"] = kube.get(PersistentVolumeClaim, c.name, namespace=NS).metadata.uid
         _gone(kube, PersistentVolumeClaim, c.name, NS)
@@ -168,7 +179,8 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
         # cleanup: the source PV is no longer in the program; the engine deletes the object.
         config, m = at(real_raw_module, "cleanup")
         seen["cleanup-keys"] = {p.key for p in phase_objects(config.storage, m)}
-        _gone(kube, PersistentVolume, SRC_PV)
+        # The engine only forgets it (retainOnDelete): the PV object stays, Released, Retain.
+        seen["cleanup-source"] = kube.get(PersistentVolume, SRC_PV)
         seen["cleanup-claim"] = _bound(kube, c.name)
         seen["m"] = m
         yield seen
@@ -233,9 +245,11 @@ def test_cutover_keeps_the_old_pv_released_with_retain(migrated) -> None:
     assert old.spec.claimRef.uid == migrated["old-claim-uid"]
 
 
-def test_cleanup_removes_only_the_old_pv(migrated) -> None:
+def test_cleanup_lets_go_of_the_old_pv_only(migrated) -> None:
     c = migrated["m"].pvcs[0]
     assert f"source-pv-{c.name}" not in migrated["cleanup-keys"]
+    old = migrated["cleanup-source"]
+    assert old.status.phase == "Released" and old.spec.persistentVolumeReclaimPolicy == "Retain"
     assert {f"claim-{c.name}", f"target-pv-{c.name}", f"volume-{c.name}"} <= migrated["cleanup-keys"]
     claim = migrated["cleanup-claim"]
     assert claim is not None and claim.spec.volumeName == target_volume_name(migrated["m"], c)

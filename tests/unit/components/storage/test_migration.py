@@ -172,6 +172,8 @@ def test_copy_sets_retain_and_stages_a_copy(record, seen, real_raw) -> None:
     assert volume["metadata"]["namespace"] == "longhorn-system"
     # Retain comes first; then the release is suspended, the owner scaled to 0, and only then the copy runs.
     assert deps(seen, "retain-pv-bazarr-config-pvc") == {"source-pv-bazarr-config-pvc"}
+    # The object never fights its patch: a refreshed preview must not plan the policy back.
+    assert "spec.persistentVolumeReclaimPolicy" in seen[f"{NAME}-source-pv-bazarr-config-pvc"].ignore_changes
     assert deps(seen, "suspend-media-bazarr") == {"retain-pv-bazarr-config-pvc"}
     assert deps(seen, "scale-bazarr") == {"suspend-media-bazarr"}
     assert {"scale-bazarr", "staging-bazarr-config-pvc"} <= deps(seen, "copy-bazarr-config-pvc")
@@ -228,8 +230,9 @@ def test_monitoring_copy_neutralises_claim_retention_before_scaling(record, real
     assert len(mocks.of_type("kubernetes:apps/v1:StatefulSetPatch")) == 2 * 3  # retain + scale, 3 sets
 
 
-def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, real_raw) -> None:
+def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, seen, real_raw) -> None:
     mocks, _, m = build(record, staged(real_raw, "copy"))
+    assert seen[f"{NAME}-copy-bazarr-config-pvc"].delete_before_replace is True  # fixed name
     c = m.pvcs[0]
     job = mocks.one(JOB).inputs
     assert job["metadata"]["name"] == job_name(m, c, "copy")
