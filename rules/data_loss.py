@@ -83,7 +83,8 @@ def acknowledged(migrations: Iterable[Any]) -> set[str]:
 
     - claims listed under a migration's acceptDataLoss (the directive's delete-and-lose path);
     - from phase cutover on, every claim of the migration and its owner: the copy is verified (the
-      config model refuses cutover without a recorded verify), so recreating them loses nothing;
+      config model refuses cutover without a recorded verify), so recreating them loses nothing; and the
+      staging claim and PV object of each copied claim (pointers to the new volume, which stays);
     - in phase cleanup, the old PVs the migration copied from.
     """
     out: set[str] = set()
@@ -95,6 +96,12 @@ def acknowledged(migrations: Iterable[Any]) -> set[str]:
                 out.add(ref)
             if phase.at_least(Phase.CUTOVER):
                 out |= {ref, f"{claim.namespace}/{claim.owner.name}"}
+                if claim.name not in migration.accept_data_loss:
+                    # The staging claim and PV object are pointers to the new volume, which stays.
+                    out |= {
+                        f"{claim.namespace}/{migration.staging_claim(claim)}",
+                        migration.staging_volume(claim),
+                    }
             if phase is Phase.CLEANUP:
                 out.add(claim.source.volume)
     return out

@@ -6,6 +6,7 @@ cutover without a recorded verify or a cleanup before cutover fail with one line
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Literal
@@ -243,6 +244,18 @@ class Migration(Model):
 
     def namespace_of(self, owner: Owner) -> str:
         return next(c.namespace for c in self.pvcs if c.owner == owner)
+
+    # Names of the objects a claim's move creates; components/storage/names.py and the data-loss rule's
+    # acknowledgements both read them here, so they cannot drift apart.
+    def volume_name(self, claim: MigratedClaim) -> str:
+        """The new PV's name, equal to its Longhorn volume's (Longhorn's static-provisioning convention)."""
+        return f"{self.name}-{hashlib.sha1(claim.key.encode()).hexdigest()[:10]}"
+
+    def staging_claim(self, claim: MigratedClaim) -> str:
+        return f"{claim.name}-migrated"
+
+    def staging_volume(self, claim: MigratedClaim) -> str:
+        return f"{self.volume_name(claim)}-staging"
 
     def claim(self, name: str) -> MigratedClaim:
         return next(c for c in self.pvcs if c.name == name)

@@ -16,11 +16,11 @@ def _h(text: str) -> str:
 
 def target_volume_name(m: Migration, c: MigratedClaim) -> str:
     """The new PV's name, equal to its Longhorn volume's name (Longhorn's static-provisioning convention)."""
-    return f"{m.name}-{_h(c.key)}"
+    return m.volume_name(c)
 
 
 def staging_claim_name(c: MigratedClaim) -> str:
-    return f"{c.name}-migrated"
+    return f"{c.name}-migrated"  # = Migration.staging_claim (the data-loss rule acknowledges it by that)
 
 
 def staging_pv_name(m: Migration, c: MigratedClaim) -> str:
@@ -29,7 +29,7 @@ def staging_pv_name(m: Migration, c: MigratedClaim) -> str:
     Re-pointing one bound PV at cutover does not work: a merge patch keeps the staging claim's
     claimRef.uid, and the PV controller then refuses the new claim. The final PV is a fresh object.
     """
-    return f"{target_volume_name(m, c)}-staging"
+    return m.staging_volume(c)
 
 
 def job_name(m: Migration, c: MigratedClaim, action: str) -> str:

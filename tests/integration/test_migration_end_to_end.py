@@ -63,7 +63,10 @@ def ok(result, what: str) -> None:
     """Fail with the engine's diagnostics first (the summary that follows them is long)."""
     if result.returncode != 0:
         text = result.stdout + result.stderr
-        diagnostics = [ln for ln in text.splitlines() if "error" in ln.lower() or ln.startswith("    * ")]
+        marks = ("error", "blocked", "!! ", "refus")
+        diagnostics = [
+            ln for ln in text.splitlines() if any(k in ln.lower() for k in marks) or ln.startswith("    * ")
+        ]
         pytest.fail(f"{what}: exit {result.returncode}\n" + "\n".join(diagnostics)[-8000:], pytrace=False)
 
 

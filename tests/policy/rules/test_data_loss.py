@@ -88,6 +88,7 @@ def test_cutover_acknowledges_claim_and_owner_cleanup_the_old_pv(real_raw: dict)
     (m,) = _migrations(real_raw, "cutover")
     (c,) = m.pvcs
     claim_and_owner = {f"{c.namespace}/{c.name}", f"{c.namespace}/{c.owner.name}"}
+    claim_and_owner |= {"media/bazarr-config-pvc-migrated", f"bazarr-pilot-{m.volume_name(c)[-10:]}-staging"}
     assert acknowledged([m]) == claim_and_owner
     assert acknowledged(_migrations(real_raw, "cleanup")) == claim_and_owner | {c.source.volume}
 
