@@ -3,8 +3,9 @@
 Flux keeps reconciling a HelmRelease unless it is suspended, and a chart may not be able to express
 "0 replicas" at all (loki 5.42.0 renders at least 1). So the migration does not touch the release values:
 it suspends the release (`spec.suspend`), then sets the workload's replicas with a patch. Each patch is
-its own object under its own field manager (`k3s-home-<migration>-<purpose>`): two patches of one object
-under one manager would take each other's fields away, since an apply names every field its manager owns.
+its own object under its own field manager (`k3s-home-<migration>-<purpose>`, or the provider's generated
+one for the second patch of a StatefulSet): two patches of one object under one manager would take each
+other's fields away, since an apply names every field its manager owns.
 `pulumi.com/patchForce` takes the fields over from their previous manager (helm-controller, the seed).
 
 Deleting a patch resource relinquishes its fields; a field no other manager holds is then reset, so the
@@ -58,10 +59,13 @@ def suspend_patch(m: Migration, release: str, suspend: bool) -> dict:
 def retention_patch(m: Migration, owner: Owner, namespace: str) -> dict:
     """A StatefulSet's claim retention set to Retain/Retain before its first scale-down: loki 5.42.0
     renders `whenScaled: Delete`, which deletes `storage-loki-0` the moment the StatefulSet scales to 0."""
+    # The scale patch names the object's `pulumi.com/patchFieldManager` annotation; a second value on
+    # the same object would flip it at every apply. So this one keeps the manager the provider generates
+    # for the resource (`pulumi-kubernetes-<id>`, recorded in state): still the stack's own, and its own.
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _meta(m, "retain", owner.name, namespace),
+        "metadata": {"name": owner.name, "namespace": namespace, "annotations": dict(FORCE)},
         "spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}},
     }
 

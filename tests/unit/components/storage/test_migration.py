@@ -213,6 +213,9 @@ def test_monitoring_copy_neutralises_claim_retention_before_scaling(record, real
             "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}
         }
         assert f"retain-{owner}" in objs[f"scale-{owner}"].after  # before the first scale-down
+        # One patchFieldManager annotation per object: the second patch keeps the provider's manager.
+        assert "pulumi.com/patchFieldManager" not in retain.obj["metadata"]["annotations"]
+        assert retain.obj["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
     assert "retain-kube-prometheus-stack-grafana" not in objs  # a Deployment
     # prometheus-operator would scale its StatefulSets back: its resources are held at 0 as well.
     cr = objs["scale-cr-prometheus-kube-prometheus-stack-prometheus"].obj
