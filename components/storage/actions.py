@@ -28,15 +28,14 @@ def _hold_actions(m: Migration, phase: Phase) -> list[str]:
                 f"suspend HelmRelease {ref} (patch spec.suspend: true, manager {field_manager(m, 'suspend')})"
             )
         for owner in m.owners:
-            if owner.kind == "StatefulSet":
-                out.append(
-                    f"StatefulSet {m.namespace_of(owner)}/{owner.name}: persistentVolumeClaimRetentionPolicy "
-                    "Retain/Retain (patch, before the scale-down)"
-                )
-        for owner in m.owners:
             cr = f" and {owner.operator.kind} {owner.operator.name}" if owner.operator else ""
+            retain = (
+                " with persistentVolumeClaimRetentionPolicy Retain/Retain in the same apply"
+                if owner.kind == "StatefulSet"
+                else ""
+            )
             out.append(
-                f"scale {owner.kind} {m.namespace_of(owner)}/{owner.name}{cr} to 0 "
+                f"scale {owner.kind} {m.namespace_of(owner)}/{owner.name}{cr} to 0{retain} "
                 f"(patch spec.replicas, manager {field_manager(m, 'scale')})"
             )
     elif phase in (Phase.VERIFY, Phase.DETACH):

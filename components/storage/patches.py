@@ -3,9 +3,9 @@
 Flux keeps reconciling a HelmRelease unless it is suspended, and a chart may not be able to express
 "0 replicas" at all (loki 5.42.0 renders at least 1). So the migration does not touch the release values:
 it suspends the release (`spec.suspend`), then sets the workload's replicas with a patch. Each patch is
-its own object under its own field manager (`k3s-home-<migration>-<purpose>`, or the provider's generated
-one for the second patch of a StatefulSet): two patches of one object under one manager would take each
-other's fields away, since an apply names every field its manager owns.
+its own object under its own field manager (`k3s-home-<migration>-<purpose>`), one patch per object: two
+patches of one object under one manager would take each other's fields away (an apply names every field
+its manager owns), and under two managers they would flip the manager annotation at every apply.
 `pulumi.com/patchForce` takes the fields over from their previous manager (helm-controller, the seed).
 
 Deleting a patch resource relinquishes its fields; a field no other manager holds is then reset, so the
@@ -56,27 +56,23 @@ def suspend_patch(m: Migration, release: str, suspend: bool) -> dict:
     }
 
 
-def retention_patch(m: Migration, owner: Owner, namespace: str) -> dict:
-    """A StatefulSet's claim retention set to Retain/Retain before its first scale-down: loki 5.42.0
-    renders `whenScaled: Delete`, which deletes `storage-loki-0` the moment the StatefulSet scales to 0."""
-    # The scale patch names the object's `pulumi.com/patchFieldManager` annotation; a second value on
-    # the same object would flip it at every apply. So this one keeps the manager the provider generates
-    # for the resource (`pulumi-kubernetes-<id>`, recorded in state): still the stack's own, and its own.
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": owner.name, "namespace": namespace, "annotations": dict(FORCE)},
-        "spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}},
-    }
+RETAIN_CLAIMS = {"whenDeleted": "Retain", "whenScaled": "Retain"}
 
 
 def scale_patch(m: Migration, owner: Owner, namespace: str, replicas: int) -> dict:
-    """The owner's `spec.replicas`, held under the stack's field manager."""
+    """The owner's `spec.replicas`, held under the stack's field manager. For a StatefulSet the same apply
+    sets its claim retention to Retain/Retain: loki 5.42.0 renders `whenScaled: Delete`, which deletes
+    `storage-loki-0` on scale-down. In one write the controller never sees 0 replicas with Delete. (Not a
+    patch of its own: the manager's name travels in an annotation of the object, and two names on one
+    object flip at every apply.)"""
+    spec: dict = {"replicas": replicas}
+    if owner.kind == "StatefulSet":
+        spec["persistentVolumeClaimRetentionPolicy"] = dict(RETAIN_CLAIMS)
     return {
         "apiVersion": "apps/v1",
         "kind": owner.kind,
         "metadata": _meta(m, "scale", owner.name, namespace),
-        "spec": {"replicas": replicas},
+        "spec": spec,
     }
 
 

@@ -2,9 +2,9 @@
 
     plan     adopt the source PVs and PVCs unchanged (import); nothing else. The summary says what copy does.
     copy     source PVs -> Retain first; the owning HelmRelease suspended (a patch of `spec.suspend`);
-             StatefulSet claim retention -> Retain/Retain; the owners' replicas -> 0 (server-side-apply
-             patches, components/storage/patches.py); a Longhorn volume, its PV and a staging claim
-             `<pvc>-migrated`; a copy Job (copy_verify.py copy), awaited to completion.
+             the owners' replicas -> 0, a StatefulSet's claim retention -> Retain/Retain in the same apply
+             (server-side-apply patches, components/storage/patches.py); a Longhorn volume, its PV and a
+             staging claim `<pvc>-migrated`; a copy Job (copy_verify.py copy), awaited to completion.
     verify   a verify Job (copy_verify.py verify), awaited, prints the digest; the copy Job stays (its log).
     detach   (needs the recorded digest) both Jobs and their pods deleted (foreground), in an `up` of their
              own: a completed pod that names a claim keeps it Terminating if the claim is replaced.
@@ -30,7 +30,6 @@ from components.storage.names import staging_claim_name
 from components.storage.patches import (
     operator_scale_patch,
     reclaim_patch,
-    retention_patch,
     scale_patch,
     suspend_patch,
 )
@@ -73,13 +72,7 @@ def _hold(m: Migration, phase: Phase, after_claims: tuple[str, ...]) -> list[Pla
     restored = phase.at_least(Phase.CUTOVER)
     for owner in m.owners:
         ns = m.namespace_of(owner)
-        suspend = (f"suspend-{owner.release.replace('/', '-')}",)
-        held = suspend
-        if owner.kind == "StatefulSet":
-            out.append(
-                Planned(f"retain-{owner.name}", retention_patch(m, owner, ns), patch=True, after=suspend)
-            )
-            held = (*suspend, f"retain-{owner.name}")
+        held = (f"suspend-{owner.release.replace('/', '-')}",)
         replicas = owner.replicas if restored else 0
         deps = (*held, *after_claims) if restored else held
         out.append(

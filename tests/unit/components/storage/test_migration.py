@@ -208,15 +208,14 @@ def test_monitoring_copy_neutralises_claim_retention_before_scaling(record, real
     m = config.storage.migrations[0]
     objs = {p.key: p for p in phase_objects(config.storage, m)}
     for owner in ("loki", "prometheus-kube-prometheus-stack-prometheus"):
-        retain = objs[f"retain-{owner}"]
-        assert retain.patch and retain.obj["spec"] == {
-            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        # Retain in the very apply that scales: the controller never sees 0 replicas with Delete.
+        scale = objs[f"scale-{owner}"]
+        assert scale.patch and scale.obj["spec"] == {
+            "replicas": 0,
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
         }
-        assert f"retain-{owner}" in objs[f"scale-{owner}"].after  # before the first scale-down
-        # One patchFieldManager annotation per object: the second patch keeps the provider's manager.
-        assert "pulumi.com/patchFieldManager" not in retain.obj["metadata"]["annotations"]
-        assert retain.obj["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
-    assert "retain-kube-prometheus-stack-grafana" not in objs  # a Deployment
+    assert objs["scale-kube-prometheus-stack-grafana"].obj["spec"] == {"replicas": 0}  # a Deployment
+    assert not [k for k in objs if k.startswith("retain-") and not k.startswith("retain-pv-")]
     # prometheus-operator would scale its StatefulSets back: its resources are held at 0 as well.
     cr = objs["scale-cr-prometheus-kube-prometheus-stack-prometheus"].obj
     assert (cr["kind"], cr["metadata"]["name"], cr["spec"]) == (
@@ -230,7 +229,7 @@ def test_monitoring_copy_neutralises_claim_retention_before_scaling(record, real
     assert suspended == {"kube-prometheus-stack", "loki"}
     mocks, _, _ = build(record, config, name="monitoring")
     assert len(mocks.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusPatch")) == 1
-    assert len(mocks.of_type("kubernetes:apps/v1:StatefulSetPatch")) == 2 * 3  # retain + scale, 3 sets
+    assert len(mocks.of_type("kubernetes:apps/v1:StatefulSetPatch")) == 3  # one patch per StatefulSet
 
 
 def test_copy_job_runs_the_tested_script_beside_no_owner_pod(record, seen, real_raw) -> None:
