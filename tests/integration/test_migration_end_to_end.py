@@ -16,8 +16,10 @@ Terminating, and every owner is at the replicas the phase intends, with that man
 
 Faults on the way: the monitoring copy Jobs fail (their node cordoned, then their deadline cut to 1 s);
 one verify mismatches (its stand-in target altered), so no digest can be recorded and the config refuses
-detach and cutover; one claim is under acceptDataLoss. Longhorn is absent: the test installs its Volume
-kind (schema-less) and, at cutover, plays its CSI provisioner for the one EMPTY claim.
+detach and cutover; at cutover a pod still holds bazarr's claim, so the bounded check stops the `up`
+naming it and the re-run finishes what is left; one claim is under acceptDataLoss. Longhorn is absent:
+the test installs its Volume kind (schema-less) and, at cutover, plays its CSI provisioner for the one
+EMPTY claim.
 """
 
 from __future__ import annotations
@@ -360,6 +362,47 @@ def refused_without_digest(
     assert job_completed(kube, m, bad, "verify")  # its Job (and log) still there to look at
 
 
+HOLDER = "holds-bazarr-config"
+
+
+def cutover_waits_for_a_pod_that_holds_a_claim(
+    kube: Client, stack, path: Path, before: dict[str, str]
+) -> None:
+    """Fault: a pod (here one started by hand) still mounts bazarr's claim at cutover. The ClaimFree check
+    waits its bound, then stops the `up` naming the pod; that claim is not touched. The claims that were
+    free are cut over in the same `up`; the re-run after the pod is gone does the rest."""
+    volume = {"name": "config", "persistentVolumeClaim": {"claimName": "bazarr-config-pvc"}}
+    pod = {"name": "shell", "image": "docker.io/library/python:3.12.11-alpine3.22"}
+    kube.create(
+        codecs.from_dict(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": HOLDER, "namespace": "media"},
+                "spec": {"containers": [pod], "volumes": [volume]},
+            }
+        )
+    )
+    until(
+        "the holder pod to run",
+        lambda: kube.get(Pod, HOLDER, namespace="media").status.phase == "Running",
+    )
+    preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+    ok(preview, "preview of cutover (claim held)")
+    up = stack("up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
+    assert up.returncode != 0, _out(up)
+    assert (
+        f"claim media/bazarr-config-pvc is still used by pod {HOLDER} (Running) after 120 s"
+        in up.stdout + up.stderr
+    ), _out(up)
+    claim = kube.get(PersistentVolumeClaim, "bazarr-config-pvc", namespace="media")
+    assert claim.metadata.uid == before["media/bazarr-config-pvc"] and not claim.metadata.deletionTimestamp
+    assert claim.spec.volumeName == "bazarr-config-pv" and claim.status.phase == "Bound"
+    kube.delete(Pod, HOLDER, namespace="media", grace_period=0)
+    until("the holder pod to go", lambda: not _exists(kube, Pod, HOLDER, "media"), 60)
+
+
+@pytest.mark.timeout(1800)  # fifteen previews and ups of the whole stack, and one bounded 120 s wait
 def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
     env, kube, recorded, base = own_cluster
     run_dir = base / "run"
@@ -377,7 +420,8 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
             copy_fails_first(kube, stack, path, config, before)
         if phase == "cutover":
             with csi_provisioner(env["K3S_HOME_CLUSTER_KUBECONFIG"], "longhorn-replicated") as provisioned:
-                phase_up(stack, path, phase)
+                cutover_waits_for_a_pod_that_holds_a_claim(kube, stack, path, before)
+                phase_up(stack, path, phase)  # what the stopped cutover left converges
         else:
             phase_up(stack, path, phase)
         check_invariants(kube, config, phase)
