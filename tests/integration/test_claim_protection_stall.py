@@ -21,6 +21,7 @@ from lightkube.resources.core_v1 import Namespace, PersistentVolume, PersistentV
 from lightkube.types import CascadeType
 
 from components.storage.claim_users import ClaimInUse, wait_until_free
+from tests.integration.lookup import get_or_none
 from tests.integration.waiting import until
 
 NS = "k3s-home-stall-it"
@@ -90,15 +91,6 @@ def _job() -> dict:
     }
 
 
-def _get(kube: Client, res, name: str, namespace: str | None = None):
-    try:
-        return kube.get(res, name, namespace=namespace) if namespace else kube.get(res, name)
-    except ApiError as err:
-        if err.status.code == 404:
-            return None
-        raise
-
-
 def _pods(kube: Client) -> list[dict]:
     return [p.to_dict() for p in kube.list(Pod, namespace=NS)]
 
@@ -108,7 +100,7 @@ def _completed_job_on_a_bound_claim(kube: Client) -> str:
     kube.create(codecs.from_dict(_claim()))
     until(
         "the claim to bind",
-        lambda: (c := _get(kube, PersistentVolumeClaim, CLAIM, NS)) and c.status.phase == "Bound",
+        lambda: (c := get_or_none(kube, PersistentVolumeClaim, CLAIM, NS)) and c.status.phase == "Bound",
     )
     kube.create(codecs.from_dict(_job()))
     until(
@@ -127,8 +119,8 @@ def namespace(kube: Client):
     with contextlib.suppress(ApiError):
         kube.delete(Job, JOB, namespace=NS, cascade=CascadeType.FOREGROUND)
     kube.delete(Namespace, NS)
-    until("the test namespace to go", lambda: _get(kube, Namespace, NS) is None, 120)
-    if _get(kube, PersistentVolume, PV) is not None:
+    until("the test namespace to go", lambda: get_or_none(kube, Namespace, NS) is None, 120)
+    if get_or_none(kube, PersistentVolume, PV) is not None:
         kube.delete(PersistentVolume, PV)
 
 
@@ -150,7 +142,7 @@ def test_old_order_a_completed_job_pod_keeps_the_claim_terminating(kube: Client,
     kube.delete(Job, JOB, namespace=NS, cascade=CascadeType.FOREGROUND)
     until(
         "the stalled claim to go once the pod is gone",
-        lambda: _get(kube, PersistentVolumeClaim, CLAIM, NS) is None,
+        lambda: get_or_none(kube, PersistentVolumeClaim, CLAIM, NS) is None,
     )
 
 
@@ -158,10 +150,10 @@ def test_new_order_jobs_go_first_then_the_claim_is_replaced_at_once(kube: Client
     _completed_job_on_a_bound_claim(kube)
     # Phase detach: the Job deleted with foreground propagation, as the provider does; its pod goes first.
     kube.delete(Job, JOB, namespace=NS, cascade=CascadeType.FOREGROUND)
-    until("the Job and its pod to go", lambda: _get(kube, Job, JOB, NS) is None and not _pods(kube))
+    until("the Job and its pod to go", lambda: get_or_none(kube, Job, JOB, NS) is None and not _pods(kube))
     # Phase cutover: the bounded check passes at once, the claim is deleted and recreated.
     wait_until_free(lambda: _pods(kube), NS, CLAIM, timeout=5)
     kube.delete(PersistentVolumeClaim, CLAIM, namespace=NS)
-    until("the claim to be deleted", lambda: _get(kube, PersistentVolumeClaim, CLAIM, NS) is None)
+    until("the claim to be deleted", lambda: get_or_none(kube, PersistentVolumeClaim, CLAIM, NS) is None)
     kube.create(codecs.from_dict(_claim()))
     assert kube.get(PersistentVolumeClaim, CLAIM, namespace=NS).metadata.deletionTimestamp is None

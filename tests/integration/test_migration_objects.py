@@ -33,6 +33,7 @@ from components.storage.names import (
 from components.storage.objects import storage_class
 from components.storage.phases import phase_objects
 from rules.data_loss import Phase
+from tests.integration.lookup import get_or_none
 from tests.integration.waiting import until
 
 pytestmark = pytest.mark.integration
@@ -84,26 +85,17 @@ def apply_patches(kube: Client, config: StackConfig, m: Migration, kinds: tuple[
             kube.apply(codecs.from_dict(p.obj), field_manager=manager, force=True)
 
 
-def _get(kube: Client, res: type, name: str, namespace: str | None = None) -> Any | None:
-    try:
-        return kube.get(res, name, namespace=namespace) if namespace else kube.get(res, name)
-    except ApiError as err:
-        if err.status.code == 404:
-            return None
-        raise
-
-
 def _gone(kube: Client, res: type, name: str, namespace: str | None = None) -> None:
     try:
         kube.delete(res, name, namespace=namespace) if namespace else kube.delete(res, name)
     except ApiError as err:
         if err.status.code != 404:
             raise
-    until(f"{res.__name__} {name} to be deleted", lambda: _get(kube, res, name, namespace) is None)
+    until(f"{res.__name__} {name} to be deleted", lambda: get_or_none(kube, res, name, namespace) is None)
 
 
 def _bound(kube: Client, name: str) -> Any:
-    pvc = _get(kube, PersistentVolumeClaim, name, NS)
+    pvc = get_or_none(kube, PersistentVolumeClaim, name, NS)
     return pvc if pvc is not None and pvc.status and pvc.status.phase == "Bound" else None
 
 
@@ -131,7 +123,7 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
     kube.apply(Namespace(metadata=ObjectMeta(name=NS)), field_manager=MANAGER)
     _cleanup(kube, config, m)
     sc = storage_class(config.storage)
-    created_sc = _get(kube, StorageClass, sc["metadata"]["name"]) is None
+    created_sc = get_or_none(kube, StorageClass, sc["metadata"]["name"]) is None
     if created_sc:
         kube.create(codecs.from_dict(sc))
     try:
@@ -152,7 +144,7 @@ def migrated(kube: Client, real_raw_module: dict) -> Any:
         seen["copy-source"] = kube.get(PersistentVolume, SRC_PV)
         seen["copy-job"] = kube.get(Job, job_name(m, c, "copy"), namespace=NS)
         kube.delete(Job, job_name(m, c, "copy"), namespace=NS, cascade=CascadeType.FOREGROUND, grace_period=0)
-        until("the copy Job to go", lambda: _get(kube, Job, job_name(m, c, "copy"), NS) is None)
+        until("the copy Job to go", lambda: get_or_none(kube, Job, job_name(m, c, "copy"), NS) is None)
 
         # cutover, in the engine's order: creates/updates (the claim with deleteBeforeReplace), then deletes.
         # (The Jobs went in detach; the source PV is unchanged, its Retain patch holds.)
