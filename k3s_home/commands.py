@@ -19,7 +19,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from components.docs.generated import redrawn_pictures
-from k3s_home import engine, target
+from k3s_home import engine, identity, target
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
 from k3s_home.log import Refusal, log, stderr
@@ -47,6 +47,7 @@ def _start(run: Run) -> tuple[auto.Stack, Path, str, Any]:
     stack, config_file = engine.open_stack(run)
     engine.check_generator(stack.workspace, config)
     engine.check_lock()
+    identity.check(run, kubeconfig)  # a state written for another cluster is no basis for a preview
     return stack, config_file, kubeconfig, config
 
 
@@ -106,8 +107,9 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
 def up(run: Run, yes: bool) -> int:
     if not run.plan.is_file():
         raise Refusal("no reviewed plan: run 'make preview' first")
-    stack, config_file, _, _ = _start(run)
+    stack, config_file, kubeconfig, _ = _start(run)
     _confirm("apply the reviewed plan", yes)
+    identity.record(run, kubeconfig)
     stream = EventStream("up", run.dir / "up-events.jsonl")
     try:
         stack.up(
@@ -174,6 +176,7 @@ def destroy(run: Run, acks: list[str], yes: bool) -> int:
     # The gate passed: every protected resource left is acknowledged or retained, so unprotect and go.
     for res in data.get("resources") or []:
         res["protect"] = False
+    identity.record(run, kubeconfig)
     engine.import_deployment(stack, data, run)
     try:
         stack.destroy(config_file=str(config_file), on_output=_out, on_error=stderr)

@@ -5,7 +5,8 @@
   into the state with its id, so the refresh reads it and the next preview plans no duplicate;
 - every other pending operation is cleared: a create that never reached the cluster is planned again,
   and a pending update or delete is read back by the refresh;
-- refresh: the state then says what the cluster holds.
+- refresh: the state then says what the cluster holds, and it is tied to this cluster (k3s_home/identity.py):
+  also the way to take a state over to a wiped and rebuilt embedded cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from k3s_home import engine, locks, target
+from k3s_home import engine, identity, locks, target
 from k3s_home.backend import Run
 from k3s_home.log import Refusal, log, stderr
 from review.gate import PendingOperation
@@ -69,6 +70,8 @@ def recover(run: Run) -> int:
         lock.path.unlink(missing_ok=True)
         log(f"cleared the stale lock of {lock}")
     data = engine.deployment(stack)
+    # The refresh below re-reads the state from this target: from now on the state is this cluster's.
+    identity.record(run, kubeconfig)
     lookup = ClusterLookup(kubeconfig)
     try:
         imported, cleared = settle(data, lookup)

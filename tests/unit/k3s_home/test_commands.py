@@ -23,7 +23,10 @@ def test_up_refreshes_and_applies_exactly_the_saved_plan(tmp_path, monkeypatch, 
     run.plan.write_text("{}")
     stack = FakeStack()
     monkeypatch.setattr(commands, "_start", lambda run: (stack, tmp_path / "stack.yaml", "kc", real_config))
+    tied: list[str] = []
+    monkeypatch.setattr(commands.identity, "record", lambda run, kubeconfig: tied.append(kubeconfig))
     assert commands.up(run, yes=True) == 0
+    assert tied == ["kc"]  # the state is tied to the target before the engine writes it
     [call] = stack.calls
     assert call["refresh"] is True and call["plan"] == str(run.plan)
     assert call["policy_packs"] == [str(commands.engine.POLICY_PACK)]
