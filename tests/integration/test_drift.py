@@ -1,5 +1,6 @@
-"""Previews tell the truth about the target (issue 17): an out-of-band delete, a `kubectl edit` and a wiped
-embedded cluster each show as drift, named per object, before anything is applied.
+"""Previews tell the truth about the target (issue 17): an out-of-band delete and a `kubectl edit` each show
+as drift, named per object, before anything is applied; a wiped embedded cluster is refused as not the
+cluster the state was written for, until `make recover` re-reads the state from it.
 
 Only objects the stack creates are touched: an adopted object (k3s-home:cluster.adopt) belongs to Flux
 until the handover. The wipe runs on a control plane of its own (the aux ports), since it re-seeds the
@@ -118,18 +119,29 @@ def test_a_wiped_embedded_cluster_previews_every_create_again(stack, cluster_env
 
         cluster_sh("down")  # `make cluster-down`: the etcd data goes, the state in the run dir stays
 
+        # The state was written for the cluster that is gone: a preview against the new one refuses.
         wiped = stack("preview", env=env)  # starts the control plane again, empty but for the seed
-        lines = _drift(wiped.stdout)
-        assert sorted(f"~~ deleted  {_where(o)}" for o in objects.values()) == sorted(
-            line for line in lines if line.startswith("~~ deleted")
-        ), _out(wiped)
+        assert wiped.returncode == 1 and wiped.stdout == "", _out(wiped)
+        refusal = wiped.stderr.strip().splitlines()[-1]
+        assert "(another or a wiped and rebuilt cluster)" in refusal, _out(wiped)
+        assert refusal.endswith("or run `make recover` to re-read the state from this one"), _out(wiped)
+        assert "Traceback" not in wiped.stderr
+
+        # `make recover` re-reads the state from this cluster and ties it to it...
+        recover = stack("recover", env=env)
+        assert recover.returncode == 0, _out(recover)
+        assert "the state is now tied to the cluster whose kube-system uid is" in recover.stderr, _out(
+            recover
+        )
+        # ...and the preview shows every create again, never "unchanged" against a wiped cluster.
+        stack("preview", env=env)  # the re-seeded live volumes have new uids: the migration may refuse
         ops = _ops(run_dir)
-        assert all("create" in ops[u] for u in objects), _out(wiped)
+        assert all("create" in ops[u] for u in objects), ops
         changes = next(
             json.loads(line)["summaryEvent"]["resourceChanges"]
             for line in (run_dir / "preview-events.jsonl").read_text().splitlines()
             if "summaryEvent" in line
         )
-        assert changes.get("create", 0) >= len(objects), changes  # never "unchanged" against a wiped cluster
+        assert changes.get("create", 0) >= len(objects), changes
     finally:
         cluster_sh("down")
