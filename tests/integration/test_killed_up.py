@@ -2,9 +2,10 @@
 converges with no duplicate and no orphan (issue 17, Deliver 3).
 
 The stack talks to the embedded kube-apiserver through tests/integration/holding_proxy.py, which holds
-the first request of the chosen step. The test waits for that request, kills the driver's whole process
-group (driver, pulumi CLI, language host, providers), then lets the held request through, so the object
-reaches the cluster after the engine that asked for it is gone. The kill lands inside the step every time:
+the first request of the chosen step. The test waits for that request, SIGKILLs the driver's whole
+session (driver, pulumi CLI, language host, providers, policy pack: the CLI gives each plugin a process
+group of its own), then lets the held request through, so the object reaches the cluster after the engine
+that asked for it is gone. The kill lands inside the step every time:
 no sleep, no race. The points:
 - create: the create of a ConfigMap the stack owns (a server-side apply PATCH);
 - import: the provider's read of an object the stack adopts from Flux (k3s-home:cluster.adopt);
@@ -15,12 +16,14 @@ Each time the state must hold the step as a pending operation, and the lock of a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +86,27 @@ def _pick(point: str, steps: dict[str, dict]) -> tuple[str, dict, Hold, str]:
     return urn, obj, Hold(method="GET", path=rf"^/api[s]?/.*{_object_path(obj)}(\?|$)"), "importing"
 
 
+def _session(sid: int) -> list[int]:
+    """Every live process of a session (/proc/<pid>/stat field 6). The CLI starts each plugin in a process
+    group of its own, but all stay in the session the driver leads."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL the whole session (driver, CLI, language host, providers, policy pack) at once."""
+    for pid in _session(sid):
+        with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+            os.kill(pid, signal.SIGKILL)
+
+
 def _lists(kube, objects: list[dict]) -> set[tuple[str, str, str]]:
     """(kind, namespace, name) of every object in the cluster of the kinds and namespaces given."""
     found = set()
@@ -133,15 +157,20 @@ def test_a_killed_up_converges(point, cluster_env, embedded_kubeconfig, recorded
                 env=env,
                 stdout=stdout,
                 stderr=stderr,
-                start_new_session=True,  # its own process group: the kill takes the engine and plugins
+                start_new_session=True,  # its own session: the kill takes the engine and every plugin
             )
             for _ in range(REACH_SECONDS):
                 if hold.reached.wait(1):
                     break
                 assert up.poll() is None, f"up ended before the {point} step:\n{err.read_text()[-3000:]}"
             assert hold.reached.is_set(), f"the {point} step was never reached: {hold}"
-            os.killpg(up.pid, signal.SIGKILL)
+            _kill_session(up.pid)
             assert up.wait(30) == -signal.SIGKILL
+        for _ in range(150):  # bounded wait for the kernel to finish the kills (zombies do not count)
+            if not _session(up.pid):
+                break
+            time.sleep(0.2)
+        assert not _session(up.pid), f"processes of the killed up survived: {_session(up.pid)}"
         hold.release.set()  # the held request goes on to the cluster now, its engine gone
         assert hold.done.wait(60), f"the held request {hold.request} was not settled"
         proxy.disarm()
