@@ -32,6 +32,22 @@ def _out(text: str) -> None:
     print(text, end="" if text.endswith("\n") else "\n", flush=True)
 
 
+def _reviewed(run: Run, config_file: Path, stream: EventStream) -> dict[str, Any]:
+    """What preview and up share, so that up applies exactly what was reviewed: refreshed against the
+    target (out-of-band deletes and edits show up as drift; an up that did not refresh would plan no
+    step for them, "expected resource operations ... but none were seen"), the policy pack, the config
+    file, the saved plan, and the output and events."""
+    return {
+        "refresh": True,
+        "policy_packs": [str(engine.POLICY_PACK)],
+        "config_file": str(config_file),
+        "plan": str(run.plan),
+        "on_output": _out,
+        "on_error": stderr,
+        "on_event": stream,
+    }
+
+
 def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
@@ -78,14 +94,8 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
         code, events = _collect(
             lambda: stack.preview(
                 diff=True,
-                refresh=True,  # against the target: out-of-band deletes and edits show up as drift
-                policy_packs=[str(engine.POLICY_PACK)],
-                config_file=str(config_file),
-                plan=str(run.plan),
-                on_output=_out,
-                on_error=stderr,
-                on_event=stream,
                 expect_no_changes="--expect-no-changes" in extra or None,
+                **_reviewed(run, config_file, stream),
             ),
             stream,
         )
@@ -113,15 +123,7 @@ def up(run: Run, yes: bool) -> int:
     stream = EventStream("up", run.dir / "up-events.jsonl")
     try:
         stack.up(
-            # As the preview did: the saved plan holds the steps that put drift back, and an up that did not
-            # refresh would plan none for them ("expected resource operations ... but none were seen").
-            refresh=True,
-            policy_packs=[str(engine.POLICY_PACK)],
-            config_file=str(config_file),
-            plan=str(run.plan),
-            on_output=_out,
-            on_error=stderr,
-            on_event=stream,
+            **_reviewed(run, config_file, stream),
         )
     except auto.errors.CommandError:
         return 1
