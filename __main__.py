@@ -2,14 +2,14 @@
 
 import pulumi
 
-from components.config import ConfigError, from_pulumi
+from components.config import ConfigError, clock, from_pulumi
 from components.control_plane.component import HaControlPlane
 from components.gpu.component import GpuManagement
 from components.sso.component import AuthentikSso
 from components.storage.component import MonitoringStorage
 
 try:
-    config = from_pulumi()
+    config = from_pulumi(today=clock.today())
 except ConfigError as err:
     # RunError: one clean line, no traceback, nothing registered.
     raise pulumi.RunError(f"invalid stack config: {err}") from None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import load_stack_file
+from components.config import clock, load_stack_file
 from review.audit import audit, yaml_files
 
 from .harness import BenchError, Figure, median, paired, run_command
@@ -124,7 +124,7 @@ def run(tmp: Path, repeat: int) -> tuple[list[Figure], dict[str, str]]:
         repeat,
     )
     files = list(yaml_files(tree))
-    cfg = load_stack_file(STACK_FILE)
+    cfg = load_stack_file(STACK_FILE, today=clock.today())
     inner, parse = paired(lambda: audit(tree, cfg), lambda: parse_all(files), repeat * 2)
     mem_ours, mem_parse = peak_bytes(lambda: audit(tree, cfg)), peak_bytes(lambda: parse_all(files))
     result = audit(tree, cfg)

@@ -17,7 +17,6 @@ benchmark could not run.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 import tempfile
@@ -29,11 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import audit, migration, report, scale  # noqa: E402
 from benchmarks.harness import BenchError, Figure, machine  # noqa: E402
+from components.config import clock  # noqa: E402
 
 SECTIONS = ("audit", "preview", "scale", "copy")
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / ".work" / "bench-results.json"  # the last run's figures, for --report-only
-TODAY = datetime.date.today  # the benchmark's one clock read: the date the report says it was measured
+TODAY = clock.today  # the date the report says it was measured
 
 
 def main(argv: list[str] | None = None) -> int:

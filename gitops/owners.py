@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.config import ConfigError, clock
 from gitops import engine
 from gitops.layout import FOLDERS, Rendered, folder_of, owned_folders
 from gitops.render import Refusal, build, existing_objects, log
@@ -126,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         direct = direct_state()
         if args.to == "render":
-            done = build(repo, Path(args.stack_config).resolve())
+            done = build(repo, Path(args.stack_config).resolve(), clock.pin())
             flux, _ = repo_objects(repo, owned_folders())
             moves = to_render(done.objects, done.adopted, flux, direct)
         else:
             existing = existing_objects(repo)
             moves = to_direct({k: path for k, (path, _) in existing.items()}, direct)
-    except (Refusal, engine.EngineError) as err:
+    except (Refusal, engine.EngineError, ConfigError) as err:
         log(str(err))
         return getattr(err, "code", 1)
     print(f"Objects whose owner changes, moving to {args.to} mode ({len(moves)}):")

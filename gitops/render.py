@@ -23,11 +23,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import yaml
 
-from components.config import ConfigError, StackConfig, load_stack_file
+from components.config import ConfigError, StackConfig, clock, load_stack_file
 from gitops import engine, sops
 from gitops.layout import (
     MARKER,
@@ -207,11 +208,11 @@ class Build:
     unreadable: list[str]
 
 
-def build(repo: Path, stack_source: Path) -> Build:
+def build(repo: Path, stack_source: Path, today: date) -> Build:
     """Render, lay out, encrypt and review, without writing to the repo."""
     check_repo(repo)
     try:
-        config = load_stack_file(stack_source)
+        config = load_stack_file(stack_source, today=today)
     except ConfigError as err:
         raise Refusal(f"invalid stack config: {err}", 2) from None
     with private_dir() as private:
@@ -235,8 +236,8 @@ def build(repo: Path, stack_source: Path) -> Build:
     return Build(objects, adopted, data, result, unreadable)
 
 
-def render(repo: Path, stack_source: Path) -> int:
-    done = build(repo, stack_source)
+def render(repo: Path, stack_source: Path, today: date) -> int:
+    done = build(repo, stack_source, today)
     print(render_summary(done.summary))
     if done.adopted:
         print(
@@ -283,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         log("usage: make render FLUX_REPO=DIR")
         return 2
     try:
-        return render(Path(args.flux_repo).resolve(), Path(args.stack_config).resolve())
-    except (Refusal, sops.SopsError, engine.EngineError) as err:
+        today = clock.pin()  # read once; the program and the pack the render starts judge on it too
+        return render(Path(args.flux_repo).resolve(), Path(args.stack_config).resolve(), today)
+    except (Refusal, sops.SopsError, engine.EngineError, ConfigError) as err:
         log(str(err))
         return getattr(err, "code", 1)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
+from components.config import ConfigError, clock
 from k3s_home import commands, recover
 from k3s_home.backend import run_dir
 from k3s_home.log import Refusal, log
@@ -35,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _day() -> date:
+    """The day this run judges on, read once and pinned for the program and the pack it starts."""
+    try:
+        return clock.pin()
+    except ConfigError as err:
+        raise Refusal(str(err), code=2) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "audit":
@@ -46,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
             return commands.passthrough(run, argv)  # any other pulumi subcommand, as stack.sh did
         args = _parser().parse_args(argv)
+        today = _day()
         if args.command == "preview":
-            return commands.preview(run, args.ack, ["--expect-no-changes"] if args.expect_no_changes else [])
+            extra = ["--expect-no-changes"] if args.expect_no_changes else []
+            return commands.preview(run, today, args.ack, extra)
         if args.command == "up":
-            return commands.up(run, args.yes)
+            return commands.up(run, today, args.yes)
         if args.command == "destroy":
-            return commands.destroy(run, args.ack, args.yes)
+            return commands.destroy(run, today, args.ack, args.yes)
         if args.command == "record-migration-sources":
             return commands.record_migration_sources()
         if args.command == "recover":

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from k3s_home import engine, identity, target
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
 from k3s_home.log import Refusal, log, stderr
-from review.gate import SUMMARY_ENV, acknowledged_from_config, pending_operations, publish, summarize
+from review.gate import SUMMARY_ENV, pending_operations, publish, summarize
+from rules import data_loss
 
 PROVIDER_PREFIX = "pulumi:providers:"
 
@@ -57,8 +59,8 @@ def _confirm(question: str, yes: bool) -> None:
         raise Refusal("not confirmed")
 
 
-def _start(run: Run) -> tuple[auto.Stack, Path, str, Any]:
-    config = engine.validated_config()
+def _start(run: Run, today: date) -> tuple[auto.Stack, Path, str, Any]:
+    config = engine.validated_config(today)
     kubeconfig = target.choose()
     stack, config_file = engine.open_stack(run)
     engine.check_generator(stack.workspace, config)
@@ -82,11 +84,11 @@ def _collect(operation: Callable[[], Any], stream: EventStream) -> tuple[int, li
     return code, stream.complete(wait_seconds())
 
 
-def preview(run: Run, acks: list[str], extra: list[str]) -> int:
+def preview(run: Run, today: date, acks: list[str], extra: list[str]) -> int:
     # A refused or failed preview leaves no reviewed plan and no stale events behind.
     run.plan.unlink(missing_ok=True)
     run.preview_events.unlink(missing_ok=True)
-    stack, config_file, kubeconfig, config = _start(run)
+    stack, config_file, kubeconfig, config = _start(run, today)
     pending = pending_operations(engine.deployment(stack))
     stream = EventStream("preview", run.preview_events)
     passed = False
@@ -99,7 +101,7 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
             ),
             stream,
         )
-        acknowledged = set(acks) | acknowledged_from_config(engine.source_file())
+        acknowledged = set(acks) | data_loss.acknowledged(config.storage.migrations)
         summary = summarize(events, acknowledged, set(config.storage.data_releases))
         summary.pending = pending
         summary.pictures = redrawn_pictures(config)
@@ -114,10 +116,10 @@ def preview(run: Run, acks: list[str], extra: list[str]) -> int:
     return 0
 
 
-def up(run: Run, yes: bool) -> int:
+def up(run: Run, today: date, yes: bool) -> int:
     if not run.plan.is_file():
         raise Refusal("no reviewed plan: run 'make preview' first")
-    stack, config_file, kubeconfig, _ = _start(run)
+    stack, config_file, kubeconfig, _ = _start(run, today)
     _confirm("apply the reviewed plan", yes)
     identity.record(run, kubeconfig)
     stream = EventStream("up", run.dir / "up-events.jsonl")
@@ -149,8 +151,8 @@ def _deletes_from_state(data: dict[str, Any]) -> list[dict]:
     return events
 
 
-def destroy(run: Run, acks: list[str], yes: bool) -> int:
-    stack, config_file, kubeconfig, config = _start(run)
+def destroy(run: Run, today: date, acks: list[str], yes: bool) -> int:
+    stack, config_file, kubeconfig, config = _start(run, today)
     data = engine.deployment(stack)
     if pending_operations(data):
         raise Refusal(

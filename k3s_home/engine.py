@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,13 @@ from k3s_home.target import ROOT
 POLICY_PACK = ROOT / "policy" / "run-pack"
 
 
-def validated_config() -> StackConfig:
+def validated_config(today: date) -> StackConfig:
     """The stack file being previewed, validated before the engine runs (one line, nothing registered)."""
     path = source_file()
     if not path.is_file():
         raise Refusal(f"{path}: no such stack file (K3S_HOME_STACK_CONFIG)", code=2)
     try:
-        return load_stack_file(path)
+        return load_stack_file(path, today=today)
     except ConfigError as err:
         raise Refusal(f"invalid stack config: {err}", code=2) from None
 

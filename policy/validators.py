@@ -24,6 +24,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +158,14 @@ def _merge(base: dict, over: Mapping[str, Any]) -> dict:
     return merged
 
 
+@functools.cache
+def pack_day() -> date:
+    """The day the pack judges on, read once per analyzer process (the driver pins it: K3S_HOME_TODAY)."""
+    from components.config import clock
+
+    return clock.today()
+
+
 @functools.lru_cache(maxsize=8)
 def _load_config(path: str, overrides_json: str) -> StackConfig:
     # The pydantic model is imported on first use, not when the analyzer starts: the engine waits for the
@@ -166,7 +175,7 @@ def _load_config(path: str, overrides_json: str) -> StackConfig:
     doc = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader) or {}
     prefix = f"{NAMESPACE}:"
     raw = {k.removeprefix(prefix): v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
-    return load(_merge(raw, json.loads(overrides_json)))
+    return load(_merge(raw, json.loads(overrides_json)), today=pack_day())
 
 
 def warm_up() -> threading.Thread:

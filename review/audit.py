@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import ConfigError, StackConfig, load_stack_file
+from components.config import ConfigError, StackConfig, clock, load_stack_file
 from rules import Finding, Severity, object_name
 from rules.registry import OWNERSHIP_RULES, check_object, check_stack
 from rules.source import documents, kubernetes_objects, line_of
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config_path = _config_path(args.config)
     try:
-        cfg = load_stack_file(config_path)
+        cfg = load_stack_file(config_path, today=clock.today())
     except FileNotFoundError:
         print(f"k3s-home-audit: {config_path}: stack config not found (pass --config)", file=sys.stderr)
         return 2

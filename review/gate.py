@@ -27,11 +27,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from components.config import load_stack_file
+from components.config import clock, load_stack_file
 from review.ownership import ClusterLookup, Collision, ObjectRef, collisions, object_ref
 from rules.data_loss import DESTRUCTIVE, acknowledged, data_loss, is_data_bearing, values_hold_data
 from rules.registry import directive, rule_id_of
@@ -553,14 +554,14 @@ def read_event_log(path: Path) -> Iterator[dict]:
         yield event
 
 
-def acknowledged_from_config(path: Path) -> set[str]:
+def acknowledged_from_config(path: Path, *, today: date) -> set[str]:
     """What the stack config's migrations acknowledge (rules.data_loss.acknowledged)."""
-    return acknowledged(load_stack_file(path).storage.migrations)
+    return acknowledged(load_stack_file(path, today=today).storage.migrations)
 
 
-def data_objects_from_config(path: Path) -> set[str]:
+def data_objects_from_config(path: Path, *, today: date) -> set[str]:
     """`namespace/name` of the HelmReleases the stack config says own data."""
-    return set(load_stack_file(path).storage.data_releases)
+    return set(load_stack_file(path, today=today).storage.data_releases)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,8 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     config = Path(args.config) if args.config else Path("Pulumi.k3s-home.yaml")
     if args.config or config.is_file():
         try:
-            acknowledged |= acknowledged_from_config(config)
-            data_objects = data_objects_from_config(config)
+            day = clock.today()
+            acknowledged |= acknowledged_from_config(config, today=day)
+            data_objects = data_objects_from_config(config, today=day)
         except Exception as err:  # a bad config must stop the gate with one line, not a traceback
             print(f"k3s-home-review: {config}: {err}", file=sys.stderr)
             return 2

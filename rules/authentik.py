@@ -33,11 +33,6 @@ MFA_ENFORCING_ACTIONS = frozenset({"configure", "deny"})
 STABILITY_DAYS = 30  # the directive's number; config may only raise it
 
 
-def today() -> date:
-    """The day rules and the config model judge against (one place, so tests can pin it)."""
-    return date.today()
-
-
 # --- the 2FA prohibition as pure functions -------------------------------------------------------
 
 
@@ -47,7 +42,7 @@ def mfa_allowed_from(since: date | None, required_days: int = STABILITY_DAYS) ->
 
 
 def mfa_block_reason(
-    action: str | None, since: date | None, required_days: int = STABILITY_DAYS, on: date | None = None
+    action: str | None, since: date | None, required_days: int = STABILITY_DAYS, *, on: date
 ) -> str | None:
     """Why enforcing MFA with `not_configured_action: action` is prohibited on day `on`, else None."""
     if action not in MFA_ENFORCING_ACTIONS:
@@ -58,8 +53,7 @@ def mfa_block_reason(
             f"not_configured_action: {action} enforces MFA, but no stability start date is recorded; "
             "set authentik.stability.since (directive prohibition 1)"
         )
-    day = on or today()
-    if day < allowed:
+    if on < allowed:
         return (
             f"not_configured_action: {action} enforces MFA before {allowed.isoformat()} "
             f"({required_days} days after stability since {since.isoformat()}); directive prohibition 1 "
@@ -209,7 +203,8 @@ def blueprints_in(obj: dict) -> Iterator[tuple[str, dict]]:
 
 
 def check_mfa(obj: dict, config: Config, on: date | None = None) -> list[Finding]:
-    """`authentik-mfa`: no MFA-enforcing authenticator-validate stage before since + 30 days."""
+    """`authentik-mfa`: no MFA-enforcing authenticator-validate stage before since + 30 days, judged on
+    day `on`, by default the day the config was validated (`config.judged_on`)."""
     stability = config.authentik.stability
     findings = []
     for path, doc in blueprints_in(obj):
@@ -220,7 +215,10 @@ def check_mfa(obj: dict, config: Config, on: date | None = None) -> list[Finding
                 continue
             attrs = entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {}
             reason = mfa_block_reason(
-                attrs.get("not_configured_action"), stability.since, stability.required_days, on
+                attrs.get("not_configured_action"),
+                stability.since,
+                stability.required_days,
+                on=on or config.judged_on,
             )
             if reason:
                 findings.append(
@@ -258,6 +256,5 @@ __all__ = [
     "mfa_block_reason",
     "parse_blueprint",
     "serializer_problems",
-    "today",
     "validate_blueprint",
 ]

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from apply_manifests import load_files  # noqa: E402
 
-from components.config import StackConfig, load_stack_file  # noqa: E402
+from components.config import StackConfig, clock, load_stack_file  # noqa: E402
 
 BASELINE = ROOT / "toolchain" / "live-baseline"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    cfg = load_stack_file(args.stack_file)
+    cfg = load_stack_file(args.stack_file, today=clock.today())
     client = Client(KubeConfig.from_file(args.kubeconfig), timeout=10)
     load_in_cluster_generic_resources(client)  # the Flux and Prometheus Operator kinds
     for node in nodes(cfg):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from datetime import date
 from functools import cache
@@ -12,8 +13,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
-import rules.authentik
 from components.config import StackConfig, load_stack_file
+from components.config.clock import TODAY_ENV
 
 # No per-example deadline: on a loaded machine a slow example is not a bug, and a test must not depend
 # on timing luck. Hypothesis still reports genuinely slow strategies through its health checks.
@@ -24,25 +25,22 @@ settings.load_profile("k3s-home")
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
-# The day every test judges against (config validation reads the clock: stability.since, the MFA window).
+# The day every test judges against (stability.since, the MFA window). Tests pass it to what they load;
+# the entry points they run, in process or as subprocesses (the driver, the program, the pack), read it
+# from K3S_HOME_TODAY, so no test depends on the machine's clock.
 TEST_TODAY = date(2026, 11, 23)
-
-
-@pytest.fixture(autouse=True)
-def _pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test depends on the machine's clock; a test that needs another day patches it again."""
-    monkeypatch.setattr(rules.authentik, "today", lambda: TEST_TODAY)
+os.environ[TODAY_ENV] = TEST_TODAY.isoformat()
 
 
 @pytest.fixture(scope="session")
 def real_config() -> Iterator[StackConfig]:
     """The validated config of the real cluster, as committed. Loaded once: about 300 tests use it, and the
     model is frozen; the check at the end catches a test that changed a list or dict inside it."""
-    with pytest.MonkeyPatch.context() as mp:  # validated on the pinned day, like every test
-        mp.setattr(rules.authentik, "today", lambda: TEST_TODAY)
-        config = load_stack_file(STACK_FILE)
-        yield config
-        assert config == load_stack_file(STACK_FILE), "a test modified the shared real_config in place"
+    config = load_stack_file(STACK_FILE, today=TEST_TODAY)
+    yield config
+    assert config == load_stack_file(STACK_FILE, today=TEST_TODAY), (
+        "a test modified the shared real_config in place"
+    )
 
 
 @cache

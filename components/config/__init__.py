@@ -1,20 +1,22 @@
 """The typed stack configuration: the single source every component, doc and check reads.
 
-`load(raw)` validates the whole `k3s-home:*` namespace before any resource is registered and
-raises `ConfigError` with one line naming the key and the reason.
+`load(raw, today=...)` validates the whole `k3s-home:*` namespace before any resource is registered
+and raises `ConfigError` with one line naming the key and the reason. `today` is the day the config is
+judged on (stability dates, the MFA window); entry points read it once (`clock.today`) and pass it in.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError, ValidationInfo, model_validator
 
 from .authentik import AuthentikConfig
-from .base import KeyedValueError, Model
+from .base import KeyedValueError, Model, judging_day
 from .cluster import ClusterConfig
 from .control_plane import ControlPlaneConfig
 from .gpu import GpuConfig
@@ -32,6 +34,17 @@ class StackConfig(Model):
     storage: StorageConfig
     authentik: AuthentikConfig
     control_plane: ControlPlaneConfig
+    _judged_on: date = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _remember_day(self, info: ValidationInfo) -> StackConfig:
+        self._judged_on = judging_day(info)
+        return self
+
+    @property
+    def judged_on(self) -> date:
+        """The day this config was validated against; the rules judge on the same day."""
+        return self._judged_on
 
 
 class ConfigError(ValueError):
@@ -59,18 +72,18 @@ def format_error(err: ValidationError) -> str:
     return f"{_key((*first['loc'], *sub))}: {reason}{suffix}"
 
 
-def load(raw: dict[str, Any]) -> StackConfig:
-    """Validate raw stack config (keys without the `k3s-home:` prefix)."""
+def load(raw: dict[str, Any], *, today: date) -> StackConfig:
+    """Validate raw stack config (keys without the `k3s-home:` prefix), judged on the day `today`."""
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{NAMESPACE}:{unknown[0]}: unknown key; expected one of {', '.join(SECTIONS)}")
     try:
-        return StackConfig.model_validate(raw)
+        return StackConfig.model_validate(raw, context={"today": today})
     except ValidationError as err:
         raise ConfigError(format_error(err)) from None
 
 
-def load_stack_file(path: str | Path) -> StackConfig:
+def load_stack_file(path: str | Path, *, today: date) -> StackConfig:
     """Validate a `Pulumi.<stack>.yaml` file without the engine (docs generation, tests, audit, the gate).
 
     A file that is not YAML, or not the shape of a stack file, is a ConfigError of one line too."""
@@ -89,7 +102,9 @@ def load_stack_file(path: str | Path) -> StackConfig:
     foreign = sorted(k for k in config if not str(k).startswith(prefix) and ":" not in str(k))
     if foreign:
         raise ConfigError(f"{NAMESPACE}:{foreign[0]}: unknown key (stack config keys are {prefix}<section>)")
-    return load({k.removeprefix(prefix): v for k, v in config.items() if str(k).startswith(prefix)})
+    return load(
+        {k.removeprefix(prefix): v for k, v in config.items() if str(k).startswith(prefix)}, today=today
+    )
 
 
 def _value(text: Any) -> Any:
@@ -102,7 +117,7 @@ def _value(text: Any) -> Any:
         return text
 
 
-def from_pulumi() -> StackConfig:
+def from_pulumi(*, today: date) -> StackConfig:
     """Read every `k3s-home:*` key of the current stack's config and validate it: a stray key (say
     `pulumi config set k3s-home:gpuu ...`) is an error, not silently ignored."""
     from pulumi.runtime import config as runtime_config
@@ -114,7 +129,8 @@ def from_pulumi() -> StackConfig:
             key.removeprefix(prefix): _value(runtime_config.get_config(key))
             for key in sorted(keys)
             if key.startswith(prefix)
-        }
+        },
+        today=today,
     )
 
 

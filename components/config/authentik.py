@@ -14,10 +14,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 
-import rules.authentik as _rules_authentik
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
 
-from .base import KeyedValueError, Model
+from .base import KeyedValueError, Model, judging_day
 from .oauth_client import APPS, OAuthClient, https_url, k8s_name
 
 # Device classes authentik's validation stage offers (blueprint schema 2025.12, docs/upstream-facts.md).
@@ -34,8 +33,8 @@ class Stability(Model):
 
     @field_validator("since")
     @classmethod
-    def _not_future(cls, value: date | None) -> date | None:
-        today = _rules_authentik.today()
+    def _not_future(cls, value: date | None, info: ValidationInfo) -> date | None:
+        today = judging_day(info)
         if value is not None and value > today:
             raise ValueError(
                 f"{value.isoformat()} is in the future (today is {today.isoformat()}); record the day the "
@@ -140,7 +139,9 @@ class AuthentikConfig(Model):
         # Directive prohibition 1, judged by the same function as the policy rule.
         stability = info.data.get("stability")
         if mfa.enforced and stability is not None:
-            reason = mfa_block_reason(mfa.not_configured_action, stability.since, stability.required_days)
+            reason = mfa_block_reason(
+                mfa.not_configured_action, stability.since, stability.required_days, on=judging_day(info)
+            )
             if reason:
                 raise ValueError(f"enforced: true is refused: {reason}")
         return mfa

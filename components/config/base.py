@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
 
 # RFC 1123 label: namespaces and most object names.
@@ -16,6 +17,15 @@ DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 def first_duplicate(names: list[str]) -> str | None:
     """The first name listed more than once, else None (for "defined twice" errors)."""
     return next((n for n in names if names.count(n) > 1), None)
+
+
+def judging_day(info: ValidationInfo) -> date:
+    """The day a validation judges against, from its context; a caller that gives none is a bug, not a
+    config error, so it is a TypeError (pydantic passes it through) rather than a silent wall-clock read."""
+    day = (info.context or {}).get("today")
+    if not isinstance(day, date):
+        raise TypeError("stack config validated without a day: pass today= (components.config.clock)")
+    return day
 
 
 class Model(BaseModel):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.config import load_stack_file
+from components.config import clock, load_stack_file
 from components.control_plane.plan_doc import render_plan_doc
 
 
 def main() -> None:
     root = Path(__file__).resolve().parents[2]
-    print(render_plan_doc(load_stack_file(root / "Pulumi.k3s-home.yaml").control_plane), end="")
+    print(
+        render_plan_doc(load_stack_file(root / "Pulumi.k3s-home.yaml", today=clock.today()).control_plane),
+        end="",
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from components.config import ConfigError, StackConfig, load_stack_file
+from components.config import ConfigError, StackConfig, clock, load_stack_file
 from components.control_plane import picture as ha_topology
 from components.control_plane.plan_doc import render_plan_doc
 from components.gpu import picture as gpu_plan
@@ -54,7 +54,7 @@ def redrawn_pictures(config: StackConfig, docs: Path = DOCS) -> list[str]:
 
 def main(argv: list[str]) -> int:
     try:
-        rendered = render(load_stack_file(STACK_FILE))
+        rendered = render(load_stack_file(STACK_FILE, today=clock.today()))
     except ConfigError as err:
         print(f"components.docs: {err}", file=sys.stderr)
         return 2

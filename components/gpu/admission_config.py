@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-from components.config import load_stack_file
+from components.config import clock, load_stack_file
 from components.config.gpu import GpuConfig
 
 HEADER = """\
@@ -63,7 +63,7 @@ def render(gpu: GpuConfig) -> str:
 
 def main(argv: list[str]) -> int:
     stack_file = argv[1] if len(argv) > 1 else "Pulumi.k3s-home.yaml"
-    sys.stdout.write(render(load_stack_file(stack_file).gpu))
+    sys.stdout.write(render(load_stack_file(stack_file, today=clock.today()).gpu))
     return 0
 
 

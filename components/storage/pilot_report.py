@@ -157,13 +157,13 @@ def report(storage: StorageConfig, pilot: str = "bazarr-pilot") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from components.config import load_stack_file
+    from components.config import clock, load_stack_file
 
     parser = argparse.ArgumentParser(description="The storage migration pilot report, from the stack file")
     parser.add_argument("stack_file", nargs="?", default="Pulumi.k3s-home.yaml")
     parser.add_argument("--migration", default="bazarr-pilot")
     args = parser.parse_args(argv)
-    config = load_stack_file(Path(args.stack_file))
+    config = load_stack_file(Path(args.stack_file), today=clock.today())
     if all(m.name != args.migration for m in config.storage.migrations):
         print(f"k3s-home:storage.migrations: no migration named '{args.migration}'", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from lightkube.resources.core_v1 import Namespace, Pod, ResourceQuota
 from components.config import StackConfig, load_stack_file
 from components.gpu.admission import POLICY_NAME, admission_policy
 from components.gpu.quotas import QUOTA_NAME, deny_quota_name
+from tests.conftest import TEST_TODAY
 from tests.integration import gpu_guard
 from tests.integration.gpu_guard import LABEL
 from tests.integration.waiting import until
@@ -81,7 +82,7 @@ def _node_of(kube: Client, name: str, ns: str) -> str:
 
 @pytest.fixture(scope="module")
 def config() -> StackConfig:
-    return load_stack_file(STACK_FILE)
+    return load_stack_file(STACK_FILE, today=TEST_TODAY)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +184,9 @@ def quota_layer_only(kube: Client, second_server: Client, config: StackConfig, g
     the second API server, the one started with the AdmissionConfiguration (limitedResources,
     toolchain/admission-config.yaml). Yields that server's client."""
     binding = next(
-        o for o in admission_policy(load_stack_file(STACK_FILE).gpu) if o["kind"].endswith("Binding")
+        o
+        for o in admission_policy(load_stack_file(STACK_FILE, today=TEST_TODAY).gpu)
+        if o["kind"].endswith("Binding")
     )
     kube.delete(ValidatingAdmissionPolicyBinding, POLICY_NAME)
     # A GPU pod without a class in media: the policy refuses it, quota admission lets it through.

@@ -25,6 +25,7 @@ from lightkube.resources.core_v1 import Pod
 from components.config import StackConfig, load_stack_file
 from components.gpu.admission import admission_policy
 from rules.gpu import gpu_priority_class
+from tests.conftest import TEST_TODAY
 from tests.integration import gpu_guard
 from tests.integration.waiting import until
 
@@ -43,7 +44,7 @@ def isolated(config: StackConfig) -> StackConfig:
     return config.model_copy(update={"gpu": config.gpu.model_copy(update={"tenants": tenants})})
 
 
-CONFIG = isolated(load_stack_file(STACK_FILE))
+CONFIG = isolated(load_stack_file(STACK_FILE, today=TEST_TODAY))
 TENANTS = [t.namespace for t in CONFIG.gpu.tenants]
 OWN = {t.namespace: t.priority_class_name for t in CONFIG.gpu.tenants}
 # The tenants, the real tenant namespaces (no tenants here, and live GPU pods in them), and another.

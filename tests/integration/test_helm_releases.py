@@ -12,6 +12,7 @@ from lightkube.generic_resource import create_namespaced_resource
 from components.config import StackConfig, load
 from components.gpu.monitoring import dcgm_helm_release
 from components.storage.objects import helm_release
+from tests.conftest import TEST_TODAY
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_oci_sources_render_as_chart_ref_and_pass(kube: Client, real_raw) -> Non
     raw["gpu"]["monitoring"]["dcgmExporter"]["source"] = {"kind": "OCIRepository", "name": "dcgm-exporter"}
     for release in raw["storage"]["releases"]:
         release["source"] = {"kind": "OCIRepository", "name": release["name"]}
-    for obj in releases(load(raw)):
+    for obj in releases(load(raw, today=TEST_TODAY)):
         assert "chartRef" in obj["spec"]
         _dry_run(kube, obj)
 

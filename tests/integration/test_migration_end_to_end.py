@@ -48,6 +48,7 @@ from components.config.migration import Migration
 from components.storage import records
 from components.storage.jobs import SCRIPT
 from components.storage.names import job_name, target_volume_name
+from tests.conftest import TEST_TODAY
 from tests.integration.conftest import ROOT, cluster_ports, stack_runner
 from tests.integration.waiting import until
 
@@ -346,7 +347,9 @@ def refused_without_digest(
 ) -> None:
     """Fault: the verify of one claim mismatches. Its log has no digest, so the operator has none to
     record, and the config refuses detach and cutover with one line; the cluster is not touched."""
-    config = load_stack_file(write_stack(recorded, base / "Pulumi.verify-check.yaml", "verify", notes))
+    config = load_stack_file(
+        write_stack(recorded, base / "Pulumi.verify-check.yaml", "verify", notes), today=TEST_TODAY
+    )
     m = next(x for x in config.storage.migrations if x.name == "monitoring")
     bad = next(c for c in m.pvcs if not m.loses(c))
     with pytest.raises(records.NoResult, match="verify failed"):
@@ -411,11 +414,12 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
     # acceptDataLoss for one claim of monitoring: only that claim comes back empty.
     notes: dict[str, dict] = {"monitoring": {"acceptDataLoss": [LOST]}, "bazarr-pilot": {}}
     data = base / "stand-in-data"
+    recorded_config = load_stack_file(recorded, today=TEST_TODAY)
     before = {c.key: kube.get(PersistentVolumeClaim, c.name, namespace=c.namespace).metadata.uid
-              for m in load_stack_file(recorded).storage.migrations for c in m.pvcs}  # fmt: skip
+              for m in recorded_config.storage.migrations for c in m.pvcs}  # fmt: skip
     for phase in PHASES:
         path = write_stack(recorded, base / f"Pulumi.{phase}.yaml", phase, notes)
-        config = load_stack_file(path)
+        config = load_stack_file(path, today=TEST_TODAY)
         if phase == "copy":
             copy_fails_first(kube, stack, path, config, before)
         if phase == "cutover":

@@ -33,6 +33,7 @@ from components.storage.names import (
 from components.storage.objects import storage_class
 from components.storage.phases import phase_objects
 from rules.data_loss import Phase
+from tests.conftest import TEST_TODAY
 from tests.integration.lookup import get_or_none
 from tests.integration.waiting import until
 
@@ -69,7 +70,7 @@ def at(real_raw: dict, phase: str) -> tuple[StackConfig, Migration]:
         m["verified"] = {"bazarr-config": DIGEST}
     if rank >= 4:
         m["cutoverAt"] = "2025-06-15T10:00:00Z"
-    config = load(raw)
+    config = load(raw, today=TEST_TODAY)
     return config, next(x for x in config.storage.migrations if x.name == "it-pilot")
 
 

@@ -149,7 +149,7 @@ def _policy_config(cfg: StackConfig, tmp_path: Path) -> list[str]:
 def test_every_mandatory_rule_is_reported_and_stops_up(
     cluster_env: dict[str, str], embedded_kubeconfig: str, kube, tmp_path: Path
 ):
-    cfg = load_stack_file(STACK_FILE)
+    cfg = load_stack_file(STACK_FILE, today=TEST_TODAY)
     expected = {v.rule: v for v in violations(cfg)}
     # Coverage: every rule the pack enforces as mandatory has its violation; the rest are left out on purpose.
     assert set(expected) == (OBJECT_RULE_IDS | STACK_RULE_IDS) - set(NOT_COVERED)
@@ -231,7 +231,7 @@ def test_every_mandatory_rule_is_reported_and_stops_up(
         assert sops_summary and "secret-plaintext" in sops_summary[0].get("passed", []), sops_summary
 
         # The review gate: blocked, violations grouped by directive rule, each group only its own rule.
-        summary = summarize(events, acknowledged_from_config(STACK_FILE))
+        summary = summarize(events, acknowledged_from_config(STACK_FILE, today=TEST_TODAY))
         assert exit_code(summary) == 1
         grouped = {
             text: {v.rule for v in vs if v.level == "mandatory"} for text, vs in summary.violations.items()

@@ -1,7 +1,8 @@
 """No test reads the wall clock: a test that judges against today's date passes today and fails later.
 
-The day is injected (`rules.authentik.today`, pinned for every test in tests/conftest.py). Durations and
-bounded waits use `time.monotonic`, which says nothing about the date and is allowed.
+The project reads it in one place, `components.config.clock`, which its entry points call once and pass
+the day down (tests pin it: tests/conftest.py). Durations and bounded waits use `time.monotonic`, which
+says nothing about the date and is allowed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import ast
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+# The project's one wall-clock read: the day a run judges on (and the date a benchmark report states).
+CLOCK_READERS = {"components/config/clock.py"}
 # module -> attribute calls that read the wall clock
 WALL_CLOCK = {
     "date": {"today"},
@@ -72,3 +76,16 @@ def test_no_test_reads_the_wall_clock() -> None:
         for line, call in wall_clock_reads(path.read_text())
     ]
     assert not offenders, "inject the clock instead (see tests/conftest.py):\n" + "\n".join(offenders)
+
+
+def test_only_the_clock_module_reads_the_wall_clock() -> None:
+    """Rules and models take the day as an argument; a hidden `date.today()` would judge on another day
+    than the one the run was given (and could not be pinned)."""
+    files = [
+        p
+        for p in sorted(ROOT.rglob("*.py"))
+        if not {".venv", ".work", "tests", "node_modules"} & set(p.relative_to(ROOT).parts)
+    ]
+    assert len(files) > 50
+    readers = {str(p.relative_to(ROOT)) for p in files if wall_clock_reads(p.read_text())}
+    assert readers == CLOCK_READERS

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 import pulumi  # noqa: E402
 import pulumi_kubernetes as k8s  # noqa: E402
 
-from components.config import load_stack_file  # noqa: E402
+from components.config import clock, load_stack_file  # noqa: E402
 
-cfg = load_stack_file(ROOT / "Pulumi.k3s-home.yaml")
+cfg = load_stack_file(ROOT / "Pulumi.k3s-home.yaml", today=clock.today())
 first_tenant, last_tenant = cfg.gpu.tenants[0], cfg.gpu.tenants[-1]
 pool = cfg.gpu.pools[0]
 # Nothing here should ever start: the embedded control plane has no nodes, so never wait for a Pod or claim.

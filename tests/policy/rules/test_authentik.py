@@ -15,8 +15,9 @@ from components.config import load
 from components.sso.blueprint import render_blueprint
 from rules import Severity
 from rules.registry import BY_ID
+from tests.conftest import TEST_TODAY
 
-TODAY = date(2026, 11, 23)  # a week after the real stability start (2026-11-16)
+TODAY = TEST_TODAY  # a week after the real stability start (2026-11-16)
 
 # The live Flux blueprint (authentik/authentik-blueprint-longhorn): pre-2024.10 format, no identifiers.
 LIVE_LONGHORN = """\
@@ -77,18 +78,13 @@ def secret(text: str) -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def pinned_today(monkeypatch):
-    monkeypatch.setattr(ra, "today", lambda: TODAY)
-
-
 def with_since(real_raw: dict, since: str | None):
     raw = copy.deepcopy(real_raw)
     if since is None:
         raw["authentik"].pop("stability")
     else:
         raw["authentik"]["stability"]["since"] = since
-    return load(raw)
+    return load(raw, today=TEST_TODAY)
 
 
 # --- authentik-mfa -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from rules.data_loss import (
     values_hold_data,
 )
 from rules.registry import BY_ID
+from tests.conftest import TEST_TODAY
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def _migrations(real_raw: dict, phase: str, accept: list[str] | None = None):
     (m,) = [m for m in raw["storage"]["migrations"] if m["name"] == "bazarr-pilot"]
     m["phase"] = "plan"
     m["acceptDataLoss"] = accept or []
-    config = load(raw)
+    config = load(raw, today=TEST_TODAY)
     (mig,) = [m for m in config.storage.migrations if m.name == "bazarr-pilot"]
     return [mig.model_copy(update={"phase": Phase(phase)})]
 
@@ -131,5 +132,5 @@ def test_owns_data_makes_any_type_data_bearing() -> None:
 
 
 def test_the_real_config_names_its_data_releases(real_raw: dict) -> None:
-    releases = load(real_raw).storage.data_releases
+    releases = load(real_raw, today=TEST_TODAY).storage.data_releases
     assert {"monitoring/kube-prometheus-stack", "monitoring/loki", "media/bazarr"} <= set(releases)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from components.config import load
 from rules.sops import sops_untouchable, usb_nic_monitoring
+from tests.conftest import TEST_TODAY
 from tests.policy.helpers import deployment, flux_kustomization, obj, run_rule, secret, verdict
 
 USB = {"app.kubernetes.io/name": "usb-nic-monitor"}
@@ -36,7 +37,8 @@ def test_kustomize_config_file_is_not_a_flux_kustomization(real_config):
 
 def test_age_secret_name_comes_from_config(real_raw):
     cfg = load(
-        {**real_raw, "cluster": {**real_raw["cluster"], "sops": {"namespace": "sec", "ageSecret": "key"}}}
+        {**real_raw, "cluster": {**real_raw["cluster"], "sops": {"namespace": "sec", "ageSecret": "key"}}},
+        today=TEST_TODAY,
     )
     assert verdict(run_rule(sops_untouchable, secret("key", "sec"), cfg)) == [
         ("sops-untouchable", "mandatory")
@@ -83,7 +85,7 @@ def test_partial_label_match_and_missing_metadata_pass(real_config):
 
 def test_selector_comes_from_config(real_raw):
     usb = {"namespace": "netmon", "matchLabels": {"app": "nicwatch"}}
-    cfg = load({**real_raw, "cluster": {**real_raw["cluster"], "usbNicMonitoring": usb}})
+    cfg = load({**real_raw, "cluster": {**real_raw["cluster"], "usbNicMonitoring": usb}}, today=TEST_TODAY)
     watched = obj("Deployment", "w", "netmon", api="apps/v1", labels={"app": "nicwatch"})
     assert verdict(run_rule(usb_nic_monitoring, watched, cfg)) == [("usb-nic-monitoring", "mandatory")]
     old = obj("DaemonSet", "usb-nic-monitor", "monitoring", api="apps/v1", labels=USB)

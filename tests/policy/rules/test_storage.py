@@ -11,6 +11,7 @@ from components.storage.objects import helm_release as component_release
 from components.storage.phases import phase_objects
 from rules.registry import BY_ID
 from rules.storage import class_problem, storage_class_rule
+from tests.conftest import TEST_TODAY
 from tests.policy.helpers import helm_release, obj, run_rule, verdict
 
 MANDATORY = [("storage-class", "mandatory")]
@@ -105,8 +106,11 @@ def test_other_kinds_are_ignored(real_config) -> None:
 def test_config_override_adds_an_approved_class(real_raw) -> None:
     raw = copy.deepcopy(real_raw)
     raw["storage"]["approvedClasses"] = ["longhorn-nvme", "longhorn-optane", "longhorn-archive"]
-    assert run_rule(storage_class_rule, pvc("longhorn-archive"), load(raw)) == []
-    assert verdict(run_rule(storage_class_rule, pvc("longhorn-archive"), load(real_raw))) == MANDATORY
+    assert run_rule(storage_class_rule, pvc("longhorn-archive"), load(raw, today=TEST_TODAY)) == []
+    assert (
+        verdict(run_rule(storage_class_rule, pvc("longhorn-archive"), load(real_raw, today=TEST_TODAY)))
+        == MANDATORY
+    )
 
 
 def test_claims_and_releases_under_a_pending_migration_are_advisory(real_config, real_raw) -> None:
@@ -127,7 +131,10 @@ def test_claims_and_releases_under_a_pending_migration_are_advisory(real_config,
         verified={"bazarr-config-pvc": "sha256:" + "0" * 64},
     )
     assert (
-        verdict(run_rule(storage_class_rule, pvc("local-path", "bazarr-config-pvc"), load(raw))) == MANDATORY
+        verdict(
+            run_rule(storage_class_rule, pvc("local-path", "bazarr-config-pvc"), load(raw, today=TEST_TODAY))
+        )
+        == MANDATORY
     )
 
 
@@ -140,7 +147,7 @@ def test_the_migration_objects_pass_the_rule(real_raw) -> None:
         copied={n: {"bytes": 1, "seconds": 1} for n in names},
         verified={n: "sha256:" + "1" * 64 for n in names},
     )
-    config = load(raw)
+    config = load(raw, today=TEST_TODAY)
     objs = [p.obj for p in phase_objects(config.storage, config.storage.migrations[0])]
     claims = [o for o in objs if o["kind"] == "PersistentVolumeClaim"]
     assert len(claims) == 4

@@ -10,6 +10,7 @@ from components.config import load
 from components.flux import chart_source
 from components.gpu.monitoring import dcgm_helm_release
 from components.storage.objects import helm_release
+from tests.conftest import TEST_TODAY
 
 
 @pytest.mark.parametrize("kind", ["HelmRepository", "GitRepository"])
@@ -36,7 +37,7 @@ def test_both_components_render_an_oci_source_as_chart_ref(real_raw) -> None:
     raw = copy.deepcopy(real_raw)
     raw["gpu"]["monitoring"]["dcgmExporter"]["source"] = {"kind": "OCIRepository", "name": "dcgm"}
     raw["storage"]["releases"][1]["source"] = {"kind": "OCIRepository", "name": "loki"}
-    config = load(raw)
+    config = load(raw, today=TEST_TODAY)
     for spec in (
         dcgm_helm_release(config.gpu)["spec"],
         helm_release(config.storage, config.storage.releases[1])["spec"],

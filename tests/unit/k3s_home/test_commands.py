@@ -6,6 +6,7 @@ from typing import Any
 
 from k3s_home import commands
 from k3s_home.backend import Run
+from tests.conftest import TEST_TODAY
 
 
 class FakeStack:
@@ -22,10 +23,12 @@ def test_up_refreshes_and_applies_exactly_the_saved_plan(tmp_path, monkeypatch, 
     run = Run(tmp_path)
     run.plan.write_text("{}")
     stack = FakeStack()
-    monkeypatch.setattr(commands, "_start", lambda run: (stack, tmp_path / "stack.yaml", "kc", real_config))
+    monkeypatch.setattr(
+        commands, "_start", lambda run, today: (stack, tmp_path / "stack.yaml", "kc", real_config)
+    )
     tied: list[str] = []
     monkeypatch.setattr(commands.identity, "record", lambda run, kubeconfig: tied.append(kubeconfig))
-    assert commands.up(run, yes=True) == 0
+    assert commands.up(run, TEST_TODAY, yes=True) == 0
     assert tied == ["kc"]  # the state is tied to the target before the engine writes it
     [call] = stack.calls
     assert call["refresh"] is True and call["plan"] == str(run.plan)

@@ -10,6 +10,7 @@ import pytest
 from components.config import load
 from k3s_home.engine import check_generator
 from k3s_home.log import Refusal
+from tests.conftest import TEST_TODAY
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Workspace:
 
 
 def config(real_raw: dict, generator: str):
-    return load({**real_raw, "secrets": {"generator": generator}})
+    return load({**real_raw, "secrets": {"generator": generator}}, today=TEST_TODAY)
 
 
 def test_random_without_its_plugin_is_one_line_naming_the_key(real_raw):

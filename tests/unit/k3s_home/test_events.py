@@ -144,7 +144,7 @@ def driver(tmp_path, monkeypatch, real_config):
     def run(final: bool, wait: str) -> tuple[int, Run, FakeStack]:
         stack = FakeStack(final, release)
         monkeypatch.setattr(
-            commands, "_start", lambda run: (stack, tmp_path / "stack.yaml", "kubeconfig", real_config)
+            commands, "_start", lambda run, today: (stack, tmp_path / "stack.yaml", "kubeconfig", real_config)
         )
         monkeypatch.setenv(WAIT_ENV, wait)
         code = main(["preview"])

@@ -10,6 +10,7 @@ import yaml
 from pulumi.automation import events as auto
 
 from review.gate import COLLISION_HEADING, component_of, exit_code, main, render, summarize
+from tests.conftest import TEST_TODAY
 
 STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
 PREFIX = "urn:pulumi:k3s-home::k3s-home::"
@@ -253,7 +254,7 @@ def test_migration_in_plan_acknowledges_only_claims_accepted_as_lost(tmp_path):
     from review.gate import acknowledged_from_config
 
     config = _config_with_migration(tmp_path, acceptDataLoss=[PROM_PVC])
-    assert acknowledged_from_config(config) == {f"monitoring/{PROM_PVC}"}
+    assert acknowledged_from_config(config, today=TEST_TODAY) == {f"monitoring/{PROM_PVC}"}
 
 
 def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
@@ -267,7 +268,7 @@ def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
         copied={c: {"bytes": 1, "seconds": 1} for c in claims},
         verified={c: "sha256:" + "a" * 64 for c in claims},
     )
-    acked = acknowledged_from_config(config)
+    acked = acknowledged_from_config(config, today=TEST_TODAY)
     assert f"monitoring/{PROM_PVC}" in acked
     assert "monitoring/prometheus-kube-prometheus-stack-prometheus" in acked  # the owning StatefulSet
     assert not any(a.startswith("pvc-") for a in acked)  # old volumes only at cleanup
@@ -333,7 +334,7 @@ def test_a_helm_release_the_config_names_as_owner_is_data_whatever_its_values():
 def test_the_real_config_names_its_data_releases():
     from review.gate import data_objects_from_config
 
-    assert data_objects_from_config(STACK_FILE) >= {
+    assert data_objects_from_config(STACK_FILE, today=TEST_TODAY) >= {
         "monitoring/kube-prometheus-stack",
         "monitoring/loki",
         "media/bazarr",

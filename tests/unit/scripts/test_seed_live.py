@@ -15,6 +15,7 @@ import record_sources  # noqa: E402
 import seed_live  # noqa: E402
 
 from components.config import load_stack_file  # noqa: E402
+from tests.conftest import TEST_TODAY  # noqa: E402
 
 CLAIM = {
     "apiVersion": "v1",
@@ -30,7 +31,10 @@ CLAIM = {
 
 @pytest.fixture(scope="module")
 def nodes() -> dict[str, dict]:
-    return {n["metadata"]["name"]: n for n in seed_live.nodes(load_stack_file(ROOT / "Pulumi.k3s-home.yaml"))}
+    return {
+        n["metadata"]["name"]: n
+        for n in seed_live.nodes(load_stack_file(ROOT / "Pulumi.k3s-home.yaml", today=TEST_TODAY))
+    }
 
 
 def test_nodes_follow_the_stack_config(nodes):

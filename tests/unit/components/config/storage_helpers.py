@@ -9,6 +9,7 @@ import pytest
 
 from components.config import ConfigError, load
 from components.storage.component import MonitoringStorage
+from tests.conftest import TEST_TODAY
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -42,7 +43,7 @@ def refused(raw: dict[str, Any]) -> str:
     pulumi.runtime.set_mocks(mocks, project="k3s-home", stack="k3s-home", preview=False)
 
     def build() -> None:
-        MonitoringStorage("monitoring-storage", load(raw))
+        MonitoringStorage("monitoring-storage", load(raw, today=TEST_TODAY))
 
     with pytest.raises(ConfigError) as err:
         pulumi.runtime.test(build)()

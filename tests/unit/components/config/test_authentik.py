@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-import rules.authentik as ra
 from components.config import ConfigError, load
+from tests.conftest import TEST_TODAY
 
-TODAY = date(2026, 11, 23)
-
-
-@pytest.fixture(autouse=True)
-def pinned_today(monkeypatch):
-    # The MFA window depends on the day; pin it so the messages below are exact.
-    monkeypatch.setattr(ra, "today", lambda: TODAY)
+TODAY = TEST_TODAY  # the MFA window depends on the day; the messages below are exact for this one
 
 
 def _err(raw: dict) -> str:
     with pytest.raises(ConfigError) as exc:
-        load(raw)
+        load(raw, today=TEST_TODAY)
     message = str(exc.value)
     assert "\n" not in message, "a config error is exactly one line"
     return message
@@ -58,7 +52,7 @@ def test_empty_section_is_refused_the_directive_names_three_apps(real_raw):
 def test_the_jellyfin_plugin_version_decides_endpoint_validation(real_raw):
     def version(v):
         return load(
-            _variant(real_raw, _set(("clients", 2, "jellyfin", "pluginVersion"), v))
+            _variant(real_raw, _set(("clients", 2, "jellyfin", "pluginVersion"), v)), today=TEST_TODAY
         ).authentik.clients[2]
 
     # 3.5.1.0 to 3.5.2.2 validate endpoints against the issuer path; 3.5.2.3 also allows its host.
@@ -256,7 +250,7 @@ def test_regex_with_opt_in_is_accepted(real_raw):
             {"url": r"https://grafana\.fletcherlabs\.net/login/generic_oauth\?.*", "matchingMode": "regex"}
         )
 
-    client = load(_variant(real_raw, change)).authentik.clients[0]
+    client = load(_variant(real_raw, change), today=TEST_TODAY).authentik.clients[0]
     assert [u.matching_mode for u in client.redirect_uris] == ["strict", "regex"]
 
 
@@ -268,6 +262,6 @@ def test_mfa_allowed_exactly_from_since_plus_30_days(real_raw, days_ago, ok):
 
     raw = _variant(real_raw, change)
     if ok:
-        assert load(raw).authentik.mfa.enforced is True
+        assert load(raw, today=TEST_TODAY).authentik.mfa.enforced is True
     else:
         assert "directive prohibition 1" in _err(raw)

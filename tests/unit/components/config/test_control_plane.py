@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load
+from tests.conftest import TEST_TODAY
 from tests.unit.components.control_plane.helpers import captured_config, live_text
 
 KEY = "k3s-home:controlPlane"
@@ -18,7 +19,7 @@ def error(raw: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> str:
     raw = copy.deepcopy(raw)
     mutate(raw["controlPlane"])
     with pytest.raises(ConfigError) as caught:
-        load(raw)
+        load(raw, today=TEST_TODAY)
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -288,7 +289,7 @@ def test_server_too_small_for_its_reservations(real_raw, key, value, message):
 def test_an_agent_may_be_small(real_raw):
     raw = copy.deepcopy(real_raw)
     node(raw["controlPlane"], "k3s4")["memoryGiB"] = 2
-    assert load(raw).control_plane.node("k3s4").memory_gi_b == 2
+    assert load(raw, today=TEST_TODAY).control_plane.node("k3s4").memory_gi_b == 2
 
 
 def test_one_kube_vip_interface_for_every_server_is_refused(real_raw):
@@ -323,7 +324,10 @@ def test_desired_path_equal_to_current_is_accepted(real_raw):
     raw = copy.deepcopy(real_raw)
     pin = node(raw["controlPlane"], "k3s1")["paths"]["kubeletRootDir"]
     pin["desired"] = pin["current"]
-    assert load(raw).control_plane.node("k3s1").paths.kubelet_root_dir.desired == pin["current"]
+    assert (
+        load(raw, today=TEST_TODAY).control_plane.node("k3s1").paths.kubelet_root_dir.desired
+        == pin["current"]
+    )
 
 
 def test_unknown_server(real_raw):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from components.config import ConfigError, load
 from components.config.gpu import GpuConfig, advisories
 from rules.gpu import DIRECTIVE_PRIORITY_CLASSES
+from tests.conftest import TEST_TODAY
 
 # ---- the real cluster --------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ def _bad(real_raw: dict, edit) -> str:
     raw = copy.deepcopy(real_raw)
     edit(raw["gpu"])
     with pytest.raises(ConfigError) as err:
-        load(raw)
+        load(raw, today=TEST_TODAY)
     message = str(err.value)
     assert "\n" not in message
     return message

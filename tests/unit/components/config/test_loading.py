@@ -11,7 +11,7 @@ import yaml
 from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, from_pulumi, load, load_stack_file
-from tests.conftest import STACK_FILE
+from tests.conftest import STACK_FILE, TEST_TODAY
 
 
 def one_line(err: pytest.ExceptionInfo[ConfigError]) -> str:
@@ -35,7 +35,7 @@ def test_a_broken_stack_file_is_one_line(tmp_path, content: str, expected: str) 
     path = tmp_path / "Pulumi.k3s-home.yaml"
     path.write_text(content)
     with pytest.raises(ConfigError) as err:
-        load_stack_file(path)
+        load_stack_file(path, today=TEST_TODAY)
     assert re.search(expected, one_line(err)), str(err.value)
 
 
@@ -44,7 +44,7 @@ def test_other_namespaces_in_the_stack_file_are_not_ours(tmp_path) -> None:
     doc["config"]["kubernetes:context"] = "home"
     path = tmp_path / "Pulumi.k3s-home.yaml"
     path.write_text(yaml.safe_dump(doc))
-    assert load_stack_file(path).cluster.name == "k3s-home"
+    assert load_stack_file(path, today=TEST_TODAY).cluster.name == "k3s-home"
 
 
 @pytest.fixture
@@ -61,14 +61,14 @@ def engine_config(real_raw: dict):
 
 def test_from_pulumi_reads_every_section(engine_config, real_raw: dict) -> None:
     engine_config(real_raw)
-    assert from_pulumi() == load(real_raw)
+    assert from_pulumi(today=TEST_TODAY) == load(real_raw, today=TEST_TODAY)
 
 
 def test_from_pulumi_refuses_a_stray_key(engine_config, real_raw: dict) -> None:
     """`pulumi config set k3s-home:gpuu x` used to be ignored silently."""
     engine_config({**real_raw, "gpuu": "x"})
     with pytest.raises(ConfigError) as err:
-        from_pulumi()
+        from_pulumi(today=TEST_TODAY)
     assert one_line(err).startswith("k3s-home:gpuu: unknown key; expected one of cluster, secrets, gpu")
 
 
@@ -77,7 +77,7 @@ def test_duplicate_releases_name_the_second_entry(real_raw: dict) -> None:
     raw["storage"]["releases"].append(copy.deepcopy(raw["storage"]["releases"][1]))
     n = len(raw["storage"]["releases"]) - 1
     with pytest.raises(ConfigError) as err:
-        load(raw)
+        load(raw, today=TEST_TODAY)
     assert one_line(err).startswith(
         f"k3s-home:storage.releases[{n}]: HelmRelease monitoring/loki is listed twice "
         f"(releases[1] and [{n}]); merge them"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from components.config import load
 from rules.data_loss import Phase
+from tests.conftest import TEST_TODAY
 from tests.unit.components.config.storage_helpers import (
     ALL_MONITORING,
     DIGEST,
@@ -96,7 +97,7 @@ def test_cleanup_after_recorded_cutover_is_accepted(raw: dict) -> None:
         verified={"bazarr-config-pvc": DIGEST},
         cutoverAt="2025-06-15T10:00:00Z",
     )
-    assert load(raw).storage.migrations[1].phase is Phase.CLEANUP
+    assert load(raw, today=TEST_TODAY).storage.migrations[1].phase is Phase.CLEANUP
 
 
 def test_accept_data_loss_skips_the_verify_gate_only_for_named_claims(raw: dict) -> None:
@@ -104,7 +105,7 @@ def test_accept_data_loss_skips_the_verify_gate_only_for_named_claims(raw: dict)
     m.update(phase="cutover", acceptDataLoss=["storage-loki-0"])
     m["copied"] = {n: {"bytes": 1, "seconds": 1} for n in ALL_MONITORING[:3]}
     m["verified"] = {n: DIGEST for n in ALL_MONITORING[:3]}
-    assert load(raw).storage.migrations[0].phase is Phase.CUTOVER
+    assert load(raw, today=TEST_TODAY).storage.migrations[0].phase is Phase.CUTOVER
 
 
 def test_unknown_phase(raw: dict) -> None:

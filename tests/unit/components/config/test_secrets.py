@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.config import ConfigError, load
+from tests.conftest import TEST_TODAY
 
 
 def test_the_committed_config_chooses_the_python_generator(real_config) -> None:
@@ -14,11 +15,11 @@ def test_the_committed_config_chooses_the_python_generator(real_config) -> None:
 def test_the_generator_must_be_chosen(real_raw: dict) -> None:
     raw = {k: v for k, v in real_raw.items() if k != "secrets"}
     with pytest.raises(ConfigError, match=r"^k3s-home:secrets: Field required$"):
-        load(raw)
+        load(raw, today=TEST_TODAY)
 
 
 def test_an_unknown_generator_names_the_key(real_raw: dict) -> None:
     with pytest.raises(
         ConfigError, match=r"^k3s-home:secrets\.generator: Input should be 'python' or 'random'"
     ):
-        load({**real_raw, "secrets": {"generator": "urandom"}})
+        load({**real_raw, "secrets": {"generator": "urandom"}}, today=TEST_TODAY)

@@ -9,12 +9,13 @@ from typing import Any
 
 from components.config import load
 from components.config.control_plane import ControlPlaneConfig
+from tests.conftest import TEST_TODAY
 
 
 def variant(raw: dict[str, Any], mutate: Callable[[dict[str, Any]], None]) -> ControlPlaneConfig:
     raw = copy.deepcopy(raw)
     mutate(raw["controlPlane"])
-    return load(raw).control_plane
+    return load(raw, today=TEST_TODAY).control_plane
 
 
 def node_raw(cp: dict[str, Any], name: str) -> dict[str, Any]:
@@ -40,4 +41,4 @@ def captured(raw: dict[str, Any], **texts: str) -> dict[str, Any]:
 
 
 def captured_config(raw: dict[str, Any], **texts: str) -> ControlPlaneConfig:
-    return load(captured(raw, **texts)).control_plane
+    return load(captured(raw, **texts), today=TEST_TODAY).control_plane

@@ -9,6 +9,7 @@ import yaml
 
 from components.config import load
 from components.control_plane.capture import stack_block, without_secrets
+from tests.conftest import TEST_TODAY
 from tests.unit.components.control_plane.helpers import ROOT, live_text
 
 SECRET = "K10deadbeef::server:not-for-git"
@@ -27,7 +28,7 @@ def test_the_block_reads_back_as_the_same_text(real_raw):
     assert yaml.safe_load("node:\n" + block)["node"]["liveConfig"] == live_text("k3s1")
     raw = real_raw
     raw["controlPlane"]["nodes"][0]["liveConfig"] = yaml.safe_load("n:\n" + block)["n"]["liveConfig"]
-    assert load(raw).control_plane.node("k3s1").live_config == live_text("k3s1")
+    assert load(raw, today=TEST_TODAY).control_plane.node("k3s1").live_config == live_text("k3s1")
 
 
 def test_the_command_prints_the_block_and_never_the_token():

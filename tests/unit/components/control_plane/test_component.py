@@ -14,6 +14,7 @@ from components.config import load
 from components.control_plane.component import HaControlPlane
 from components.control_plane.node_configs import TOKEN_PLACEHOLDER
 from rules.data_loss import PYTHON_SECRET_TYPE
+from tests.conftest import TEST_TODAY
 from tests.unit.components.control_plane.helpers import captured
 
 TOKEN = "mock-ha-control-plane-token"  # the recording mocks answer random resources with mock-<name>
@@ -58,7 +59,7 @@ def test_token_is_a_generated_secret(record, real_config):
 
 
 def test_node_configs_are_secret_and_carry_the_token(record, real_raw):
-    _, seen, _ = build_and_collect(record, load(captured(real_raw)))
+    _, seen, _ = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
     assert set(seen["configs"]) == {"k3s1", "k3s2", "k3s3", "k3s4"}
     for name, text in seen["configs"].items():
         assert seen["secret"][f"config:{name}"] is True
@@ -70,13 +71,13 @@ def test_node_configs_are_secret_and_carry_the_token(record, real_raw):
 def test_uncaptured_nodes_get_no_config(record, real_raw):
     raw = captured(real_raw)
     del raw["controlPlane"]["nodes"][3]["liveConfig"]
-    _, seen, cp = build_and_collect(record, load(raw))
+    _, seen, cp = build_and_collect(record, load(raw, today=TEST_TODAY))
     assert set(seen["configs"]) == set(cp.config_previews) == {"k3s1", "k3s2", "k3s3"}
     assert cp.summary["uncapturedNodes"] == ["k3s4"]
 
 
 def test_summary_lists_the_owned_keys_each_config_changes(record, real_raw):
-    _, _, cp = build_and_collect(record, load(captured(real_raw)))
+    _, _, cp = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
     assert cp.summary["uncapturedNodes"] == []
     assert cp.summary["configChanges"]["k3s4"] == [
         {"key": "server", "today": "https://192.168.10.21:6443", "written": "https://192.168.10.20:6443"}
@@ -84,7 +85,7 @@ def test_summary_lists_the_owned_keys_each_config_changes(record, real_raw):
 
 
 def test_config_previews_hide_the_token(record, real_raw):
-    _, _, cp = build_and_collect(record, load(captured(real_raw)))
+    _, _, cp = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
     assert set(cp.config_previews) == {"k3s1", "k3s2", "k3s3", "k3s4"}
     for name, text in cp.config_previews.items():
         assert TOKEN not in text
@@ -121,7 +122,7 @@ def test_kube_vip_is_not_registered_until_deployed(record, real_config):
 def deployed(real_raw) -> Any:
     raw = copy.deepcopy(real_raw)
     raw["controlPlane"]["target"]["kubeVip"]["deploy"] = True
-    return load(raw)
+    return load(raw, today=TEST_TODAY)
 
 
 def test_kube_vip_registered_as_typed_children(record, real_raw):

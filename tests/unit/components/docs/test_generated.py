@@ -10,7 +10,7 @@ import pytest
 
 import components.docs.generated as docs
 from components.config import load
-from tests.conftest import ROOT, STACK_FILE
+from tests.conftest import ROOT, STACK_FILE, TEST_TODAY
 
 PICTURES = ("gpu-plan.svg", "ha-topology.svg", "migration.svg")
 
@@ -81,4 +81,4 @@ def test_redrawn_pictures_names_only_the_picture_a_config_change_redraws(real_co
     raw = copy.deepcopy(real_raw)
     ai = next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "ai")
     ai["pools"] = {"nvidia.com/gpu": {"max": 3}}  # ai's cap on the T4 pool, 2 -> 3
-    assert docs.redrawn_pictures(load(raw)) == ["gpu-plan.svg"]
+    assert docs.redrawn_pictures(load(raw, today=TEST_TODAY)) == ["gpu-plan.svg"]

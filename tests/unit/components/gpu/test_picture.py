@@ -8,6 +8,7 @@ from components.config import load
 from components.config.gpu import GpuConfig
 from components.docs.generated import DOCS, stale
 from components.gpu.picture import FILE, picture
+from tests.conftest import TEST_TODAY
 
 
 def _gpu(real_raw: dict, **pools: dict) -> GpuConfig:
@@ -15,7 +16,7 @@ def _gpu(real_raw: dict, **pools: dict) -> GpuConfig:
     raw = copy.deepcopy(real_raw)
     for tenant in raw["gpu"]["tenants"]:
         tenant["pools"] = pools.get(tenant["namespace"], tenant["pools"])
-    return load(raw).gpu
+    return load(raw, today=TEST_TODAY).gpu
 
 
 def test_committed_picture_is_current(real_config) -> None:

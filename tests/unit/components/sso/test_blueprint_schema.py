@@ -91,11 +91,10 @@ def blueprint(real_config) -> dict:
 
 
 @pytest.fixture
-def enforced(real_raw, monkeypatch) -> dict:
-    monkeypatch.setattr(ra, "today", lambda: date(2027, 1, 10))  # after since + 30 days
+def enforced(real_raw) -> dict:
     raw = copy.deepcopy(real_raw)
     raw["authentik"]["mfa"]["enforced"] = True
-    return build_blueprint(load(raw).authentik)
+    return build_blueprint(load(raw, today=date(2027, 1, 10)).authentik)  # after since + 30 days
 
 
 def _entry(doc: dict, entry_id: str) -> dict:

@@ -18,6 +18,7 @@ from components.sso.docs import render_setup_doc
 from components.sso.jellyfin_job import SCRIPT
 from rules import blueprint_yaml as ay
 from rules.data_loss import PYTHON_SECRET_TYPE
+from tests.conftest import TEST_TODAY
 from tests.unit.components.sso.keys import GRAFANA_KEYS, JELLYFIN_FIELDS, OPEN_WEBUI_KEYS
 
 SECRET = "kubernetes:core/v1:Secret"
@@ -305,10 +306,10 @@ def test_summary_is_plain_and_names_locations(built):
     ]
 
 
-def _with(real_raw, change):
+def _with(real_raw, change, today=TEST_TODAY):
     raw = copy.deepcopy(real_raw)
     change(raw)
-    return load(raw)
+    return load(raw, today=today)
 
 
 def test_blueprint_config_map_adopted_when_listed(record, real_raw):
@@ -321,13 +322,11 @@ def test_blueprint_config_map_adopted_when_listed(record, real_raw):
     )
 
 
-def test_mfa_enforced_once_the_window_has_passed(record, real_raw, monkeypatch):
-    monkeypatch.setattr(ra, "today", lambda: date(2027, 1, 10))
-
+def test_mfa_enforced_once_the_window_has_passed(record, real_raw):
     def change(raw):
         raw["authentik"]["mfa"]["enforced"] = True
 
-    config = _with(real_raw, change)
+    config = _with(real_raw, change, today=date(2027, 1, 10))
     mocks = record(lambda: AuthentikSso("authentik-sso", config))
     cm = mocks.one(CONFIG_MAP, "authentik-sso-blueprint")
     doc = ra.parse_blueprint(cm.inputs["data"][BLUEPRINT_KEY])

@@ -9,6 +9,7 @@ from components.config import StackConfig
 from components.storage import flux_metrics
 from components.storage.alerts import prometheus_rule
 from components.storage.objects import helm_release
+from tests.conftest import TEST_TODAY
 from tests.unit import promtool
 
 TESTS = Path(__file__).with_name("alerts.test.yaml")
@@ -39,7 +40,9 @@ def test_config_values_are_quoted_for_promql(real_raw, tmp_path) -> None:
 
     raw = copy.deepcopy(real_raw)
     raw["storage"]["monitoring"]["loki"]["pods"] = r"loki-\d+"  # a backslash, as a user would write it
-    out = promtool.check_rules(prometheus_rule(load(raw).storage)["spec"]["groups"], tmp_path)
+    out = promtool.check_rules(
+        prometheus_rule(load(raw, today=TEST_TODAY).storage)["spec"]["groups"], tmp_path
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -79,6 +82,6 @@ def test_without_monitoring_targets_no_flux_alert_is_shipped(real_raw) -> None:
     raw = copy.deepcopy(real_raw)
     raw["storage"].pop("monitoring")
     raw["storage"]["migrations"] = []
-    names = [r["alert"] for r in _rules(load(raw))]
+    names = [r["alert"] for r in _rules(load(raw, today=TEST_TODAY))]
     # No kube-prometheus-stack release of ours publishes gotk_resource_info then.
     assert names == ["LonghornVolumeDegraded", "LonghornVolumeFaulted", "PersistentVolumeClaimLost"]

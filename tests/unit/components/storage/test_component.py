@@ -10,6 +10,7 @@ from components.config import StackConfig, load
 from components.storage.alerts import RULE_NAME
 from components.storage.component import MonitoringStorage
 from components.storage.objects import helm_release, storage_values
+from tests.conftest import TEST_TODAY
 
 HR = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
 SC = "kubernetes:storage.k8s.io/v1:StorageClass"
@@ -28,7 +29,7 @@ def at(real_raw: dict, phase: str) -> StackConfig:
         m["verified"] = {n: DIGEST for n in names}
     if phase == "cleanup":
         m["cutoverAt"] = "2025-06-15T12:00:00Z"
-    return load(raw)
+    return load(raw, today=TEST_TODAY)
 
 
 def releases(record, config: StackConfig) -> dict[str, dict]:
@@ -124,10 +125,10 @@ def test_cutover_moves_the_values_to_the_new_class_but_not_lokis_template(record
 def test_flux_repo_values_are_kept_under_ours(real_raw, real_config) -> None:
     raw = copy.deepcopy(real_raw)
     raw["storage"]["releases"][1]["values"] = {"loki": {"auth_enabled": False}, "singleBinary": {"foo": 1}}
-    vals = storage_values(load(raw).storage)["monitoring/loki"]
+    vals = storage_values(load(raw, today=TEST_TODAY).storage)["monitoring/loki"]
     assert vals["singleBinary"]["persistence"]["storageClass"] == "local-path"
 
-    cfg = load(raw).storage
+    cfg = load(raw, today=TEST_TODAY).storage
     hr = helm_release(cfg, cfg.release("monitoring/loki"))
     assert hr["spec"]["values"]["loki"] == {"auth_enabled": False}
     assert hr["spec"]["values"]["singleBinary"]["foo"] == 1
@@ -178,7 +179,7 @@ def test_summary_exports_targets_and_timings(record, real_raw) -> None:
 def test_empty_storage_section_still_builds_the_class_and_alerts(record, real_raw) -> None:
     raw = copy.deepcopy(real_raw)
     raw["storage"] = {}
-    mocks = record(lambda: MonitoringStorage("monitoring-storage", load(raw)))
+    mocks = record(lambda: MonitoringStorage("monitoring-storage", load(raw, today=TEST_TODAY)))
     assert mocks.one(SC).inputs["reclaimPolicy"] == "Retain"
     assert mocks.of_type(HR) == []
     alerts = [r["alert"] for r in mocks.one(RULE).inputs["spec"]["groups"][0]["rules"]]

@@ -20,6 +20,7 @@ from components.storage.migration import VolumeMigration
 from components.storage.names import job_name, staging_claim_name, staging_pv_name, target_volume_name
 from components.storage.phases import phase_objects
 from rules.data_loss import Phase
+from tests.conftest import TEST_TODAY
 
 DIGEST = "sha256:" + "cd" * 32
 PV = "kubernetes:core/v1:PersistentVolume"
@@ -48,7 +49,7 @@ def staged(
         m["verified"] = {c: DIGEST for c in moved}
     if rank >= list(Phase).index(Phase.CLEANUP):
         m["cutoverAt"] = "2025-06-15T10:00:00Z"
-    return load(raw)
+    return load(raw, today=TEST_TODAY)
 
 
 @pytest.fixture

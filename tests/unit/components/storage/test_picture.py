@@ -7,6 +7,7 @@ import copy
 from components.config import load
 from components.docs.generated import stale
 from components.storage.picture import FILE, picture
+from tests.conftest import TEST_TODAY
 
 DIGEST = "sha256:" + "cd" * 32
 LOKI = "storage-loki-0"
@@ -42,7 +43,7 @@ def test_cutover_shows_recorded_results_and_accepted_loss(real_raw) -> None:
         copied={c: {"bytes": 3 * 2**30, "files": 7, "seconds": 12.5} for c in moved},
         verified={c: DIGEST for c in moved},
     )
-    svg = picture(load(raw).storage).decode()
+    svg = picture(load(raw, today=TEST_TODAY).storage).decode()
     assert "migration monitoring → longhorn-replicated: phase cutover, next cleanup" in svg
     assert svg.count(">copied 3 GiB<") == 3 and svg.count(">12.5 s<") == 3
     assert svg.count(">sha256:cdcdcd…<") == 3

@@ -6,6 +6,7 @@ import copy
 
 from components.config import load
 from components.storage.pilot_report import main, report, rules
+from tests.conftest import TEST_TODAY
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -28,7 +29,7 @@ DONE = {
 
 
 def test_a_clean_pilot_is_a_go_with_its_numbers(real_raw) -> None:
-    text = report(load(pilot(real_raw, **DONE)).storage)
+    text = report(load(pilot(real_raw, **DONE), today=TEST_TODAY).storage)
     assert "**Decision: GO** for the remaining migrations." in text
     assert (
         "| media/bazarr-config-pvc | (static) 100Mi → longhorn-replicated 2Gi | 52428800 | 812 | 10.0 |"
@@ -42,18 +43,20 @@ def test_a_clean_pilot_is_a_go_with_its_numbers(real_raw) -> None:
 
 
 def test_each_rule_can_say_no(real_raw) -> None:
-    slow = load(pilot(real_raw, **{**DONE, "cutoverAt": "2026-11-29T09:15:01Z"})).storage
+    slow = load(pilot(real_raw, **{**DONE, "cutoverAt": "2026-11-29T09:15:01Z"}), today=TEST_TODAY).storage
     verdict = {r.name.split(" ")[0]: r for r in rules(slow.migrations[1])}
     assert not verdict["Downtime"].holds and verdict["Downtime"].measured == "15 min 01 s"
     assert "**Decision: NO-GO**" in report(slow)
-    lossy = load(pilot(real_raw, **{**DONE, "acceptDataLoss": ["bazarr-config-pvc"]})).storage
+    lossy = load(
+        pilot(real_raw, **{**DONE, "acceptDataLoss": ["bazarr-config-pvc"]}), today=TEST_TODAY
+    ).storage
     assert not next(r for r in rules(lossy.migrations[1]) if r.name.startswith("Zero")).holds
-    early = load(pilot(real_raw, **{**DONE, "phase": "cutover"})).storage
+    early = load(pilot(real_raw, **{**DONE, "phase": "cutover"}), today=TEST_TODAY).storage
     assert not next(r for r in rules(early.migrations[1]) if r.name.startswith("Cutover")).holds
 
 
 def test_nothing_recorded_yet_is_a_no_go_without_estimates(real_raw) -> None:
-    text = report(load(real_raw).storage)
+    text = report(load(real_raw, today=TEST_TODAY).storage)
     assert "**Decision: NO-GO**" in text
     assert "not recorded (scaledDownAt, cutoverAt)" in text
     assert "No estimate without a measured copy rate." in text
