@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # matplotlib is imported when drawing: most of a second that importers need not pay
+    from matplotlib.figure import Figure
 
 RC = {
     "svg.hashsalt": "k3s-home",
@@ -27,6 +27,9 @@ def render(
     draw: Callable[[Figure], None], size: tuple[float, float], fmt: Literal["svg", "png"] = "svg"
 ) -> bytes:
     """Run `draw` on a fresh figure of `size` inches; SVG for docs/, PNG only to look at it."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=size, layout="constrained")
         draw(fig)

@@ -7,14 +7,15 @@ dot's SVG is deterministic for one graphviz version and font set, so a test comp
 from __future__ import annotations
 
 import itertools
-from typing import Literal
-
-import graphviz
+from typing import TYPE_CHECKING, Literal
 
 from components.config.control_plane import ControlPlaneConfig, Node
 from components.control_plane.hardware import Flag, node_flags, usb_quorum_risk
 from components.control_plane.node_configs import API_PORT
 from components.control_plane.quorum import failure_tolerance, quorum
+
+if TYPE_CHECKING:  # graphviz is imported when drawing
+    import graphviz
 
 FILE = "ha-topology.svg"
 FONT = "DejaVu Sans"
@@ -27,6 +28,8 @@ def picture(cfg: ControlPlaneConfig, fmt: Literal["svg", "png"] = "svg") -> byte
 
 
 def graph(cfg: ControlPlaneConfig) -> graphviz.Digraph:
+    import graphviz
+
     g = graphviz.Digraph("ha")
     g.attr(rankdir="TB", fontname=FONT, fontsize="12", newrank="true", nodesep="0.3", ranksep="0.45")
     g.attr(label=f"HA control plane: today and target (k3s {cfg.k3s_version})", labelloc="t")

@@ -3,34 +3,67 @@
 Writes the generated docs and pictures; with `--check` it writes nothing, names the stale files and
 exits 1. The tests compare each committed file with a fresh render, byte for byte. A package of its own:
 it imports every concern, so it sits above them (tests/unit/test_layout.py).
+
+Beside the pictures, `docs/pictures.inputs` records a digest of the config section each was drawn from
+(written and checked like every other generated file). A preview asks which pictures its config redraws:
+a picture whose section has the recorded digest is the committed one (the docs check holds the committed
+pictures to a fresh render of the committed config), so only the others are drawn and compared.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from components.config import ConfigError, StackConfig, clock, load_stack_file
-from components.control_plane import picture as ha_topology
 from components.control_plane.plan_doc import render_plan_doc
-from components.gpu import picture as gpu_plan
 from components.sso.docs import render_setup_doc
-from components.storage import picture as migration
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
+INPUTS = "pictures.inputs"
 
-PICTURES: dict[str, Callable[[StackConfig], bytes]] = {
-    gpu_plan.FILE: lambda c: gpu_plan.picture(c.gpu),
-    ha_topology.FILE: lambda c: ha_topology.picture(c.control_plane),
-    migration.FILE: lambda c: migration.picture(c.storage),
+
+@dataclass(frozen=True)
+class Picture:
+    module: str  # imported only when drawing: matplotlib and graphviz take most of a second to import
+    section: str  # the StackConfig field the picture is drawn from, and all it is drawn from
+
+    def draw(self, config: StackConfig) -> bytes:
+        return importlib.import_module(self.module).picture(getattr(config, self.section))
+
+    def digest(self, config: StackConfig) -> str:
+        return hashlib.sha256(getattr(config, self.section).model_dump_json().encode()).hexdigest()
+
+
+PICTURES: dict[str, Picture] = {
+    "gpu-plan.svg": Picture("components.gpu.picture", "gpu"),
+    "ha-topology.svg": Picture("components.control_plane.picture", "control_plane"),
+    "migration.svg": Picture("components.storage.picture", "storage"),
 }
+
+
+def inputs_file(config: StackConfig) -> bytes:
+    """`<sha256 of the section>  <picture>` per line: what the committed pictures were drawn from."""
+    return "".join(f"{p.digest(config)}  {name}\n" for name, p in PICTURES.items()).encode()
+
+
+def recorded_digests(docs: Path = DOCS) -> dict[str, str]:
+    path = docs / INPUTS
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return {name: digest for digest, _, name in (line.partition("  ") for line in lines)}
+
+
 GENERATED: dict[str, Callable[[StackConfig], bytes]] = {
     "high-availability-plan.md": lambda c: render_plan_doc(c.control_plane).encode(),
     "authentik-setup.md": lambda c: render_setup_doc(c).encode(),
-    **PICTURES,
+    **{name: p.draw for name, p in PICTURES.items()},
+    INPUTS: inputs_file,
 }
 
 
@@ -48,8 +81,12 @@ def stale(rendered: dict[str, bytes], docs: Path = DOCS) -> list[str]:
 
 
 def redrawn_pictures(config: StackConfig, docs: Path = DOCS) -> list[str]:
-    """The pictures `config` draws differently from the committed ones: what a reviewer should look at."""
-    return stale({name: draw(config) for name, draw in PICTURES.items()}, docs)
+    """The pictures `config` draws differently from the committed ones: what a reviewer should look at.
+    Only a picture whose section differs from the one it was committed from is drawn (a preview does
+    this every time)."""
+    recorded = recorded_digests(docs)
+    changed = [name for name, p in PICTURES.items() if recorded.get(name) != p.digest(config)]
+    return stale({name: PICTURES[name].draw(config) for name in changed}, docs)
 
 
 def main(argv: list[str]) -> int:

@@ -7,15 +7,14 @@ tenant's bar is its commitment, `max(cap, reserved)`, solid up to the reservatio
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
-
-from matplotlib.colors import to_hex, to_rgb
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING, Literal
 
 from components.config.gpu import GpuConfig
 from components.plotting import render
 from rules.gpu_capacity import Verdict
+
+if TYPE_CHECKING:  # matplotlib is imported when drawing (components.plotting)
+    from matplotlib.figure import Figure
 
 FILE = "gpu-plan.svg"
 PALETTE = ("#1b6ca8", "#d1495b", "#2a9d8f", "#e9a03b", "#6a4c93", "#5c677d")
@@ -28,6 +27,8 @@ def picture(gpu: GpuConfig, fmt: Literal["svg", "png"] = "svg") -> bytes:
 
 
 def _draw(gpu: GpuConfig, fig: Figure) -> None:
+    from matplotlib.patches import Patch
+
     colors = {t.namespace: PALETTE[i % len(PALETTE)] for i, t in enumerate(gpu.tenants)}
     verdicts = gpu.verdicts()
     axes = fig.subplots(len(verdicts), 1, squeeze=False)[:, 0]
@@ -92,5 +93,7 @@ def _pool(ax, gpu: GpuConfig, v: Verdict, colors: dict[str, str]) -> None:
 def _tint(color: str) -> str:
     """`color` mixed with white, opaque: SVG fills a hatch pattern's background and lines together, so
     an alpha face would fade the hatch lines as well."""
+    from matplotlib.colors import to_hex, to_rgb
+
     r, g, b = (0.35 * c + 0.65 for c in to_rgb(color))
     return to_hex((r, g, b))

@@ -8,17 +8,17 @@ their cells; claims named in acceptDataLoss show the copy they skip and the empt
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
-
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from typing import TYPE_CHECKING, Literal
 
 from components.config.migration import MigratedClaim, Migration
 from components.config.storage import StorageConfig
 from components.plotting import render
 from components.storage.names import claim_size
 from rules.data_loss import Phase
+
+if TYPE_CHECKING:  # matplotlib is imported when drawing (components.plotting)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FILE = "migration.svg"
 # Columns in inches (1 data unit = 1 inch): claim, size, classes, then one cell per phase.
@@ -42,6 +42,8 @@ def picture(storage: StorageConfig, fmt: Literal["svg", "png"] = "svg") -> bytes
 
 
 def _draw(storage: StorageConfig, fig: Figure) -> None:
+    from matplotlib.patches import Rectangle
+
     ax = fig.add_subplot()
     rows = len(storage.migrations) + sum(len(m.pvcs) for m in storage.migrations)
     ax.set_xlim(0, WIDTH)
@@ -88,6 +90,8 @@ def _draw(storage: StorageConfig, fig: Figure) -> None:
 
 
 def _row(ax: Axes, storage: StorageConfig, m: Migration, claim: MigratedClaim, y: float) -> None:
+    from matplotlib.patches import Rectangle
+
     mid = y + ROW_H / 2
     ax.text(CLAIM_X + 0.15, mid, _short(claim.key), va="center", family="DejaVu Sans Mono", fontsize=8)
     ax.text(SIZE_X, mid, f"{claim.size} → {claim_size(storage, claim)}", va="center")

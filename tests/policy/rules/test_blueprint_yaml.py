@@ -70,6 +70,7 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_s
 _values = st.one_of(_text, st.lists(st.one_of(_text, st.lists(_text, max_size=3)), min_size=1, max_size=4))
 
 
+@pytest.mark.slow  # a long property run (100 examples, about a second)
 @given(name=st.sampled_from(ay.KNOWN_TAGS), value=_values)
 def test_any_known_tag_with_any_value_round_trips(name, value):
     doc = {"entries": [{"attrs": {"x": ay.Tag(name, value)}}]}

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
+import pytest
 
 from components.plotting import render
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# Every test here draws (matplotlib or graphviz): the `slow` layer of `make test`.
+pytestmark = pytest.mark.slow
 
 
 def _draw(fig: Figure) -> None:

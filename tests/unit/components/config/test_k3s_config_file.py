@@ -114,6 +114,7 @@ _values = st.one_of(
 _styles = st.sampled_from(["block", "json"])  # as yaml writes it, or JSON (flow) after the key
 
 
+@pytest.mark.slow  # a long property run (60 examples of a whole file merge)
 @settings(max_examples=60, deadline=None)
 @given(
     foreign=st.dictionaries(_keys, st.tuples(_values, _styles), min_size=1, max_size=6),

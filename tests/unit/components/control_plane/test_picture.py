@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from components.control_plane.picture import FILE, graph, picture
 from components.docs.generated import stale
 
 from .helpers import node_raw, variant
+
+# Every test here draws (matplotlib or graphviz): the `slow` layer of `make test`.
+pytestmark = pytest.mark.slow
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from components.control_plane.hardware import flags
 from components.control_plane.plan_doc import render_plan_doc
 from components.control_plane.timeline import timeline
@@ -24,6 +26,7 @@ def test_committed_plan_is_current(real_config):
     )
 
 
+@pytest.mark.slow  # a Python start importing the model (half a second)
 def test_generator_entry_point_prints_the_plan(real_config):
     out = subprocess.run(
         [sys.executable, "-m", "components.control_plane.cli"],

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from components.config import load
 from components.config.gpu import GpuConfig
 from components.docs.generated import DOCS, stale
 from components.gpu.picture import FILE, picture
 from tests.conftest import TEST_TODAY
+
+# Every test here draws (matplotlib or graphviz): the `slow` layer of `make test`.
+pytestmark = pytest.mark.slow
 
 
 def _gpu(real_raw: dict, **pools: dict) -> GpuConfig:

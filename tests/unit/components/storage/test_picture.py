@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from components.config import load
 from components.docs.generated import stale
 from components.storage.picture import FILE, picture
 from tests.conftest import TEST_TODAY
+
+# Every test here draws (matplotlib or graphviz): the `slow` layer of `make test`.
+pytestmark = pytest.mark.slow
 
 DIGEST = "sha256:" + "cd" * 32
 LOKI = "storage-loki-0"
