@@ -83,14 +83,20 @@ def prepare(run: Run) -> None:
     os.environ["K3S_HOME_STACK_CONFIG"] = str(source_file())  # the pack judges exactly this file
 
 
-def _stack_exists(project: Path) -> bool:
-    """A local file backend answers from its own files (stacks/<project>/<stack>.json[.gz]); any other
-    backend is asked through the CLI (`pulumi stack ls`, a CLI start)."""
+def checkpoint_file() -> Path | None:
+    """The stack's checkpoint in a local file backend (stacks/<project>/<stack>.json[.gz]), if it has one."""
     url = os.environ.get("PULUMI_BACKEND_URL", "")
-    if url.startswith("file://"):
-        stacks = Path(url.removeprefix("file://")) / ".pulumi" / "stacks" / PROJECT
-        if any(stacks.glob(f"{STACK}.json*")):
-            return True
+    if not url.startswith("file://"):
+        return None
+    stacks = Path(url.removeprefix("file://")) / ".pulumi" / "stacks" / PROJECT
+    return next((p for p in (stacks / f"{STACK}.json", stacks / f"{STACK}.json.gz") if p.is_file()), None)
+
+
+def _stack_exists(project: Path) -> bool:
+    """A local file backend answers from its own files; any other backend is asked through the CLI
+    (`pulumi stack ls`, a CLI start)."""
+    if checkpoint_file():
+        return True
     ws = auto.LocalWorkspace(work_dir=str(project))
     return any(s.name.split("/")[-1] == STACK for s in ws.list_stacks())
 

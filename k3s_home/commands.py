@@ -89,7 +89,7 @@ def preview(run: Run, today: date, acks: list[str], extra: list[str]) -> int:
     run.plan.unlink(missing_ok=True)
     run.preview_events.unlink(missing_ok=True)
     stack, config_file, kubeconfig, config = _start(run, today)
-    pending = pending_operations(engine.deployment(stack))
+    pending = pending_operations(engine.checkpoint(stack))
     stream = EventStream("preview", run.preview_events)
     passed = False
     try:

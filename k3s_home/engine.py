@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
+from semver import VersionInfo
 
 from components.config import ConfigError, StackConfig, load_stack_file
 from k3s_home import locks
-from k3s_home.backend import STACK, Run, prepare, source_file, stack_file
+from k3s_home.backend import STACK, Run, checkpoint_file, prepare, source_file, stack_file
 from k3s_home.log import Refusal
 from k3s_home.target import ROOT
 
@@ -51,11 +53,34 @@ def check_lock() -> None:
         raise Refusal(reason)
 
 
+class _Workspace(auto.LocalWorkspace):
+    """The Automation API's workspace without two CLI starts (about 0.25 s each) that tell it nothing new:
+
+    - `pulumi version`, which the API runs to gate features by version: scripts/toolchain.sh puts the
+      pinned CLI on PATH and says its version (K3S_HOME_PULUMI_VERSION); without that, the API asks.
+    - `pulumi stack select` of a stack the local file backend already holds: every command the API
+      runs names its stack (`--stack`), so the selection changes nothing. A stack not there yet is
+      selected (or created) through the CLI as before."""
+
+    def __init__(self, work_dir: str) -> None:
+        pinned = os.environ.get("K3S_HOME_PULUMI_VERSION")
+        cli = None
+        if pinned:
+            cli = auto.PulumiCommand.__new__(auto.PulumiCommand)  # its __init__ would run `pulumi version`
+            cli.command, cli.version = "pulumi", VersionInfo.parse(pinned)
+        super().__init__(work_dir=work_dir, pulumi_command=cli)
+
+    def select_stack(self, stack_name: str) -> None:
+        if stack_name == STACK and checkpoint_file():
+            return
+        super().select_stack(stack_name)
+
+
 def open_stack(run: Run) -> tuple[auto.Stack, Path]:
     """Backend, passphrase and stack file prepared; the stack selected (created on first use)."""
     prepare(run)
     config_file = stack_file(run)
-    ws = auto.LocalWorkspace(work_dir=str(run.project))
+    ws = _Workspace(work_dir=str(run.project))
     stack = auto.Stack.create_or_select(STACK, ws)
     return stack, config_file
 
@@ -79,6 +104,17 @@ def deployment(stack: auto.Stack) -> dict[str, Any]:
     Automation API's export asks for --show-secrets, and its import writes what it gets to a temp file."""
     data = json.loads(_cli(stack, "stack", "export")).get("deployment")
     return data or {}
+
+
+def checkpoint(stack: auto.Stack) -> dict[str, Any]:
+    """The state's `deployment` as `deployment(stack)` gives it, read straight from a local file backend's
+    checkpoint (the same document `stack export` prints, without a CLI start); other backends through the
+    CLI. For reading only: what is imported back always comes from `deployment`."""
+    path = checkpoint_file()
+    if path is None:
+        return deployment(stack)
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return (json.loads(raw).get("checkpoint") or {}).get("latest") or {}
 
 
 def import_deployment(stack: auto.Stack, data: dict[str, Any], run: Run) -> None:

@@ -180,6 +180,8 @@ export PULUMI_HOME="$PULUMI_HOME"
 export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=1
+# The CLI on PATH is this version (checked above): the driver need not start it to ask (k3s_home/engine.py).
+export K3S_HOME_PULUMI_VERSION="$PULUMI_VERSION"
 # --event-log (used by the review gate) is a hidden flag in this CLI version.
 export PULUMI_DEBUG_COMMANDS=1
 export K3S_HOME_KUBE_BIN_DIR="$KUBE_BIN_DIR"

@@ -8,6 +8,7 @@ says nothing about the date and is allowed.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -22,9 +23,19 @@ WALL_CLOCK = {
 }
 
 
+# Every read below needs one of these in the text: a call of a listed name, or an import from a listed
+# module (for a renamed one). Files without either are not parsed (most of the tree; parsing is the cost).
+_MAYBE = re.compile(
+    r"\b(" + "|".join(sorted({a for attrs in WALL_CLOCK.values() for a in attrs})) + r")\s*\("
+    r"|\bfrom\s+(" + "|".join(WALL_CLOCK) + r")\s+import\b"
+)
+
+
 def wall_clock_reads(source: str) -> list[tuple[int, str]]:
     """(line, call) of every wall-clock read: `date.today()`, `datetime.datetime.now()`, `time.time()`,
     and the same names imported bare (`from time import time`)."""
+    if not _MAYBE.search(source):
+        return []
     tree = ast.parse(source)
     bare: dict[str, str] = {}  # local name -> "module.attr" for `from time import time as t`
     for node in ast.walk(tree):

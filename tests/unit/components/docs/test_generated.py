@@ -113,6 +113,7 @@ def test_a_preview_draws_only_the_pictures_whose_section_changed(real_config, re
     assert docs.redrawn_pictures(load(raw, today=TEST_TODAY)) == ["gpu-plan.svg"] and drawn == ["gpu"]
 
 
+@pytest.mark.slow  # draws the picture
 def test_a_picture_drawn_the_same_as_committed_is_not_named(real_config, monkeypatch) -> None:
     # A section change the picture does not show (its digest differs, its drawing does not): the picture
     # is drawn, compared with the committed file byte for byte, and not named.
