@@ -128,7 +128,7 @@ def driver(tmp_path, monkeypatch, real_config):
     """`make preview` with the engine and the cluster faked, the rest (stream, gate, plan) real."""
     release = threading.Event()
     monkeypatch.setenv("K3S_HOME_RUN_DIR", str(tmp_path))
-    monkeypatch.setattr(commands.engine, "deployment", lambda stack: {})
+    monkeypatch.setattr(commands.engine, "checkpoint", lambda stack: {})
     monkeypatch.setattr(review.gate, "ClusterLookup", NoCluster)
 
     # The events are released only once the driver is waiting for them: an implementation that read the
