@@ -2,7 +2,8 @@
 
 Layers: unit + policy (the quick feedback, target 15 s on 2 cores: one pytest-xdist worker per core),
 slow (marked `slow`: the large-file copy/verify cases, the long property runs, everything that draws a
-picture, the full docs check, a few CLI starts), integration (the real engine and control plane). Bytecode caching is left on even when PYTHONDONTWRITEBYTECODE is set: without
+picture, the full docs check, a few CLI starts), integration (the real engine and control plane).
+Bytecode caching is left on even when PYTHONDONTWRITEBYTECODE is set: without
 its caches (in ignored __pycache__ folders) pytest re-rewrites every test module's asserts, which doubles
 collection.
 Usage: python scripts/test_layers.py [LAYER ...]   (default: all, in this order)
