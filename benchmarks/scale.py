@@ -129,7 +129,7 @@ def _measure(k: str, path: str) -> dict[str, float]:
     os.environ.setdefault("K3S_HOME_SECRET_GENERATOR", "random")
     import pulumi
 
-    from components.config import load
+    from components.config import clock, load
     from components.control_plane.component import HaControlPlane
     from components.gpu.component import GpuManagement
     from components.sso.component import AuthentikSso
@@ -137,7 +137,7 @@ def _measure(k: str, path: str) -> dict[str, float]:
     from tests.unit.conftest import RecordingMocks
 
     doc = yaml.safe_load(Path(path).read_text())
-    cfg = load({key.removeprefix("k3s-home:"): v for key, v in doc["config"].items()})
+    cfg = load({key.removeprefix("k3s-home:"): v for key, v in doc["config"].items()}, today=clock.today())
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="k3s-home", stack="k3s-home", preview=True)
 
