@@ -44,7 +44,7 @@ from gitops.layout import (
 from gitops.review import summary as review_summary
 from review.gate import Summary, exit_code, read_event_log
 from review.gate import render as render_summary
-from rules.data_loss import acknowledged
+from rules.data_loss import Phase, acknowledged
 
 
 class Refusal(Exception):
@@ -84,6 +84,22 @@ def check_repo(repo: Path) -> None:
                 "move it away or rename it: the render owns this folder and would replace its files",
                 2,
             )
+
+
+def migration_past_plan(config: StackConfig) -> str | None:
+    """Why the config cannot be rendered, or None. A migration past `plan` is direct mode's alone: its
+    phases act on the live cluster while `up` runs (server-side-apply patches of objects Flux owns, Jobs
+    awaited to completion, cutover's check that no pod holds a claim before it is replaced), and none of
+    that is a manifest Flux could own or prune. At `plan` a migration renders nothing (its imports are
+    the cluster's), so the rest of the stack renders as usual."""
+    for i, m in enumerate(config.storage.migrations):
+        if m.phase is not Phase.PLAN:
+            return (
+                f"k3s-home:storage.migrations[{i}].phase: {m.phase.value} (migration '{m.name}') is not "
+                f"rendered: a migration past plan runs in direct mode only; run phase {m.phase.value} "
+                "with `make preview` and `make up` (ADR 0019)"
+            )
+    return None
 
 
 def rendered_objects(out_dir: Path, events: Path) -> list[Rendered]:
@@ -215,6 +231,8 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         config = load_stack_file(stack_source, today=today)
     except ConfigError as err:
         raise Refusal(f"invalid stack config: {err}", 2) from None
+    if reason := migration_past_plan(config):
+        raise Refusal(reason, 2)  # before the engine runs: nothing rendered, nothing written
     with private_dir() as private:
         out_dir, events = private / "manifests", private / "events.jsonl"
         log("rendering the stack (program, policy pack, kubernetes provider in render mode)")

@@ -1,0 +1,65 @@
+"""GitOps mode refuses a migration past plan, in one line naming the key, before the engine runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from gitops import render
+from rules.data_loss import Phase
+
+ROOT = Path(__file__).resolve().parents[3]
+STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
+
+
+def with_phase(config, index: int, phase: Phase):
+    migrations = list(config.storage.migrations)
+    migrations[index] = migrations[index].model_copy(update={"phase": phase})
+    storage = config.storage.model_copy(update={"migrations": migrations})
+    return config.model_copy(update={"storage": storage})
+
+
+def test_the_committed_stack_file_renders_its_migrations_at_plan(real_config) -> None:
+    assert [m.phase for m in real_config.storage.migrations] == [Phase.PLAN, Phase.PLAN]
+    assert render.migration_past_plan(real_config) is None
+
+
+@pytest.mark.parametrize("phase", [p for p in Phase if p is not Phase.PLAN])
+def test_every_phase_past_plan_is_refused_naming_its_key(real_config, phase: Phase) -> None:
+    config = with_phase(real_config, 1, phase)
+    reason = render.migration_past_plan(config)
+    assert reason is not None and "\n" not in reason
+    assert reason.startswith(
+        f"k3s-home:storage.migrations[1].phase: {phase.value} (migration 'bazarr-pilot')"
+    )
+    assert f"run phase {phase.value} with `make preview` and `make up`" in reason
+
+
+def test_make_render_refuses_before_the_engine_runs_and_writes_nothing(tmp_path, monkeypatch, capsys) -> None:
+    repo = tmp_path / "flux-k3s"
+    (repo / "clusters" / "k3s-home").mkdir(parents=True)
+    (repo / ".sops.yaml").write_text("creation_rules: []\n")
+    yaml = YAML()
+    doc = yaml.load(STACK_FILE.read_text())
+    doc["config"]["k3s-home:storage"]["migrations"][1]["phase"] = "copy"
+    stack = tmp_path / "Pulumi.k3s-home.yaml"
+    with stack.open("w") as out:
+        yaml.dump(doc, out)
+
+    def engine_must_not_run(*args, **kwargs):
+        raise AssertionError("the engine ran for a config the render refuses")
+
+    monkeypatch.setattr(render.engine, "render", engine_must_not_run)
+    before = sorted(p.relative_to(repo) for p in repo.rglob("*"))
+    code = render.main([str(repo), "--stack-config", str(stack)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "[k3s-home render] k3s-home:storage.migrations[1].phase: copy (migration 'bazarr-pilot') is not "
+        "rendered: a migration past plan runs in direct mode only; run phase copy with `make preview` and "
+        "`make up` (ADR 0019)"
+    ]
+    assert sorted(p.relative_to(repo) for p in repo.rglob("*")) == before
