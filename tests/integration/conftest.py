@@ -42,23 +42,47 @@ def toolchain_env() -> dict[str, str]:
     return env
 
 
-def _cluster(
-    env: dict[str, str], *args: str, extra: dict[str, str] | None = None
+DRIVER = (sys.executable, "-m", "k3s_home")  # what `make preview`, `make up`, ... run
+
+
+def run_driver(
+    *args: str, env: dict[str, str], timeout: int = COMMAND_TIMEOUT
 ) -> subprocess.CompletedProcess:
+    """One driver command (`python -m k3s_home ARGS`) in the checkout, with exactly `env`."""
+    return subprocess.run(
+        [*DRIVER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def cluster_sh(env: dict[str, str], *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    """`scripts/cluster.sh ARGS` for the control plane `env` names (K3S_HOME_CLUSTER_DIR, ports)."""
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / "cluster.sh"), *args],
-        env={**env, **(extra or {})},
+        env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
     )
 
 
 def cluster_ports(env: dict[str, str], purpose: str) -> dict[str, str]:
     """This checkout's ports for `purpose` (dev, test, aux), as scripts/cluster.sh derives them."""
-    out = _cluster(env, "ports", purpose)
+    out = cluster_sh(env, "ports", purpose)
     assert out.returncode == 0, out.stderr
     return dict(p.split("=") for p in out.stdout.split())
+
+
+def aux_plane(env: dict[str, str], base: Path) -> dict[str, str]:
+    """`env` for a throwaway control plane of a test's own: its state and kubeconfig under `base`, on
+    this checkout's aux ports (one such plane at a time)."""
+    ports = cluster_ports(env, "aux")
+    return {
+        **env,
+        "K3S_HOME_CLUSTER_DIR": str(base / "cluster"),
+        "K3S_HOME_CLUSTER_KUBECONFIG": str(base / "kubeconfig"),
+        "K3S_HOME_ETCD_PORT": ports["etcd"],
+        "K3S_HOME_API_PORT": ports["api"],
+    }
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +103,12 @@ def cluster_env(toolchain_env: dict[str, str], tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def embedded_kubeconfig(cluster_env: dict[str, str]) -> Iterator[str]:
     """Path of the session's embedded control plane kubeconfig; stopped and wiped at the end."""
-    up = _cluster(cluster_env, "up")
+    up = cluster_sh(cluster_env, "up")
     if up.returncode != 0:
-        _cluster(cluster_env, "down")
+        cluster_sh(cluster_env, "down")
         pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
     yield cluster_env["K3S_HOME_CLUSTER_KUBECONFIG"]
-    _cluster(cluster_env, "down")
+    cluster_sh(cluster_env, "down")
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +135,7 @@ def second_server(cluster_env: dict[str, str], embedded_kubeconfig: str):
     from lightkube import Client, KubeConfig
 
     port = os.environ.get("K3S_HOME_TEST_SECOND_API_PORT", cluster_ports(cluster_env, "test")["second"])
-    out = _cluster(cluster_env, "second-server", port)
+    out = cluster_sh(cluster_env, "second-server", port)
     if out.returncode != 0:
         pytest.fail(f"second kube-apiserver failed to start:\n{out.stderr[-2000:]}", pytrace=False)
     config = yaml.safe_load(Path(embedded_kubeconfig).read_text())
@@ -165,6 +189,24 @@ def stack(
     return stack_runner(cluster_env, stack_run_dir, recorded_stack_file)
 
 
+def driver_env(
+    cluster_env: dict[str, str], stack_run_dir: Path, stack_file: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment `make preview` / `make up` get on an embedded cluster: its run directory, file
+    backend and passphrase, the stack file; `extra` last (a caller may point KUBECONFIG elsewhere)."""
+    env = {
+        **cluster_env,
+        "K3S_HOME_TARGET": "embedded",
+        "K3S_HOME_RUN_DIR": str(stack_run_dir),
+        "PULUMI_BACKEND_URL": f"file://{stack_run_dir}/state",
+        "PULUMI_CONFIG_PASSPHRASE": "integration-tests-only",
+        "K3S_HOME_STACK_CONFIG": str(stack_file),
+    }
+    env.pop("KUBECONFIG", None)  # never a kubeconfig of the user's
+    (stack_run_dir / "state").mkdir(exist_ok=True)
+    return {**env, **(extra or {})}
+
+
 def stack_runner(
     cluster_env: dict[str, str], stack_run_dir: Path, recorded_stack_file: Path
 ) -> Callable[..., subprocess.CompletedProcess]:
@@ -173,24 +215,8 @@ def stack_runner(
     def run(
         *args: str, timeout: int = COMMAND_TIMEOUT, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
-        full_env = {
-            **cluster_env,
-            "K3S_HOME_TARGET": "embedded",
-            "K3S_HOME_RUN_DIR": str(stack_run_dir),
-            "PULUMI_BACKEND_URL": f"file://{stack_run_dir}/state",
-            "PULUMI_CONFIG_PASSPHRASE": "integration-tests-only",
-            "K3S_HOME_STACK_CONFIG": str(recorded_stack_file),
-            **(env or {}),
-        }
-        full_env.pop("KUBECONFIG", None)
-        (stack_run_dir / "state").mkdir(exist_ok=True)
-        return subprocess.run(
-            [sys.executable, "-m", "k3s_home", *args],
-            cwd=ROOT,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+        return run_driver(
+            *args, env=driver_env(cluster_env, stack_run_dir, recorded_stack_file, env), timeout=timeout
         )
 
     return run

@@ -10,11 +10,10 @@ live volumes with new uids, which the session's recorded stack file would no lon
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from review.gate import DRIFT_HEADING
-from tests.integration.conftest import ROOT, cluster_ports
+from tests.integration.conftest import ROOT, aux_plane, cluster_sh
 from tests.integration.own_stack import created, delete, env_for, resource_class, teardown
 
 
@@ -89,19 +88,10 @@ def test_an_out_of_band_delete_and_edit_show_as_drift(stack, kube, tmp_path):
 
 
 def test_a_wiped_embedded_cluster_previews_every_create_again(stack, cluster_env, tmp_path):
-    ports = cluster_ports(cluster_env, "aux")
-    aux = {
-        "K3S_HOME_CLUSTER_DIR": str(tmp_path / "cluster"),
-        "K3S_HOME_CLUSTER_KUBECONFIG": str(tmp_path / "kubeconfig"),
-        "K3S_HOME_ETCD_PORT": ports["etcd"],
-        "K3S_HOME_API_PORT": ports["api"],
-    }
-    cluster = ["bash", str(ROOT / "scripts" / "cluster.sh")]
+    aux = aux_plane(cluster_env, tmp_path)
 
-    def cluster_sh(command: str) -> None:
-        done = subprocess.run(
-            [*cluster, command], env={**cluster_env, **aux}, capture_output=True, text=True, timeout=180
-        )
+    def cluster(command: str) -> None:
+        done = cluster_sh(aux, command)
         assert done.returncode == 0, done.stderr[-2000:]
 
     run_dir = tmp_path / "run"
@@ -117,7 +107,7 @@ def test_a_wiped_embedded_cluster_previews_every_create_again(stack, cluster_env
         objects = created(run_dir / "preview-events.jsonl")
         assert stack("up", "--yes", env=env).returncode == 0
 
-        cluster_sh("down")  # `make cluster-down`: the etcd data goes, the state in the run dir stays
+        cluster("down")  # `make cluster-down`: the etcd data goes, the state in the run dir stays
 
         # The state was written for the cluster that is gone: a preview against the new one refuses.
         wiped = stack("preview", env=env)  # starts the control plane again, empty but for the seed
@@ -144,4 +134,4 @@ def test_a_wiped_embedded_cluster_previews_every_create_again(stack, cluster_env
         )
         assert changes.get("create", 0) >= len(objects), changes
     finally:
-        cluster_sh("down")
+        cluster("down")

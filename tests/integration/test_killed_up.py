@@ -12,29 +12,24 @@ no sleep, no race. The points:
 - migration: the migration's plan phase (the phase the stack file configures), at the read of the source
   PersistentVolume it adopts.
 Each time the state must hold the step as a pending operation, and the lock of a process that is gone.
+The cutover kill point needs a migration at cutover, so it is in test_migration_end_to_end.py (same kill,
+tests/integration/killing.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from k3s_home import locks
-from tests.integration.conftest import COMMAND_TIMEOUT, ROOT
+from tests.integration.conftest import run_driver
 from tests.integration.holding_proxy import Hold, HoldingProxy
+from tests.integration.killing import checkpoint, up_killed_at
 from tests.integration.own_stack import env_for, exists, resource_class, teardown
-
-STACK = "k3s-home"
-REACH_SECONDS = 300  # bounded wait for the held request; the up failing first fails the test at once
 
 
 def _out(result) -> str:
@@ -49,11 +44,6 @@ def _steps(events: Path) -> dict[str, dict]:
         if meta.get("type", "").startswith("kubernetes:") and meta.get("op") in ("create", "import"):
             out[meta["urn"]] = meta
     return out
-
-
-def _checkpoint(run_dir: Path) -> dict:
-    path = run_dir / "state" / ".pulumi" / "stacks" / STACK / f"{STACK}.json"
-    return json.loads(path.read_text())["checkpoint"].get("latest") or {}
 
 
 def _object_path(obj: dict) -> str:
@@ -86,27 +76,6 @@ def _pick(point: str, steps: dict[str, dict]) -> tuple[str, dict, Hold, str]:
     return urn, obj, Hold(method="GET", path=rf"^/api[s]?/.*{_object_path(obj)}(\?|$)"), "importing"
 
 
-def _session(sid: int) -> list[int]:
-    """Every live process of a session (/proc/<pid>/stat field 6). The CLI starts each plugin in a process
-    group of its own, but all stay in the session the driver leads."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _kill_session(sid: int) -> None:
-    """SIGKILL the whole session (driver, CLI, language host, providers, policy pack) at once."""
-    for pid in _session(sid):
-        with contextlib.suppress(ProcessLookupError):  # gone meanwhile
-            os.kill(pid, signal.SIGKILL)
-
-
 def _lists(kube, objects: list[dict]) -> set[tuple[str, str, str]]:
     """(kind, namespace, name) of every object in the cluster of the kinds and namespaces given."""
     found = set()
@@ -131,14 +100,7 @@ def test_a_killed_up_converges(point, cluster_env, embedded_kubeconfig, recorded
     env.pop("K3S_HOME_TARGET", None)  # the configured kubeconfig (the proxy), as a real cluster's user has
 
     def stack(*args: str, env: dict[str, str] = env) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "k3s_home", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-        )
+        return run_driver(*args, env=env)
 
     preview = stack("preview")
     assert preview.returncode == 0, _out(preview)
@@ -149,34 +111,11 @@ def test_a_killed_up_converges(point, cluster_env, embedded_kubeconfig, recorded
     before = _lists(kube, list(planned.values()))
     try:
         proxy.hold(hold)
-        out, err = tmp_path / "up.out", tmp_path / "up.err"
-        with out.open("w") as stdout, err.open("w") as stderr:
-            up = subprocess.Popen(
-                [sys.executable, "-m", "k3s_home", "up", "--yes"],
-                cwd=ROOT,
-                env=env,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,  # its own session: the kill takes the engine and every plugin
-            )
-            for _ in range(REACH_SECONDS):
-                if hold.reached.wait(1):
-                    break
-                assert up.poll() is None, f"up ended before the {point} step:\n{err.read_text()[-3000:]}"
-            assert hold.reached.is_set(), f"the {point} step was never reached: {hold}"
-            _kill_session(up.pid)
-            assert up.wait(30) == -signal.SIGKILL
-        for _ in range(150):  # bounded wait for the kernel to finish the kills (zombies do not count)
-            if not _session(up.pid):
-                break
-            time.sleep(0.2)
-        assert not _session(up.pid), f"processes of the killed up survived: {_session(up.pid)}"
-        hold.release.set()  # the held request goes on to the cluster now, its engine gone
-        assert hold.done.wait(60), f"the held request {hold.request} was not settled"
+        up_killed_at(hold, env, tmp_path, point)
         proxy.disarm()
 
         # The kill landed inside the step: the state holds it as pending, under a dead process's lock.
-        state = _checkpoint(run_dir)
+        state = checkpoint(run_dir)
         pending = {(p["type"], p["resource"]["urn"]) for p in state.get("pending_operations") or []}
         assert (pending_kind, urn) in pending, (hold.request, pending)
         held = locks.locks(env["PULUMI_BACKEND_URL"])
@@ -202,7 +141,7 @@ def test_a_killed_up_converges(point, cluster_env, embedded_kubeconfig, recorded
 
         # The state against the cluster: each planned object once in the state, under its own id, present
         # in the cluster; and nothing of those kinds appeared in the cluster that the state does not hold.
-        final = _checkpoint(run_dir)
+        final = checkpoint(run_dir)
         assert not final.get("pending_operations"), final["pending_operations"]
         resources = [r for r in final["resources"] if r["type"].startswith("kubernetes:")]
         urns = [r["urn"] for r in resources if r.get("custom")]
