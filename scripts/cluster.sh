@@ -2,7 +2,8 @@
 # Embedded control plane on loopback that behaves like k3s-home: etcd + kube-apiserver +
 # kube-controller-manager + kube-scheduler, and KWOK simulating the nodes k3s1..k3s4 (no kubelets),
 # seeded with what Flux, Helm and local-path created on the real cluster. Generated certificates, a
-# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|second-server PORT|ports [dev|test|aux]
+# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|second-server PORT|restart-apiserver|
+# ports [dev|test|aux]
 # Every wait is bounded; a process that dies is reported with the tail of its log.
 set -euo pipefail
 
@@ -198,16 +199,33 @@ crd_dir() {
   echo "${XDG_CACHE_HOME:-$HOME/.cache}/k3s-home-iac/crds-flux-$FLUX_HELM_API_VERSION-$FLUX_SOURCE_API_VERSION-$FLUX_KUSTOMIZE_API_VERSION-promop-$PROMETHEUS_OPERATOR_API_VERSION"
 }
 
+stop() { # name: SIGTERM, at most 10 s, then SIGKILL
+  if alive "$1"; then
+    local pid
+    pid=$(cat "$STATE/$1.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$STATE/$1.pid"
+}
+
+# The kube-apiserver alone stopped and started again, etcd and the rest left running: what a k3s server
+# restart looks like to its clients (tests of an `up` that loses its API server mid-phase).
+restart_apiserver() {
+  bin_dir
+  alive kube-apiserver || die "the kube-apiserver is not running; run: $0 up"
+  stop kube-apiserver
+  cat "$STATE/kube-apiserver.log" >>"$STATE/kube-apiserver.log.1" 2>/dev/null || true
+  port_free "$API_PORT"
+  start kube-apiserver "$BIN/kube-apiserver" $(apiserver_args "$API_PORT")
+  wait_for kube-apiserver "kube-apiserver /readyz" api_ready "$API_PORT"
+  log "kube-apiserver restarted: https://127.0.0.1:$API_PORT"
+}
+
 down() {
   for name in kwok kube-scheduler kube-controller-manager kube-apiserver-2 kube-apiserver etcd; do
-    if alive "$name"; then
-      local pid
-      pid=$(cat "$STATE/$name.pid")
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$STATE/$name.pid"
+    stop "$name"
   done
   # The embedded cluster is disposable: a fresh one per `up` keeps test runs independent.
   rm -rf "$STATE/etcd-data"
@@ -231,5 +249,6 @@ case "${1:-}" in
   ports) b=$(port_base "${2:-dev}"); echo "etcd=$b api=$((b + 2)) second=$(( $(port_base dev) + 9 ))" ;;
   crd-dir) crd_dir ;;
   second-server) second_server "${2:-}" ;;
-  *) die "usage: $0 up|down|status|kubeconfig|second-server PORT|ports [dev|test|aux]" ;;
+  restart-apiserver) restart_apiserver ;;
+  *) die "usage: $0 up|down|status|kubeconfig|second-server PORT|restart-apiserver|ports [dev|test|aux]" ;;
 esac

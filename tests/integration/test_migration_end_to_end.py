@@ -9,15 +9,19 @@ What an operator copies into the stack file between phases comes from `operator_
 container, so a Job here has no log: the helper checks that the Job really completed in the cluster, then
 runs the Job's own command (copy_verify.py, the file the ConfigMap ships) on stand-in directories and
 parses its result lines with components.storage.records, as an operator parses the log. The bytes, files
-and digests are therefore those of the stand-in data, not of the (never attached) volumes.
+and digests are therefore those of the stand-in data, not of the (never attached) volumes: 90 MiB for
+bazarr's claim (BAZARR_CONFIG), so the pilot report generated from the records at the end has figures.
 
 After every phase: every source PV exists with reclaim policy Retain (the live policy at plan), no claim is
 Terminating, and every owner is at the replicas the phase intends, with that many Running pods.
 
 Faults on the way: the monitoring copy Jobs fail (their node cordoned, then their deadline cut to 1 s);
-one verify mismatches (its stand-in target altered), so no digest can be recorded and the config refuses
-detach and cutover; at cutover a pod still holds bazarr's claim, so the bounded check stops the `up`
-naming it and the re-run finishes what is left; one claim is under acceptDataLoss. Longhorn is absent:
+the kube-apiserver restarts while the next copy `up` waits for its Jobs (held Pending on the cordoned node
+until the server is back); one verify mismatches (its stand-in target altered), so no digest can be
+recorded and the config refuses detach and cutover; at cutover a pod still holds bazarr's claim, so the
+bounded check stops the `up` naming it; the re-run is SIGKILLed after bazarr's old claim was deleted
+(through tests/integration/holding_proxy.py), then `recover`, a preview that names what is left, and the
+`up` that converges; one claim is under acceptDataLoss. Longhorn is absent:
 the test installs its Volume kind (schema-less) and, at cutover, plays its CSI provisioner for the one
 EMPTY claim.
 """
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import copy
 import json
+import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -49,7 +55,9 @@ from components.storage import records
 from components.storage.jobs import SCRIPT
 from components.storage.names import job_name, target_volume_name
 from tests.conftest import TEST_TODAY
-from tests.integration.conftest import ROOT, cluster_ports, stack_runner
+from tests.integration.conftest import ROOT, aux_plane, cluster_sh, driver_env, run_driver, stack_runner
+from tests.integration.holding_proxy import Hold, HoldingProxy
+from tests.integration.killing import checkpoint, up_killed_at
 from tests.integration.waiting import until
 
 HelmRelease = create_namespaced_resource("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")
@@ -112,18 +120,10 @@ def _served(kube: Client) -> bool:
 def own_cluster(toolchain_env, tmp_path_factory):
     """A fresh seeded control plane on this checkout's aux ports, stopped at the end of the module."""
     base = tmp_path_factory.mktemp("e2e-cluster")
-    ports = cluster_ports(toolchain_env, "aux")
-    env = {
-        **toolchain_env,
-        "K3S_HOME_CLUSTER_DIR": str(base / "cluster"),
-        "K3S_HOME_CLUSTER_KUBECONFIG": str(base / "kubeconfig"),
-        "K3S_HOME_ETCD_PORT": ports["etcd"],
-        "K3S_HOME_API_PORT": ports["api"],
-    }
-    cluster = ["bash", str(ROOT / "scripts" / "cluster.sh")]
-    up = subprocess.run([*cluster, "up"], env=env, capture_output=True, text=True, timeout=300)
+    env = aux_plane(toolchain_env, base)
+    up = cluster_sh(env, "up", timeout=300)
     if up.returncode != 0:
-        subprocess.run([*cluster, "down"], env=env, capture_output=True, timeout=120)
+        cluster_sh(env, "down", timeout=120)
         pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
     try:
         stack_file = base / "Pulumi.k3s-home.yaml"
@@ -141,7 +141,7 @@ def own_cluster(toolchain_env, tmp_path_factory):
         until("the Longhorn Volume kind to be served", lambda: _served(kube), 60)
         yield env, kube, stack_file, base
     finally:
-        subprocess.run([*cluster, "down"], env=env, capture_output=True, timeout=120)
+        cluster_sh(env, "down", timeout=120)
 
 
 @pytest.fixture(autouse=True)
@@ -167,9 +167,37 @@ def write_stack(recorded: Path, dest: Path, phase: str, notes: dict[str, dict]) 
     return dest
 
 
+MIB = 2**20
+# The pilot's claim at a realistic size: the live claim requests 100Mi (flux-k3s
+# clusters/k3s-home/apps/media/persistent-volume-claims.yaml), so the stand-in fills 90 MiB of it, the most
+# the live volume can hold less 10 %, in Bazarr's own /config layout (linuxserver image): its SQLite
+# database, the weekly backups it keeps, rotated logs, the subliminal cache, its config. The content is
+# seeded pseudo-random (incompressible, no zero runs the copy would turn into holes), so every run copies
+# the same bytes. How full the live volume really is, nobody here knows: this is its upper bound.
+BAZARR_CONFIG = {
+    "db/bazarr.db": 48 * MIB,
+    "backup/bazarr_backup.2026.11.15.zip": 12 * MIB,
+    "backup/bazarr_backup.2026.11.22.zip": 12 * MIB,
+    "backup/bazarr_backup.2026.11.29.zip": 12 * MIB,
+    "cache/subliminal.dbm": 3 * MIB,
+    "log/bazarr.log": 1 * MIB,
+    "log/bazarr.log.2026-11-28": 1 * MIB,
+    "log/bazarr.log.2026-11-27": 1 * MIB,
+    "config/config.yaml": 6 * 1024,
+}
+BAZARR_CLAIM = "bazarr-config-pvc"
+
+
 def stand_in_data(root: Path, claim: str) -> tuple[Path, Path]:
     src, dst = root / claim / "src", root / claim / "dst"
-    (src / "chunks").mkdir(parents=True), dst.mkdir(parents=True)
+    src.mkdir(parents=True), dst.mkdir(parents=True)
+    if claim == BAZARR_CLAIM:
+        rng = random.Random(claim)
+        for rel, size in BAZARR_CONFIG.items():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / rel).write_bytes(rng.randbytes(size))
+        return src, dst
+    (src / "chunks").mkdir()
     (src / "chunks" / "000001").write_bytes(claim.encode() * 300)
     (src / "meta.json").write_text(json.dumps({"claim": claim}) + "\n")
     return src, dst
@@ -262,26 +290,32 @@ def claims_untouched(kube: Client, config, before: dict[str, str]) -> None:
             assert claim.spec.volumeName == c.source.volume and not claim.metadata.deletionTimestamp
 
 
+@contextmanager
+def up_beside_cordoned_k3s1(kube: Client, stack, path: Path, what: str):
+    """`make preview` (it must pass), then `make up` started in the background with k3s1 cordoned, so the
+    copy Jobs of the monitoring volumes (local-path, on k3s1) stay Pending. Yields the running up (a
+    Future); k3s1 is uncordoned when the block ends, before the up is waited for."""
+    env = {"K3S_HOME_STACK_CONFIG": str(path)}
+    kube.patch(Node, "k3s1", {"spec": {"unschedulable": True}})
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            ok(stack("preview", env=env, timeout=UP_TIMEOUT), f"preview of {what}")
+            yield pool.submit(stack, "up", "--yes", env=env, timeout=UP_TIMEOUT)
+        finally:
+            kube.patch(Node, "k3s1", {"spec": {"unschedulable": False}})
+
+
 def copy_fails_first(kube: Client, stack, path: Path, config, before: dict[str, str]) -> None:
     """Fault: the monitoring copy Jobs cannot run (their volumes' node k3s1 is cordoned) and reach their
     deadline. The `up` fails and says which Jobs; nothing is deleted; the phase stays `copy`."""
     m = next(x for x in config.storage.migrations if x.name == "monitoring")
     names = [job_name(m, c, "copy") for c in m.pvcs if not m.loses(c)]
-    kube.patch(Node, "k3s1", {"spec": {"unschedulable": True}})
-    try:
-        preview = stack("preview", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT)
-        ok(preview, "preview of copy (fault)")
-        with ThreadPoolExecutor(1) as pool:
-            running = pool.submit(
-                stack, "up", "--yes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT
-            )
-            for name in names:
-                until(f"copy Job {name}", lambda name=name: _exists(kube, Job, name, "monitoring"), 300)
-                # Pending on the cordoned node; a deadline of 1 s makes the Job controller fail it.
-                kube.patch(Job, name, {"spec": {"activeDeadlineSeconds": 1}}, namespace="monitoring")
-            up = running.result()
-    finally:
-        kube.patch(Node, "k3s1", {"spec": {"unschedulable": False}})
+    with up_beside_cordoned_k3s1(kube, stack, path, "copy (fault)") as running:
+        for name in names:
+            until(f"copy Job {name}", lambda name=name: _exists(kube, Job, name, "monitoring"), 300)
+            # Pending on the cordoned node; a deadline of 1 s makes the Job controller fail it.
+            kube.patch(Job, name, {"spec": {"activeDeadlineSeconds": 1}}, namespace="monitoring")
+    up = running.result()
     assert up.returncode != 0, _out(up)
     text = up.stdout + up.stderr
     failed = [n for n in names if f"monitoring-copy-{n.rsplit('-', 1)[-1]}" in text or n in text]
@@ -289,6 +323,44 @@ def copy_fails_first(kube: Client, stack, path: Path, config, before: dict[str, 
     assert "DeadlineExceeded" in text or "deadline" in text.lower(), _out(up)
     claims_untouched(kube, config, before)
     check_invariants(kube, config, "copy")  # Retain came first; the owners are held at 0
+
+
+def _uid(kube: Client, res, name: str, namespace: str) -> str | None:
+    try:
+        return kube.get(res, name, namespace=namespace).metadata.uid
+    except ApiError as err:
+        if err.status.code == 404:
+            return None
+        raise
+
+
+def apiserver_restarts_while_copy_waits(kube: Client, stack, env: dict[str, str], path: Path, config) -> None:
+    """Fault: the kube-apiserver restarts (`cluster.sh restart-apiserver`: stopped, started, ready) while
+    `up` waits for the copy Jobs. The barrier: this up's monitoring copy Jobs exist (new ones: the failed
+    runs are replaced) and cannot finish, their node k3s1 cordoned, so the up is inside the copy phase,
+    waiting on them, when the server goes; the node is uncordoned only once the server is back. The up
+    either fails naming the step it was in, or its waits re-list and it completes (what the provider has
+    done in every run so far); the next preview and up converge either way (checked by the caller)."""
+    m = next(x for x in config.storage.migrations if x.name == "monitoring")
+    names = [job_name(m, c, "copy") for c in m.pvcs if not m.loses(c)]
+    failed = {name: _uid(kube, Job, name, "monitoring") for name in names}
+    with up_beside_cordoned_k3s1(kube, stack, path, "copy (API server restart)") as running:
+        for name in names:
+            until(
+                f"a new copy Job {name}",
+                lambda name=name: _uid(kube, Job, name, "monitoring") not in (None, failed[name]),
+                300,
+            )
+        restarted = cluster_sh(env, "restart-apiserver")
+        assert restarted.returncode == 0, restarted.stderr[-2000:]
+        assert "kube-apiserver restarted" in restarted.stderr
+    up = running.result()
+    (path.parent / "up-across-apiserver-restart.txt").write_text(_out(up))  # which way it went, to read
+    if up.returncode == 0:  # the provider's waits re-listed after the restart (so far, every run)
+        assert all(job_completed(kube, m, c, "copy") for c in m.pvcs if not m.loses(c)), _out(up)
+    else:  # a clear failure names the step it was in, and is the engine's, not a crash of the driver
+        assert any(name in up.stdout + up.stderr for name in names), _out(up)
+        assert "Traceback" not in up.stderr, _out(up)
 
 
 @contextmanager
@@ -405,6 +477,92 @@ def cutover_waits_for_a_pod_that_holds_a_claim(
     until("the holder pod to go", lambda: not _exists(kube, Pod, HOLDER, "media"), 60)
 
 
+def killed_while_bazarr_claim_is_recreated(
+    kube: Client, env: dict[str, str], run_dir: Path, path: Path, logs: Path
+) -> None:
+    """Fault: `make up` SIGKILLed during cutover (tests/integration/killing.py), after bazarr's old claim
+    was deleted, while the create of its replacement is held by the proxy in front of the kube-apiserver;
+    the held create is dropped (it never reaches the server). Bazarr is then at 0 with no claim, and its
+    data on the old PV (Retain, Released) and the new one (bound by name). The next preview refuses on the
+    dead update's lock and names `make recover`; recover clears the lock and the pending create; the
+    preview then names what is left; the caller's re-run converges."""
+    proxy = HoldingProxy(env["K3S_HOME_CLUSTER_KUBECONFIG"])
+    try:
+        via_proxy = {
+            "K3S_HOME_TARGET": "",  # the configured kubeconfig (the proxy), as a real cluster's user has
+            "KUBECONFIG": str(proxy.write_kubeconfig(logs / "proxy-kubeconfig")),
+            "K3S_HOME_STACK_CONFIG": str(path),
+        }
+        full_env = driver_env(env, run_dir, path, via_proxy)
+
+        def stack(*args: str):
+            return run_driver(*args, env=full_env, timeout=UP_TIMEOUT)
+
+        ok(stack("preview"), "preview of cutover (kill)")
+        claim = f"/api/v1/namespaces/media/persistentvolumeclaims/{BAZARR_CLAIM}"
+        # The provider creates with server-side apply: a PATCH of the named claim (not a dry run). Deleting
+        # the old claim first (deleteBeforeReplace), it waits until the claim is gone: the hold is after it.
+        hold = proxy.hold(Hold(method="PATCH", path=rf"^(?!.*dryRun){claim}\?", forward=False))
+        up_killed_at(hold, full_env, logs, "cutover claim recreate")
+        proxy.disarm()
+        assert any(r.startswith(f"DELETE {claim}") for r in proxy.requests), proxy.requests[-40:]
+        assert not _exists(kube, PersistentVolumeClaim, BAZARR_CLAIM, "media")
+
+        pending = [
+            (p["type"], p["resource"]["urn"]) for p in checkpoint(run_dir).get("pending_operations") or []
+        ]
+        assert [kind for kind, urn in pending if urn.endswith(f"-claim-{BAZARR_CLAIM}")] == ["creating"], (
+            pending
+        )
+        locked = stack("preview")
+        assert locked.returncode != 0, _out(locked)
+        assert (
+            locked.stderr.strip()
+            .splitlines()[-1]
+            .endswith("run `make recover` to clear the lock and settle what the update left pending")
+        ), _out(locked)
+
+        recover = stack("recover")
+        ok(recover, "recover after the killed cutover")
+        assert "cleared the stale lock of pid" in recover.stderr, _out(recover)
+        cleared = [ln for ln in recover.stderr.splitlines() if "cleared (never happened" in ln]
+        assert any(ln.endswith(f"media/{BAZARR_CLAIM}") for ln in cleared), _out(recover)
+
+        left = stack("preview")
+        (logs / "preview-after-kill.txt").write_text(left.stdout + "\n--- stderr\n" + left.stderr)
+        shutil.copy(run_dir / "preview-events.jsonl", logs / "preview-after-kill-events.jsonl")
+        ok(left, "preview of what the killed cutover left")
+        assert "Verdict: ok to apply" in left.stdout, _out(left)
+        # What is left, named: the claim (the old one awaits its replacement in the state), bazarr's
+        # scale-up, and the staging objects cutover drops (their deletes run last in an update).
+        claim_step, scale_step = f"bazarr-pilot-claim-{BAZARR_CLAIM}", "bazarr-pilot-scale-bazarr"
+        assert (
+            f"replace  kubernetes:core/v1:PersistentVolumeClaim monitoring-storage-{claim_step}"
+            in left.stdout
+        )
+        assert f"update   kubernetes:apps/v1:DeploymentPatch monitoring-storage-{scale_step}" in left.stdout
+        steps = _preview_steps(run_dir)
+        assert {s for s in steps if s[0] != "delete"} == {
+            ("replace", f"monitoring-storage-{claim_step}"),
+            ("create-replacement", f"monitoring-storage-{claim_step}"),
+            ("update", f"monitoring-storage-{scale_step}"),
+        }, steps
+        assert all("-staging-" in name for op, name in steps if op == "delete"), steps
+    finally:
+        (logs / "requests.log").write_text("\n".join(proxy.requests) + "\n")  # for a failure's reader
+        proxy.close()
+
+
+def _preview_steps(run_dir: Path) -> list[tuple[str, str]]:
+    """(op, resource name) of every step the last preview planned, from its event log."""
+    out = []
+    for line in (run_dir / "preview-events.jsonl").read_text().splitlines():
+        meta = json.loads(line).get("resourcePreEvent", {}).get("metadata", {})
+        if meta.get("op") not in (None, "same", "refresh"):
+            out.append((meta["op"], meta["urn"].rsplit("::", 1)[-1]))
+    return out
+
+
 @pytest.mark.timeout(1800)  # fifteen previews and ups of the whole stack, and one bounded 120 s wait
 def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
     env, kube, recorded, base = own_cluster
@@ -422,10 +580,12 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
         config = load_stack_file(path, today=TEST_TODAY)
         if phase == "copy":
             copy_fails_first(kube, stack, path, config, before)
+            apiserver_restarts_while_copy_waits(kube, stack, env, path, config)
         if phase == "cutover":
             with csi_provisioner(env["K3S_HOME_CLUSTER_KUBECONFIG"], "longhorn-replicated") as provisioned:
                 cutover_waits_for_a_pod_that_holds_a_claim(kube, stack, path, before)
-                phase_up(stack, path, phase)  # what the stopped cutover left converges
+                killed_while_bazarr_claim_is_recreated(kube, env, run_dir, path, base)
+                phase_up(stack, path, phase)  # what the stopped and the killed cutover left converges
         else:
             phase_up(stack, path, phase)
         check_invariants(kube, config, phase)
@@ -495,6 +655,42 @@ def test_both_migrations_plan_to_cleanup_one_up_per_phase(own_cluster) -> None:
         "preview", "--expect-no-changes", env={"K3S_HOME_STACK_CONFIG": str(path)}, timeout=UP_TIMEOUT
     )
     ok(noop, "the preview after cleanup")
+    pilot_report_from_the_records(recorded, base, notes)
+
+
+SIMULATED = (
+    "Figures simulated: recorded on the embedded test cluster (KWOK nodes, no volume attached), from the "
+    "copy script run on 90 MiB of stand-in data; the downtime window is the test's fixed T0 and T1"
+)
+
+
+def pilot_report_from_the_records(recorded: Path, base: Path, notes: dict[str, dict]) -> None:
+    """`make pilot-report` (the module the Makefile runs, on this run's stack file) from the records the
+    operator helper took: the copy's bytes, files and seconds, the window, the go/no-go result."""
+    pilot = {**notes["bazarr-pilot"], "lessons": [SIMULATED]}
+    path = write_stack(recorded, base / "Pulumi.report.yaml", "cleanup", {**notes, "bazarr-pilot": pilot})
+    done = subprocess.run(
+        [sys.executable, "-m", "components.storage.pilot_report", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    copied = notes["bazarr-pilot"]["copied"][BAZARR_CLAIM]
+    assert (copied["bytes"], copied["files"]) == (sum(BAZARR_CONFIG.values()), len(BAZARR_CONFIG))
+    assert copied["seconds"] > 0, copied
+    (base / "pilot-report.md").write_text(done.stdout)
+    report = done.stdout
+    row = (
+        f"| media/{BAZARR_CLAIM} | (static) 100Mi → longhorn-replicated 2Gi "
+        f"| {copied['bytes']} | {copied['files']} | {copied['seconds']} | sha256:"
+    )
+    assert row in report, report
+    assert f"Copy throughput: {copied['bytes'] / copied['seconds'] / MIB:.2f} MiB/s" in report, report
+    assert "Downtime window (scale-down at copy → owners Ready after cutover): 12 min 00 s" in report
+    assert "**Decision: GO** for the remaining migrations." in report, report
+    assert f"- {SIMULATED}" in report
 
 
 def _exists(kube: Client, res, name: str, namespace: str | None = None) -> bool:

@@ -245,7 +245,7 @@ def cmd_copy(src: str, dst: str, settle_seconds: float) -> int:
         for line in differences(before, after)[:20]:
             print(f"source changed during copy: {line}", file=sys.stderr)
         return 3
-    print(f"COPIED bytes={total} files={files} seconds={time.monotonic() - start:.1f}")
+    print(f"COPIED bytes={total} files={files} seconds={time.monotonic() - start:.3f}")
     return 0
 
 
@@ -260,7 +260,7 @@ def cmd_verify(src: str, dst: str) -> int:
         return 1
     files = sum(1 for e in a.values() if e["type"] == "f")
     size = sum(e.get("size", 0) for e in a.values())
-    print(f"VERIFIED {digest(a)} files={files} bytes={size} seconds={time.monotonic() - start:.1f}")
+    print(f"VERIFIED {digest(a)} files={files} bytes={size} seconds={time.monotonic() - start:.3f}")
     return 0
 
 
