@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from k3s_home.recover import settle
+from k3s_home.recover import repair_attrs, settle
 
 PREFIX = "urn:pulumi:k3s-home::k3s-home::k3s-home:gpu:GpuManagement$"
 
@@ -48,3 +48,18 @@ def test_the_cluster_is_asked_once_per_pending_create_only():
     asked = []
     settle({"pending_operations": [QUOTA, UPDATE]}, lambda ref: asked.append(ref.name) or False)
     assert asked == ["gpu"]
+
+
+def test_a_truncated_checkpoint_attrs_file_is_removed_and_a_whole_one_kept(tmp_path):
+    checkpoint = tmp_path / "k3s-home.json"
+    checkpoint.write_text('{"version": 3, "checkpoint": {}}')
+    attrs = tmp_path / "k3s-home.json.attrs"
+    attrs.write_text('{"user.content_type":"application/octet-stream"}\n')
+    assert repair_attrs(checkpoint) is None and attrs.is_file()
+    attrs.write_text("")  # what a kill between fileblob's truncate and write leaves
+    assert repair_attrs(checkpoint) == (
+        "removed k3s-home.json.attrs, truncated by the kill (the checkpoint's metadata; the state is whole)"
+    )
+    assert not attrs.exists() and checkpoint.is_file()
+    assert repair_attrs(checkpoint) is None  # nothing left to repair
+    assert repair_attrs(None) is None  # not a local file backend
