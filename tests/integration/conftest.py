@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,13 +46,32 @@ def toolchain_env() -> dict[str, str]:
 DRIVER = (sys.executable, "-m", "k3s_home")  # what `make preview`, `make up`, ... run
 
 
+# The kubernetes provider plugin itself crashing ("exited prematurely", nothing dumped): seen once, in a
+# full CI run, in the preview after `make recover` of test_interrupted_update.py, which passed alone and
+# in the other full runs. An upstream crash, not ours.
+PROVIDER_CRASH = "pulumi-resource-kubernetes exited prematurely"
+
+
+def provider_crashed(result: subprocess.CompletedProcess) -> bool:
+    return PROVIDER_CRASH in " ".join((result.stdout + result.stderr).split())
+
+
 def run_driver(
     *args: str, env: dict[str, str], timeout: int = COMMAND_TIMEOUT
 ) -> subprocess.CompletedProcess:
-    """One driver command (`python -m k3s_home ARGS`) in the checkout, with exactly `env`."""
-    return subprocess.run(
-        [*DRIVER, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    """One driver command (`python -m k3s_home ARGS`) in the checkout, with exactly `env`.
+
+    A preview that failed only because the provider plugin crashed is run once more, with a warning in
+    the test report: a preview changes nothing, so the second one judges the same state. Nothing else
+    is retried (an `up` the plugin died in is what `make recover` is for, and the tests check that)."""
+    command = [*DRIVER, *args]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if args[:1] == ("preview",) and result.returncode != 0 and provider_crashed(result):
+        warnings.warn(
+            f"the kubernetes provider plugin crashed in `{' '.join(args)}`; previewing again", stacklevel=2
+        )
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return result
 
 
 def cluster_sh(env: dict[str, str], *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
