@@ -554,14 +554,11 @@ def read_event_log(path: Path) -> Iterator[dict]:
         yield event
 
 
-def acknowledged_from_config(path: Path, *, today: date) -> set[str]:
-    """What the stack config's migrations acknowledge (rules.data_loss.acknowledged)."""
-    return acknowledged(load_stack_file(path, today=today).storage.migrations)
-
-
-def data_objects_from_config(path: Path, *, today: date) -> set[str]:
-    """`namespace/name` of the HelmReleases the stack config says own data."""
-    return set(load_stack_file(path, today=today).storage.data_releases)
+def facts_from_config(path: Path, *, today: date) -> tuple[set[str], set[str]]:
+    """From one read of the stack config: what its migrations acknowledge (rules.data_loss.acknowledged),
+    and `namespace/name` of the HelmReleases it says own data."""
+    storage = load_stack_file(path, today=today).storage
+    return acknowledged(storage.migrations), set(storage.data_releases)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -606,9 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     config = Path(args.config) if args.config else Path("Pulumi.k3s-home.yaml")
     if args.config or config.is_file():
         try:
-            day = clock.today()
-            acknowledged |= acknowledged_from_config(config, today=day)
-            data_objects = data_objects_from_config(config, today=day)
+            acked, data_objects = facts_from_config(config, today=clock.today())
+            acknowledged |= acked
         except Exception as err:  # a bad config must stop the gate with one line, not a traceback
             print(f"k3s-home-review: {config}: {err}", file=sys.stderr)
             return 2

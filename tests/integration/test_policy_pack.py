@@ -20,7 +20,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Secret
 
 from components.config import StackConfig, load_stack_file
-from review.gate import acknowledged_from_config, exit_code, read_event_log, summarize
+from review.gate import exit_code, facts_from_config, read_event_log, summarize
 from rules.registry import GATE_RULES, OBJECT_RULE_IDS, RULE_DOCS, STACK_RULE_IDS, directive
 from tests.conftest import TEST_TODAY
 
@@ -231,7 +231,7 @@ def test_every_mandatory_rule_is_reported_and_stops_up(
         assert sops_summary and "secret-plaintext" in sops_summary[0].get("passed", []), sops_summary
 
         # The review gate: blocked, violations grouped by directive rule, each group only its own rule.
-        summary = summarize(events, acknowledged_from_config(STACK_FILE, today=TEST_TODAY))
+        summary = summarize(events, facts_from_config(STACK_FILE, today=TEST_TODAY)[0])
         assert exit_code(summary) == 1
         grouped = {
             text: {v.rule for v in vs if v.level == "mandatory"} for text, vs in summary.violations.items()

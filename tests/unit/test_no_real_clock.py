@@ -33,8 +33,8 @@ _MAYBE = re.compile(
 
 
 def wall_clock_reads(source: str) -> list[tuple[int, str]]:
-    """(line, call) of every wall-clock read: `date.today()`, `datetime.datetime.now()`, `time.time()`,
-    and the same names imported bare (`from time import time`)."""
+    """(line, call) of every wall-clock read: a call of a name in WALL_CLOCK on its module (also through
+    `datetime.datetime`), and the same names imported bare (`from time import time`)."""
     if not _MAYBE.search(source):
         return []
     tree = ast.parse(source)
@@ -91,8 +91,8 @@ def test_no_test_reads_the_wall_clock() -> None:
 
 
 def test_only_the_clock_module_reads_the_wall_clock() -> None:
-    """Rules and models take the day as an argument; a hidden `date.today()` would judge on another day
-    than the one the run was given (and could not be pinned)."""
+    """Rules and models take the day as an argument; a hidden read of the clock would judge on another
+    day than the one the run was given (and could not be pinned)."""
     skip = {".venv", ".work", "tests", "node_modules"}
     files = []
     for folder, dirs, names in os.walk(ROOT):

@@ -251,14 +251,14 @@ def _config_with_migration(tmp_path: Path, **fields) -> Path:
 
 
 def test_migration_in_plan_acknowledges_only_claims_accepted_as_lost(tmp_path):
-    from review.gate import acknowledged_from_config
+    from review.gate import facts_from_config
 
     config = _config_with_migration(tmp_path, acceptDataLoss=[PROM_PVC])
-    assert acknowledged_from_config(config, today=TEST_TODAY) == {f"monitoring/{PROM_PVC}"}
+    assert facts_from_config(config, today=TEST_TODAY)[0] == {f"monitoring/{PROM_PVC}"}
 
 
 def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
-    from review.gate import acknowledged_from_config
+    from review.gate import facts_from_config
 
     doc = yaml.safe_load(STACK_FILE.read_text())
     claims = [c["name"] for c in doc["config"]["k3s-home:storage"]["migrations"][0]["pvcs"]]
@@ -268,7 +268,7 @@ def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
         copied={c: {"bytes": 1, "seconds": 1} for c in claims},
         verified={c: "sha256:" + "a" * 64 for c in claims},
     )
-    acked = acknowledged_from_config(config, today=TEST_TODAY)
+    acked = facts_from_config(config, today=TEST_TODAY)[0]
     assert f"monitoring/{PROM_PVC}" in acked
     assert "monitoring/prometheus-kube-prometheus-stack-prometheus" in acked  # the owning StatefulSet
     assert not any(a.startswith("pvc-") for a in acked)  # old volumes only at cleanup
@@ -332,9 +332,9 @@ def test_a_helm_release_the_config_names_as_owner_is_data_whatever_its_values():
 
 
 def test_the_real_config_names_its_data_releases():
-    from review.gate import data_objects_from_config
+    from review.gate import facts_from_config
 
-    assert data_objects_from_config(STACK_FILE, today=TEST_TODAY) >= {
+    assert facts_from_config(STACK_FILE, today=TEST_TODAY)[1] >= {
         "monitoring/kube-prometheus-stack",
         "monitoring/loki",
         "media/bazarr",
