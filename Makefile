@@ -11,7 +11,7 @@ TO ?= render
 
 .PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
         cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render owners \
-        pilot-report
+        pilot-report facts
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -35,6 +35,11 @@ cancel: toolchain
 render: toolchain
 	@test -n "$(FLUX_REPO)" || { echo "usage: make render FLUX_REPO=DIR" >&2; exit 2; }
 	@source $(ENV) && python -m gitops.render "$(FLUX_REPO)"
+
+# The cluster's facts from a checkout of its Flux repo (facts/k3s-home.yaml); CHECK=1 fails while stale.
+facts: toolchain
+	@test -n "$(FLUX_REPO)" || { echo "usage: make facts FLUX_REPO=DIR [CHECK=1]" >&2; exit 2; }
+	@source $(ENV) && python -m facts "$(FLUX_REPO)" $(if $(CHECK),--check,)
 
 # Moving between direct and GitOps mode: every object whose owner changes, and the step it needs.
 owners: toolchain

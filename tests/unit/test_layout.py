@@ -1,7 +1,8 @@
 """The import graph of the project's own code (ADR 0010): no cycle, and the layers point one way.
 
-    rules/               pure functions over Kubernetes dicts and plain values: imports only rules/
-    components/config/   the pydantic model: imports only itself and rules/ (the shared pure helpers)
+    facts/               the cluster as its Flux repo says (derived by `make facts`): imports nothing else
+    rules/               pure functions over Kubernetes dicts and plain values: imports only rules/ and facts/
+    components/config/   the pydantic model: imports only itself, rules/ and facts/ (the shared pure helpers)
     components/<concern> builders and components: never policy/, review/ or gitops/
     policy/, review/     the pack, the gate and the audit: on top
     k3s_home/, gitops/   the driver (`python -m k3s_home`) and `make render`: the very top, over the gate;
@@ -19,7 +20,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("components", "rules", "policy", "review", "gitops", "k3s_home")
+PACKAGES = ("facts", "components", "rules", "policy", "review", "gitops", "k3s_home")
 
 
 def _modules() -> dict[str, Path]:
@@ -132,8 +133,9 @@ def test_cycle_detection_finds_one() -> None:
 
 
 ALLOWED = {
-    "rules": ("rules",),
-    "components.config": ("components.config", "rules"),
+    "facts": ("facts",),
+    "rules": ("rules", "facts"),
+    "components.config": ("components.config", "rules", "facts"),
 }
 
 
