@@ -95,8 +95,8 @@ class Repo:
         if rel not in self._docs:
             try:
                 bodies = list(self._yaml.load_all((self.root / rel).read_text()))
-            except (YAMLError, UnicodeDecodeError):
-                bodies = []  # not a manifest Flux could apply either
+            except (OSError, YAMLError, UnicodeDecodeError):
+                bodies = []  # missing, or not a manifest Flux could apply either
             self._docs[rel] = [Doc(rel, i, b) for i, b in enumerate(bodies) if isinstance(b, dict)]
         return self._docs[rel]
 
