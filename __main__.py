@@ -14,6 +14,11 @@ except ConfigError as err:
     # RunError: one clean line, no traceback, nothing registered.
     raise pulumi.RunError(f"invalid stack config: {err}") from None
 
+# Reviewed exceptions to the cluster's facts and to the directive: shown by every preview, never silent.
+for line in config.departures_in_effect():
+    pulumi.log.warn(line)
+pulumi.export("departures", config.departures_in_effect())
+
 gpu = GpuManagement("gpu", config)
 storage = MonitoringStorage("monitoring-storage", config)
 sso = AuthentikSso("authentik-sso", config)

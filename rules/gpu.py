@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rules.directive import PRIORITY_CLASS_DESCRIPTIONS, PRIORITY_CLASS_VALUES
 from rules.gpu_capacity import Claim, parse_count, prove
 
 from . import Config, Finding, Severity, object_name
 from .walk import dig, helm_values, pod_spec
 
-# Directive Phase 2, verbatim. The stack config may deviate only visibly (`directive_drift` below).
+# Directive Phase 2, verbatim (rules/directive.py cites each line). The stack config may depart from it only
+# under a waiver naming the line; `directive_drift` below judges live objects against the directive.
 DIRECTIVE_PRIORITY_CLASSES: dict[str, tuple[int, str]] = {
-    "critical-gpu": (1000, "Critical GPU workloads (Plex, Jellyfin)"),
-    "normal-gpu": (100, "Normal GPU workloads (AI)"),
+    name: (PRIORITY_CLASS_VALUES[name].value, PRIORITY_CLASS_DESCRIPTIONS[name].value)
+    for name in PRIORITY_CLASS_VALUES
 }
 # Names GPU device plugins register, besides whatever the pools advertise: a pod asking for one of them is
 # a GPU consumer too (refused outside the tenants, and inside them unless it is a pool the tenant shares).
@@ -314,30 +316,34 @@ def gpu_oversubscription(objects: list[dict], config: Config) -> list[Finding]:
 
 
 def directive_drift(obj: dict, config: Config) -> list[Finding]:
+    """A GPU PriorityClass judged against the directive's own values (rules/directive.py), never against
+    the stack config: a config that departs from the directive does so under a waiver, named here."""
     if obj.get("kind") != "PriorityClass":
         return []
     name = dig(obj, "metadata", "name")
-    wanted = next((pc for pc in config.gpu.priority_classes if pc.name == name), None)
-    if wanted is None:
+    if name not in PRIORITY_CLASS_VALUES:
         return []
-    directive = DIRECTIVE_PRIORITY_CLASSES.get(wanted.name)
-    source = (
-        "the directive (Phase 2)" if directive == (wanted.value, wanted.description) else "the stack config"
-    )
+    index = next((i for i, pc in enumerate(config.gpu.priority_classes) if pc.name == name), None)
+    waivers = {w.key: w for w in config.cluster.waivers}
     findings = []
-    for field, want in (
-        ("value", wanted.value),
-        ("description", wanted.description),
-        ("globalDefault", False),
+    for field, expected in (
+        ("value", PRIORITY_CLASS_VALUES[name]),
+        ("description", PRIORITY_CLASS_DESCRIPTIONS[name]),
+        ("globalDefault", None),
     ):
+        want = False if expected is None else expected.value
         have = obj.get(field, False if field == "globalDefault" else None)
-        if have != want:
-            findings.append(
-                Finding(
-                    "directive-drift",
-                    f"{object_name(obj)}: {field} is {have!r}; {source} sets {want!r}",
-                    Severity.ADVISORY,
-                    field,
-                )
+        if have == want:
+            continue
+        source = f"the directive (Phase 2, {expected.source})" if expected else "the directive (Phase 2)"
+        waiver = waivers.get(f"gpu.priorityClasses[{index}].{field}") if index is not None else None
+        waived = f"; waived ({waiver.directive}, approved by {waiver.approved_by})" if waiver else ""
+        findings.append(
+            Finding(
+                "directive-drift",
+                f"{object_name(obj)}: {field} is {have!r}; {source} sets {want!r}{waived}",
+                Severity.ADVISORY,
+                field,
             )
+        )
     return findings

@@ -13,8 +13,11 @@ import pytest
 import yaml
 from hypothesis import settings
 
+import facts
 from components.config import StackConfig, load_stack_file
 from components.config.clock import TODAY_ENV
+from facts.__main__ import render
+from facts.model import Facts
 
 # No per-example deadline: on a loaded machine a slow example is not a bug, and a test must not depend
 # on timing luck. Hypothesis still reports genuinely slow strategies through its health checks.
@@ -53,3 +56,24 @@ def _raw() -> dict:
 def real_raw() -> dict:
     """The real cluster's raw stack config (without the `k3s-home:` prefix), for building bad variants."""
     return copy.deepcopy(_raw())
+
+
+LONGHORN = "driver.longhorn.io"
+
+
+def facts_with_longhorn() -> Facts:
+    """The cluster's facts once Longhorn runs: what a test of a migration past `plan` simulates (its
+    provisioner is a stand-in; the real repo deploys no Longhorn, so the real config stays at plan)."""
+    real = facts.load()
+    return real.model_copy(
+        update={"provisioners": {**real.provisioners, LONGHORN: "test stand-in: Longhorn"}}
+    )
+
+
+@pytest.fixture
+def longhorn_deployed(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Facts:
+    """Point every facts reader of the test (and the processes it starts) at facts with Longhorn deployed."""
+    path = tmp_path_factory.mktemp("facts") / "with-longhorn.yaml"
+    path.write_text(render(facts_with_longhorn()))
+    monkeypatch.setenv(facts.ENV, str(path))
+    return facts.load()

@@ -15,6 +15,10 @@ from typing import Any
 import yaml
 from pydantic import PrivateAttr, ValidationError, ValidationInfo, model_validator
 
+import facts as cluster_facts
+from facts.model import Facts
+
+from . import contradictions
 from .authentik import AuthentikConfig
 from .base import KeyedValueError, Model, judging_day
 from .cluster import ClusterConfig
@@ -36,10 +40,24 @@ class StackConfig(Model):
     control_plane: ControlPlaneConfig
     _judged_on: date = PrivateAttr()
 
+    _facts: Facts | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _remember_day(self, info: ValidationInfo) -> StackConfig:
         self._judged_on = judging_day(info)
         return self
+
+    @model_validator(mode="after")
+    def _against_facts_and_directive(self, info: ValidationInfo) -> StackConfig:
+        facts = (info.context or {}).get("facts")
+        if facts is not None:
+            contradictions.check(self, facts)
+            self._facts = facts
+        return self
+
+    def departures_in_effect(self) -> list[str]:
+        """The departures from the facts and waivers of the directive this config uses, one line each."""
+        return contradictions.in_effect(self, self._facts) if self._facts else []
 
     @property
     def judged_on(self) -> date:
@@ -72,13 +90,18 @@ def format_error(err: ValidationError) -> str:
     return f"{_key((*first['loc'], *sub))}: {reason}{suffix}"
 
 
-def load(raw: dict[str, Any], *, today: date) -> StackConfig:
-    """Validate raw stack config (keys without the `k3s-home:` prefix), judged on the day `today`."""
+def load(raw: dict[str, Any], *, today: date, facts: Facts | None = None) -> StackConfig:
+    """Validate raw stack config (keys without the `k3s-home:` prefix), judged on the day `today` and
+    against the cluster's facts (`facts`, else the committed facts/k3s-home.yaml or $K3S_HOME_FACTS)."""
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{NAMESPACE}:{unknown[0]}: unknown key; expected one of {', '.join(SECTIONS)}")
     try:
-        return StackConfig.model_validate(raw, context={"today": today})
+        known = facts or cluster_facts.load()
+    except cluster_facts.FactsError as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return StackConfig.model_validate(raw, context={"today": today, "facts": known})
     except ValidationError as err:
         raise ConfigError(format_error(err)) from None
 

@@ -1,10 +1,18 @@
-"""Facts about the live cluster that every component and rule needs: what already exists there."""
+"""The `cluster` section: what every component and rule needs about the cluster, and the reviewed
+exceptions to the facts and to the directive (`departures`, `waivers`; components/config/contradictions.py).
+
+The live PriorityClasses are facts (facts/k3s-home.yaml): when the config lists none they are read from
+the facts; a list that disagrees with the facts is an error."""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import re
+
+from pydantic import Field, ValidationInfo, field_validator
 
 from .base import Model
+
+DIRECTIVE_LINE = re.compile(r"^CIO-EXECUTIVE-DIRECTIVE-2025-06-14\.md:[1-9][0-9]*$")
 
 
 class LivePriorityClass(Model):
@@ -25,16 +33,56 @@ class SopsConfig(Model):
     age_secret: str = "sops-age"
 
 
+class Departure(Model):
+    """A config value that deliberately differs from a fact of the Flux repo (say, a planned upgrade)."""
+
+    key: str  # as the error names it, without the `k3s-home:` prefix: gpu.pools[0].devicesPerNode
+    reason: str = Field(min_length=1)
+
+
+class Waiver(Model):
+    """A config value that departs from the directive, with the directive line it departs from."""
+
+    key: str
+    directive: str  # CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:<line>
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)  # the directive requires CIO approval for exceptions
+
+    @field_validator("directive")
+    @classmethod
+    def _line(cls, v: str) -> str:
+        if not DIRECTIVE_LINE.match(v):
+            raise ValueError(f"'{v}' must name a directive line: CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:<n>")
+        return v
+
+
 class ClusterConfig(Model):
     name: str = "k3s-home"
     domain: str
     # Every PriorityClass live in the cluster today (Flux-owned); the GPU model checks against them.
-    priority_classes: list[LivePriorityClass] = Field(default_factory=list)
+    # Read from the facts when not given (contradictions.py checks a given list against them).
+    priority_classes: list[LivePriorityClass] = Field(default=None, validate_default=True)
     usb_nic_monitoring: UsbNicMonitoring
     sops: SopsConfig = SopsConfig()
     # Objects this stack takes over from Flux, as "Kind/name" or "Kind/namespace/name". Each is
     # adopted with the `import_` option and must leave the Flux repo in the same change (ADR 0003).
     adopt: list[str] = Field(default_factory=list)
+    departures: list[Departure] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+    @field_validator("priority_classes", mode="before")
+    @classmethod
+    def _live_classes(cls, v: list | None, info: ValidationInfo) -> list:
+        if v is not None:
+            return v
+        facts = (info.context or {}).get("facts")
+        if facts is None:
+            return []
+        return [
+            {"name": pc.name, "value": pc.value, "globalDefault": pc.global_default}
+            for pc in facts.priority_classes
+            if pc.deployed
+        ]
 
     @field_validator("adopt")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.config.cluster import Waiver
 from components.gpu.quotas import resource_quotas
 from components.gpu.render import render
 from rules import Finding, Severity
@@ -266,8 +267,8 @@ def test_oversubscription_over_capacity(real_config) -> None:
         quota("ai", {f"requests.{NV}": "15", "requests.gpu.intel.com/i915": "0"}),
     ]
     assert messages(gpu_oversubscription(objects, real_config)) == [
-        "pool nvidia.com/gpu: media reserved 2 + ai max 15 = 17 > 16 slices "
-        "(4 devices x 4 replicas on k3s3); lower a max or a reservation"
+        "pool nvidia.com/gpu: media reserved 2 + ai max 15 = 17 > 4 slices "
+        "(1 device x 4 replicas on k3s3); lower a max or a reservation"
     ]
 
 
@@ -314,8 +315,8 @@ def test_oversubscription_quota_below_reservation_and_foreign_namespace(real_con
     assert messages(gpu_oversubscription(objects, real_config)) == [
         "ResourceQuota media/gpu-quota: quota requests.nvidia.com/gpu is 1, below namespace media's "
         "reservation of 2",
-        "pool nvidia.com/gpu: media reserved 2 + ai max 2 + frigate max 13 = 17 > 16 slices "
-        "(4 devices x 4 replicas on k3s3); lower a max or a reservation",
+        "pool nvidia.com/gpu: media reserved 2 + ai max 2 + frigate max 13 = 17 > 4 slices "
+        "(1 device x 4 replicas on k3s3); lower a max or a reservation",
     ]
 
 
@@ -327,9 +328,9 @@ def test_oversubscription_not_a_whole_number(real_config) -> None:
 
 
 def test_oversubscription_config_override(real_config) -> None:
-    # With 8 replicas the same 17 slices fit the pool.
+    # With 20 replicas of the one T4 the same 17 slices fit the pool.
     pools = list(real_config.gpu.pools)
-    ts = pools[0].time_slicing.model_copy(update={"replicas": 8})
+    ts = pools[0].time_slicing.model_copy(update={"replicas": 20})
     pools[0] = pools[0].model_copy(update={"time_slicing": ts})
     config = real_config.model_copy(update={"gpu": real_config.gpu.model_copy(update={"pools": pools})})
     objects = [
@@ -351,7 +352,8 @@ def test_drift_live_normal_gpu_is_advisory(real_config) -> None:
     (finding,) = directive_drift(priority_class("normal-gpu", 700, "Normal GPU workloads (AI)"), real_config)
     assert finding == Finding(
         "directive-drift",
-        "PriorityClass normal-gpu: value is 700; the directive (Phase 2) sets 100",
+        "PriorityClass normal-gpu: value is 700; the directive (Phase 2, "
+        "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54) sets 100",
         Severity.ADVISORY,
         "value",
     )
@@ -361,14 +363,16 @@ def test_drift_missing_properties(real_config) -> None:
     assert messages(
         directive_drift(priority_class("critical-gpu", None, None, default=True), real_config)
     ) == [
-        "PriorityClass critical-gpu: value is None; the directive (Phase 2) sets 1000",
-        "PriorityClass critical-gpu: description is None; the directive (Phase 2) sets "
-        "'Critical GPU workloads (Plex, Jellyfin)'",
+        "PriorityClass critical-gpu: value is None; the directive (Phase 2, "
+        "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:46) sets 1000",
+        "PriorityClass critical-gpu: description is None; the directive (Phase 2, "
+        "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:48) sets 'Critical GPU workloads (Plex, Jellyfin)'",
         "PriorityClass critical-gpu: globalDefault is True; the directive (Phase 2) sets False",
     ]
 
 
-def test_drift_config_override(real_config) -> None:
+def test_drift_judges_against_the_directive_not_the_config(real_config) -> None:
+    # A config that sets 750 does not make 750 right: only a waiver that names the line explains it.
     classes = [
         pc.model_copy(update={"value": 750}) if pc.name == "normal-gpu" else pc
         for pc in real_config.gpu.priority_classes
@@ -376,7 +380,21 @@ def test_drift_config_override(real_config) -> None:
     config = real_config.model_copy(
         update={"gpu": real_config.gpu.model_copy(update={"priority_classes": classes})}
     )
-    assert directive_drift(priority_class("normal-gpu", 750, "Normal GPU workloads (AI)"), config) == []
-    assert messages(
-        directive_drift(priority_class("normal-gpu", 100, "Normal GPU workloads (AI)"), config)
-    ) == ["PriorityClass normal-gpu: value is 100; the stack config sets 750"]
+    live = priority_class("normal-gpu", 750, "Normal GPU workloads (AI)")
+    assert messages(directive_drift(live, config)) == [
+        "PriorityClass normal-gpu: value is 750; the directive (Phase 2, "
+        "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54) sets 100"
+    ]
+    index = [pc.name for pc in classes].index("normal-gpu")
+    waiver = Waiver(
+        key=f"gpu.priorityClasses[{index}].value",
+        directive="CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54",
+        reason="AI preempted last",
+        approved_by="CIO",
+    )
+    waived = config.model_copy(update={"cluster": config.cluster.model_copy(update={"waivers": [waiver]})})
+    assert messages(directive_drift(live, waived)) == [
+        "PriorityClass normal-gpu: value is 750; the directive (Phase 2, "
+        "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54) sets 100; waived "
+        "(CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54, approved by CIO)"
+    ]

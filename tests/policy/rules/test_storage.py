@@ -14,6 +14,9 @@ from rules.storage import class_problem, storage_class_rule
 from tests.conftest import TEST_TODAY
 from tests.policy.helpers import helm_release, obj, run_rule, verdict
 
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
+
 MANDATORY = [("storage-class", "mandatory")]
 ADVISORY = [("storage-class", "advisory")]
 

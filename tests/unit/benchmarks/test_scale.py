@@ -13,6 +13,9 @@ from benchmarks.scale import scaled
 from components.config import load
 from tests.conftest import ROOT, STACK_FILE, TEST_TODAY
 
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
+
 
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_scaled_stack_validates_with_k_times_the_lists(k):

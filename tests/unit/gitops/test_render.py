@@ -37,6 +37,7 @@ def test_every_phase_past_plan_is_refused_naming_its_key(real_config, phase: Pha
     assert f"run phase {phase.value} with `make preview` and `make up`" in reason
 
 
+@pytest.mark.usefixtures("longhorn_deployed")  # a migration past plan: Longhorn must run
 def test_make_render_refuses_before_the_engine_runs_and_writes_nothing(tmp_path, monkeypatch, capsys) -> None:
     repo = tmp_path / "flux-k3s"
     (repo / "clusters" / "k3s-home").mkdir(parents=True)

@@ -257,6 +257,7 @@ def test_migration_in_plan_acknowledges_only_claims_accepted_as_lost(tmp_path):
     assert facts_from_config(config, today=TEST_TODAY)[0] == {f"monitoring/{PROM_PVC}"}
 
 
+@pytest.mark.usefixtures("longhorn_deployed")  # a migration past plan: Longhorn must run
 def test_migration_at_cutover_acknowledges_its_claims_and_owners(tmp_path):
     from review.gate import facts_from_config
 

@@ -20,7 +20,7 @@ from tests.conftest import TEST_TODAY
 
 def test_real_pools_have_the_cluster_capacity(real_config) -> None:
     nvidia, intel = real_config.gpu.pools
-    assert (nvidia.advertised, nvidia.capacity, nvidia.max_per_container) == ("nvidia.com/gpu", 16, 1)
+    assert (nvidia.advertised, nvidia.capacity, nvidia.max_per_container) == ("nvidia.com/gpu", 4, 1)
     assert nvidia.nodes == ["k3s3"] and nvidia.model == "Tesla T4"
     assert nvidia.time_slicing is not None
     assert nvidia.time_slicing.replicas == 4
@@ -48,8 +48,8 @@ def test_real_tenants_follow_the_directive(real_config) -> None:
 
 def test_real_capacity_proof_reads_as_one_line(real_config) -> None:
     assert [v.explain() for v in real_config.gpu.verdicts()] == [
-        "pool nvidia.com/gpu: media reserved 2 + ai max 2 = 4 <= 16 slices "
-        "(4 devices x 4 replicas on k3s3); 12 free",
+        "pool nvidia.com/gpu: media reserved 2 + ai max 2 = 4 <= 4 slices "
+        "(1 device x 4 replicas on k3s3); 0 free",
         "pool gpu.intel.com/i915: media reserved 4 = 4 <= 20 slices "
         "(1 device x 10 shares on each of k3s1, k3s2); 16 free",
     ]
@@ -132,7 +132,7 @@ BAD_INPUT = {
         lambda g: _tenant(g, "media")["pools"].update({"nvidia.com/gpu": {"reserved": 17}}),
         "k3s-home:gpu.tenants[0].pools.nvidia.com/gpu.reserved: "
         "tenant media reserves 17 slices of nvidia.com/gpu, "
-        "but the pool has only 16 (4 devices x 4 replicas on k3s3)",
+        "but the pool has only 4 (1 device x 4 replicas on k3s3)",
     ),
     "duplicate tenant": (
         lambda g: g["tenants"].append(copy.deepcopy(_tenant(g, "ai"))),
@@ -142,16 +142,16 @@ BAD_INPUT = {
     "oversubscribed": (
         lambda g: _tenant(g, "ai")["pools"].update({"nvidia.com/gpu": {"max": 15}}),
         "k3s-home:gpu.tenants: oversubscribed: pool nvidia.com/gpu: media reserved 2 + ai max 15 = 17 > "
-        "16 slices (4 devices x 4 replicas on k3s3); lower a max or a reservation",
+        "4 slices (1 device x 4 replicas on k3s3); lower a max or a reservation",
     ),
     "reserved tenant bursting above its reservation counts in full": (
         lambda g: (
-            # "unreserved caps + reservations" would say 12 + 2 <= 16 and let media starve ai's 12.
-            _tenant(g, "media")["pools"].update({"nvidia.com/gpu": {"reserved": 2, "max": 6}}),
-            _tenant(g, "ai")["pools"].update({"nvidia.com/gpu": {"max": 12}}),
+            # "unreserved caps + reservations" would say 2 + 2 <= 4 and let media starve ai's 2.
+            _tenant(g, "media")["pools"].update({"nvidia.com/gpu": {"reserved": 2, "max": 3}}),
+            _tenant(g, "ai")["pools"].update({"nvidia.com/gpu": {"max": 2}}),
         ),
-        "k3s-home:gpu.tenants: oversubscribed: pool nvidia.com/gpu: media max 6 (reserved 2) + ai max 12 "
-        "= 18 > 16 slices (4 devices x 4 replicas on k3s3); lower a max or a reservation",
+        "k3s-home:gpu.tenants: oversubscribed: pool nvidia.com/gpu: media max 3 (reserved 2) + ai max 2 "
+        "= 5 > 4 slices (1 device x 4 replicas on k3s3); lower a max or a reservation",
     ),
     "max below reserved": (
         lambda g: _tenant(g, "media")["pools"].update({"nvidia.com/gpu": {"reserved": 3, "max": 1}}),

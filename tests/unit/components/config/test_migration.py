@@ -5,6 +5,8 @@ Every bad input gives one line naming the key and the reason, and fails before a
 
 from __future__ import annotations
 
+import pytest
+
 from components.config import load
 from rules.data_loss import Phase
 from tests.conftest import TEST_TODAY
@@ -15,6 +17,9 @@ from tests.unit.components.config.storage_helpers import (
     monitoring,
     refused,
 )
+
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
 
 
 def test_real_migrations_start_at_plan_and_lose_nothing(real_config) -> None:

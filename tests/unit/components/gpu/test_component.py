@@ -250,7 +250,7 @@ def test_summary_and_advisory_warning(record, real_config, monkeypatch) -> None:
     record(lambda: holder.setdefault("gpu", GpuManagement("gpu", real_config)))
     summary = holder["gpu"].summary
     assert [(p["resource"], p["capacity"], p["committed"], p["free"]) for p in summary["pools"]] == [
-        ("nvidia.com/gpu", 16, 4, 12),
+        ("nvidia.com/gpu", 4, 4, 0),
         ("gpu.intel.com/i915", 20, 4, 16),
     ]
     assert summary["priorityClasses"] == {"critical-gpu": 1000, "normal-gpu": 100}
@@ -302,7 +302,7 @@ def test_unproven_model_registers_nothing(record, real_config) -> None:
             GpuManagement("gpu", config)
         assert str(err.value) == (
             "k3s-home:gpu.tenants: oversubscribed: pool nvidia.com/gpu: media reserved 2 + ai max 15 = 17 > "
-            "16 slices (4 devices x 4 replicas on k3s3); lower a max or a reservation"
+            "4 slices (1 device x 4 replicas on k3s3); lower a max or a reservation"
         )
 
     assert record(build).resources == []

@@ -313,9 +313,13 @@ def _with(real_raw, change, today=TEST_TODAY):
 
 
 def test_blueprint_config_map_adopted_when_listed(record, real_raw):
-    config = _with(
-        real_raw, lambda r: r["cluster"]["adopt"].append("ConfigMap/authentik/authentik-blueprints-sso")
-    )
+    def adopt(raw: dict) -> None:
+        # Not an object of the Flux repo (created by hand, say): adopting it is a reviewed departure.
+        raw["cluster"]["adopt"].append("ConfigMap/authentik/authentik-blueprints-sso")
+        at = len(raw["cluster"]["adopt"]) - 1
+        raw["cluster"]["departures"].append({"key": f"cluster.adopt[{at}]", "reason": "made by hand"})
+
+    config = _with(real_raw, adopt)
     mocks = record(lambda: AuthentikSso("authentik-sso", config))
     assert mocks.one(CONFIG_MAP, "authentik-sso-blueprint").options.resource_id == (
         "authentik/authentik-blueprints-sso"

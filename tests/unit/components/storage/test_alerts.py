@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from components.config import StackConfig
 from components.storage import flux_metrics
 from components.storage.alerts import prometheus_rule
@@ -35,6 +37,7 @@ def test_the_unit_tests_cover_every_alert(real_config) -> None:
     assert promtool.alerts_tested(TESTS) == {r["alert"] for r in _rules(real_config)}
 
 
+@pytest.mark.usefixtures("longhorn_deployed")  # a migration past plan: Longhorn must run
 def test_config_values_are_quoted_for_promql(real_raw, tmp_path) -> None:
     from components.config import load
 

@@ -12,6 +12,9 @@ from components.storage.component import MonitoringStorage
 from components.storage.objects import helm_release, storage_values
 from tests.conftest import TEST_TODAY
 
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
+
 HR = "kubernetes:helm.toolkit.fluxcd.io/v2:HelmRelease"
 SC = "kubernetes:storage.k8s.io/v1:StorageClass"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"

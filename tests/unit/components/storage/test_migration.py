@@ -22,6 +22,9 @@ from components.storage.phases import phase_objects
 from rules.data_loss import Phase
 from tests.conftest import TEST_TODAY
 
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
+
 DIGEST = "sha256:" + "cd" * 32
 PV = "kubernetes:core/v1:PersistentVolume"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"

@@ -37,6 +37,7 @@ def test_every_claim_shows_its_classes_sizes_and_phase(real_config) -> None:
     assert svg.count(">adopt<") == 5 and svg.count(">clean up<") == 5
 
 
+@pytest.mark.usefixtures("longhorn_deployed")  # a migration past plan: Longhorn must run
 def test_cutover_shows_recorded_results_and_accepted_loss(real_raw) -> None:
     raw = copy.deepcopy(real_raw)
     m = next(x for x in raw["storage"]["migrations"] if x["name"] == "monitoring")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from components.config import load
 from components.storage.pilot_report import main, report, rules
 from tests.conftest import TEST_TODAY
+
+# Migrations past plan need Longhorn to run: these tests simulate a cluster where it does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("longhorn_deployed")
 
 DIGEST = "sha256:" + "ab" * 32
 
