@@ -117,10 +117,11 @@ def _served(kube: Client) -> bool:
 
 
 @pytest.fixture(scope="module")
-def own_cluster(toolchain_env, tmp_path_factory):
-    """A fresh seeded control plane on this checkout's aux ports, stopped at the end of the module."""
+def own_cluster(toolchain_env, tmp_path_factory, longhorn_facts):
+    """A fresh seeded control plane on this checkout's aux ports, stopped at the end of the module. Its
+    migrations pass `plan`, so the stack runs against facts with a stand-in Longhorn (ADR 0028)."""
     base = tmp_path_factory.mktemp("e2e-cluster")
-    env = aux_plane(toolchain_env, base)
+    env = {**aux_plane(toolchain_env, base), "K3S_HOME_FACTS": longhorn_facts}
     up = cluster_sh(env, "up", timeout=300)
     if up.returncode != 0:
         cluster_sh(env, "down", timeout=120)

@@ -116,7 +116,7 @@ def _cleanup(kube: Client, config: StackConfig, m: Migration) -> None:
 
 
 @pytest.fixture(scope="module")
-def migrated(kube: Client, real_raw_module: dict) -> Any:
+def migrated(kube: Client, real_raw_module: dict, longhorn_facts: str) -> Any:
     """Run plan -> copy -> cutover -> cleanup on the API server; record what each step left behind."""
     seen: dict[str, Any] = {}
     config, m = at(real_raw_module, "plan")
