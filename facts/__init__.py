@@ -30,7 +30,7 @@ def path() -> Path:
 @functools.cache
 def _load(file: Path) -> Facts:
     try:
-        raw = yaml.safe_load(file.read_text())
+        raw = yaml.load(file.read_text(), Loader=yaml.CSafeLoader)  # libyaml: the file is ~2k lines
     except OSError as e:
         raise FactsError(
             f"{file}: cannot read the cluster facts ({e.strerror}); run make facts FLUX_REPO=DIR"
