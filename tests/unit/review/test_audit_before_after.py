@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from review.audit import audit, main
+from rules.directive import PRIORITY_CLASS_DESCRIPTIONS, PRIORITY_CLASS_VALUES
 
 FIXTURE = Path(__file__).resolve().parents[2] / "policy" / "fixtures" / "flux-k3s"
 STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
@@ -122,8 +123,21 @@ PILOT = [
 ]
 
 
+# directive-drift now cites the directive's line for the field (rules/directive.py). Same rule, severity.
+DRIFT = re.compile(r"^PriorityClass (?P<name>[\w-]+): (?P<field>value|description) is ")
+
+
+def cited(msg: str) -> str:
+    m = DRIFT.match(msg)
+    table = PRIORITY_CLASS_VALUES if m and m["field"] == "value" else PRIORITY_CLASS_DESCRIPTIONS
+    source = table[m["name"]].source if m else ""
+    return msg.replace("the directive (Phase 2) sets", f"the directive (Phase 2, {source}) sets")
+
+
 def reworded(k: tuple[str, str, str, str]) -> tuple[str, str, str, str]:
     file, severity, rule, msg = k
+    if rule == "directive-drift":
+        k = (file, severity, rule, cited(msg))
     if rule == "storage-class" and file in STATIC_FILES and DEFAULT in msg:
         k = (file, severity, rule, msg.replace(DEFAULT, STATIC))
     for was, now, where in PILOT:

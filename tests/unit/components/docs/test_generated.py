@@ -81,7 +81,7 @@ def test_check_names_what_is_stale_and_writing_makes_it_current(fake_docs, tmp_p
 
 def test_bad_config_is_one_line_naming_the_key(fake_docs, tmp_path, monkeypatch, capsys) -> None:
     bad = tmp_path / "Pulumi.bad.yaml"
-    bad.write_text(STACK_FILE.read_text().replace("devicesPerNode: 4", "devicesPerNode: 0"))
+    bad.write_text(STACK_FILE.read_text().replace("devicesPerNode: 1", "devicesPerNode: 0"))
     monkeypatch.setattr(docs, "STACK_FILE", bad)
     assert docs.main([]) == 2
     err = capsys.readouterr().err
@@ -93,8 +93,8 @@ def test_bad_config_is_one_line_naming_the_key(fake_docs, tmp_path, monkeypatch,
 def test_redrawn_pictures_names_only_the_picture_a_config_change_redraws(real_config, real_raw) -> None:
     assert docs.redrawn_pictures(real_config) == []  # the committed config draws the committed pictures
     raw = copy.deepcopy(real_raw)
-    ai = next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "ai")
-    ai["pools"] = {"nvidia.com/gpu": {"max": 3}}  # ai's cap on the T4 pool, 2 -> 3
+    media = next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "media")
+    media["pools"]["gpu.intel.com/i915"] = {"reserved": 6}  # media's QuickSync reservation, 4 -> 6
     assert docs.redrawn_pictures(load(raw, today=TEST_TODAY)) == ["gpu-plan.svg"]
 
 
@@ -109,7 +109,8 @@ def test_a_preview_draws_only_the_pictures_whose_section_changed(real_config, re
     monkeypatch.setattr(docs.Picture, "draw", counting)
     assert docs.redrawn_pictures(real_config) == [] and drawn == []  # the recorded inputs: nothing drawn
     raw = copy.deepcopy(real_raw)
-    next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "ai")["pools"] = {"nvidia.com/gpu": {"max": 3}}
+    media = next(t for t in raw["gpu"]["tenants"] if t["namespace"] == "media")
+    media["pools"]["gpu.intel.com/i915"] = {"reserved": 6}  # not a directive value: no waiver needed
     assert docs.redrawn_pictures(load(raw, today=TEST_TODAY)) == ["gpu-plan.svg"] and drawn == ["gpu"]
 
 
