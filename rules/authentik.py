@@ -23,8 +23,7 @@ from typing import Any
 import yaml
 
 import facts
-from rules.authentik_release import Release, release_for, unsupported
-from rules.authentik_release import format_problems as release_format_problems
+from rules.authentik_release import Release, format_problems, release_for, unsupported
 from rules.blueprint_yaml import Tag, loads
 
 from . import Config, Finding, Severity, object_name
@@ -146,12 +145,10 @@ def pinned_release(config: Config = None) -> tuple[Release | None, str, str]:
     return release_for(version), version, source
 
 
-def format_problems(doc: dict, config: Config = None) -> list[str]:
-    """Attributes of `doc` that the pinned authentik release does not read as written."""
-    release, version, source = pinned_release(config)
-    if release is None:
-        return [unsupported(version, source)]
-    return release_format_problems(release, doc)
+def pinned_format_problems(doc: dict, pinned: tuple[Release | None, str, str]) -> list[str]:
+    """Attributes of `doc` that the pinned authentik release (`pinned_release`) does not read as written."""
+    release, version, source = pinned
+    return [unsupported(version, source)] if release is None else format_problems(release, doc)
 
 
 def serializer_problems(doc: dict) -> list[str]:
@@ -238,7 +235,8 @@ def check_blueprint_format(obj: dict, config: Config) -> list[Finding]:
     """`authentik-blueprint-format`: structurally valid blueprints in the pinned release's format."""
     findings = []
     for path, doc in blueprints_in(obj):
-        problems = validate_blueprint(doc) + format_problems(doc, config) + serializer_problems(doc)
+        format_ = pinned_format_problems(doc, pinned_release(config))
+        problems = validate_blueprint(doc) + format_ + serializer_problems(doc)
         for problem in problems:
             findings.append(Finding(RULE_FORMAT, f"{object_name(obj)}: {problem}", Severity.MANDATORY, path))
     return findings
@@ -254,10 +252,10 @@ __all__ = [
     "blueprints_in",
     "check_blueprint_format",
     "check_mfa",
-    "format_problems",
     "mfa_allowed_from",
     "mfa_block_reason",
     "parse_blueprint",
+    "pinned_format_problems",
     "pinned_release",
     "serializer_problems",
     "validate_blueprint",
