@@ -234,7 +234,7 @@ class AuthentikConfig(Model):
                 key = ("clients", i, "redirectUris", j, "url")
                 reason = inexpressible_redirect(release, uri.matching_mode, uri.url)
                 if reason:
-                    raise KeyedValueError(key, f"{reason} ({pinned.describe()})")
+                    raise KeyedValueError(key, f"{reason} (version pinned at {pinned.source})")
                 host = urlsplit(uri.url).hostname if uri.matching_mode == "strict" else None
                 if host is not None and host not in served:
                     raise KeyedValueError(key, _unserved(host, client, served))
