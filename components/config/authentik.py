@@ -201,7 +201,10 @@ class AuthentikConfig(Model):
     def _for_the_pinned_release(self) -> AuthentikConfig:
         """Everything generated is for the release the Flux repo pins (facts): what that release cannot
         express is refused here, and every redirect URI must reach a host the cluster serves."""
-        cluster = facts.load()
+        try:
+            cluster = facts.load()
+        except facts.FactsError as err:
+            raise ValueError(str(err)) from None  # one line naming the file and the fix
         try:
             fact = cluster.release(self.namespace, RELEASE_NAME)
         except KeyError:
