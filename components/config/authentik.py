@@ -231,7 +231,7 @@ class AuthentikConfig(Model):
                 ("blueprint", "invalidationFlow"),
                 f"{pinned.describe()} has no provider invalidation flow (added in 2024.10); remove the key",
             )
-        served = {h.host: h for h in cluster.routed_hosts().values() if "*" not in h.host and not h.redirect}
+        served = {h.host: h for h in cluster.hosts if h.deployed and "*" not in h.host and not h.redirect}
         for i, client in enumerate(self.clients):
             for j, uri in enumerate(client.redirect_uris):
                 key = ("clients", i, "redirectUris", j, "url")
