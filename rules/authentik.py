@@ -6,7 +6,7 @@
   refuses to emit such a stage through the same `mfa_block_reason`.
 - `authentik-blueprint-format`: blueprints must be in the format of the authentik release the Flux repo
   pins (rules/authentik_release.py: on 2023.10 redirect URIs are one string of regex lines and there is
-  no invalidation flow; from 2024.10 they are a list of `{matching_mode, url}` next to a required
+  no invalidation flow; from 2024.10.3 they are a list of `{matching_mode, url}` next to a required
   `invalidation_flow`), be structurally valid (`validate_blueprint`) and pass the serializer rules we
   know of (`serializer_problems`). The live Flux blueprint (authentik/authentik-blueprint-longhorn) is
   in the 2023.10 format, but its entries have no identifiers, which 2023.10.7 refuses too (ADR 0024).
