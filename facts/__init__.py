@@ -30,7 +30,8 @@ def path() -> Path:
 @functools.cache
 def _load(file: Path) -> Facts:
     try:
-        raw = yaml.safe_load(file.read_text())
+        # libyaml when present: every config validation reads the facts (ADR 0024), 0.2 s in pure Python.
+        raw = yaml.load(file.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as e:
         raise FactsError(
             f"{file}: cannot read the cluster facts ({e.strerror}); run make facts FLUX_REPO=DIR"
