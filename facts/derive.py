@@ -258,9 +258,11 @@ def hosts(repo: Repo, deployed: set[tuple[str, int]]) -> list[model.Host]:
     for doc in repo.manifests():
         kind, meta = doc.body["kind"], doc.body.get("metadata") or {}
         found: list[tuple[tuple, str]] = []
+        redirect = False
         if kind == "HTTPRoute":
             names = doc.body.get("spec", {}).get("hostnames") or []
             found = [(("spec", "hostnames", i), str(h)) for i, h in enumerate(names)]
+            redirect = _redirect_only(doc.body.get("spec", {}).get("rules") or [])
         elif kind == "Ingress":
             rules = doc.body.get("spec", {}).get("rules") or []
             found = [
@@ -275,9 +277,20 @@ def hosts(repo: Repo, deployed: set[tuple[str, int]]) -> list[model.Host]:
                     name=str(meta["name"]),
                     deployed=(doc.path, doc.index) in deployed,
                     source=doc.at(*keys),
+                    redirect=True if redirect else None,
                 )
             )
     return out
+
+
+def _redirect_only(rules: list) -> bool:
+    """Every rule of an HTTPRoute only answers with a RequestRedirect (no backend)."""
+    return bool(rules) and all(
+        isinstance(r, dict)
+        and not r.get("backendRefs")
+        and any(isinstance(f, dict) and f.get("type") == "RequestRedirect" for f in r.get("filters") or [])
+        for r in rules
+    )
 
 
 def storage_classes(repo: Repo, deployed: set[tuple[str, int]]) -> list[model.StorageClass]:

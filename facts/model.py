@@ -71,6 +71,9 @@ class Host(Model):
     name: str
     deployed: bool
     source: str
+    # True for an HTTPRoute whose every rule only redirects (RequestRedirect, e.g. http -> https): it
+    # serves nothing. Absent otherwise.
+    redirect: bool | None = None
 
 
 class StorageClass(Model):

@@ -4,10 +4,12 @@
   MFA counts as enabled when an authenticator-validate stage has `not_configured_action: configure`
   or `deny` (users without a device are forced to enrol or are refused). The stack config model
   refuses to emit such a stage through the same `mfa_block_reason`.
-- `authentik-blueprint-format`: blueprints must use the 2024.10+ format (redirect URIs as a list of
-  `{matching_mode, url}`, `invalidation_flow` next to `authorization_flow`), be structurally valid
-  (`validate_blueprint`) and pass the serializer rules we know of (`serializer_problems`). The live
-  Flux blueprint (authentik/authentik-blueprint-longhorn) fails both.
+- `authentik-blueprint-format`: blueprints must be in the format of the authentik release the Flux repo
+  pins (rules/authentik_release.py: on 2023.10 redirect URIs are one string of regex lines and there is
+  no invalidation flow; from 2024.10.3 they are a list of `{matching_mode, url}` next to a required
+  `invalidation_flow`), be structurally valid (`validate_blueprint`) and pass the serializer rules we
+  know of (`serializer_problems`). The live Flux blueprint (authentik/authentik-blueprint-longhorn) is
+  in the 2023.10 format, but its entries have no identifiers, which 2023.10.7 refuses too (ADR 0024).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import yaml
 
+import facts
+from rules.authentik_release import Release, format_problems, release_for, unsupported
 from rules.blueprint_yaml import Tag, loads
 
 from . import Config, Finding, Severity, object_name
@@ -129,27 +133,22 @@ def validate_blueprint(doc: Any) -> list[str]:
     return problems
 
 
-def format_problems(doc: dict) -> list[str]:
-    """Pre-2024.10 provider attributes in a blueprint (besides the structural problems)."""
-    problems: list[str] = []
-    for i, entry in enumerate(doc.get("entries") or []):
-        if not isinstance(entry, dict) or entry.get("state") == "absent":
-            continue
-        model = str(entry.get("model", ""))
-        attrs = entry.get("attrs") if isinstance(entry.get("attrs"), dict) else {}
-        if model == OAUTH2_PROVIDER_MODEL and isinstance(attrs.get("redirect_uris"), str):
-            problems.append(
-                f"entries[{i}].attrs.redirect_uris is a string (pre-2024.10); "
-                "use a list of {matching_mode: strict, url: ...}"
-            )
-        # Every provider gained a required invalidation flow in 2024.10.
-        has_auth = "authorization_flow" in attrs
-        if model.startswith("authentik_providers_") and has_auth and "invalidation_flow" not in attrs:
-            problems.append(
-                f"entries[{i}] ({model}) has authorization_flow but no invalidation_flow "
-                "(required since 2024.10; default-provider-invalidation-flow)"
-            )
-    return problems
+def pinned_release(config: Config = None) -> tuple[Release | None, str, str]:
+    """(format, version, source) of the authentik release the cluster runs: the validated config's (read
+    from the facts when it was validated), else the facts' own; the format is None when none covers it."""
+    if config is not None:
+        pinned = config.authentik.pinned
+        return pinned.release, pinned.version, pinned.source
+    release = facts.load().release("authentik", "authentik")
+    version = release.app_version or release.version
+    source = release.app_version_source or release.version_source
+    return release_for(version), version, source
+
+
+def pinned_format_problems(doc: dict, pinned: tuple[Release | None, str, str]) -> list[str]:
+    """Attributes of `doc` that the pinned authentik release (`pinned_release`) does not read as written."""
+    release, version, source = pinned
+    return [unsupported(version, source)] if release is None else format_problems(release, doc)
 
 
 def serializer_problems(doc: dict) -> list[str]:
@@ -233,10 +232,12 @@ def check_mfa(obj: dict, config: Config, on: date | None = None) -> list[Finding
 
 
 def check_blueprint_format(obj: dict, config: Config) -> list[Finding]:
-    """`authentik-blueprint-format`: structurally valid, 2024.10+ format blueprints only."""
+    """`authentik-blueprint-format`: structurally valid blueprints in the pinned release's format."""
     findings = []
     for path, doc in blueprints_in(obj):
-        for problem in validate_blueprint(doc) + format_problems(doc) + serializer_problems(doc):
+        format_ = pinned_format_problems(doc, pinned_release(config))
+        problems = validate_blueprint(doc) + format_ + serializer_problems(doc)
+        for problem in problems:
             findings.append(Finding(RULE_FORMAT, f"{object_name(obj)}: {problem}", Severity.MANDATORY, path))
     return findings
 
@@ -251,10 +252,11 @@ __all__ = [
     "blueprints_in",
     "check_blueprint_format",
     "check_mfa",
-    "format_problems",
     "mfa_allowed_from",
     "mfa_block_reason",
     "parse_blueprint",
+    "pinned_format_problems",
+    "pinned_release",
     "serializer_problems",
     "validate_blueprint",
 ]

@@ -84,8 +84,15 @@ def _represent(dumper: BlueprintDumper, tag: Tag) -> yaml.Node:
     return dumper.represent_scalar(name, str(tag.value))
 
 
+def _represent_str(dumper: BlueprintDumper, text: str) -> yaml.Node:
+    # Several lines (2023.10's redirect_uris, one regex per line) read best as a literal block.
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
 BlueprintLoader.add_multi_constructor("!", _construct)
 BlueprintDumper.add_representer(Tag, _represent)
+BlueprintDumper.add_representer(str, _represent_str)
 
 
 def loads(text: str) -> Any:

@@ -8,20 +8,39 @@ the rule's own function (rules.authentik.mfa_block_reason); one SSO client is co
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
+import facts
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
+from rules.authentik_release import Release, inexpressible_redirect, release_for, unsupported
 
 from .base import KeyedValueError, Model, judging_day
 from .oauth_client import APPS, OAuthClient, https_url, k8s_name
 
-# Device classes authentik's validation stage offers (blueprint schema 2025.12, docs/upstream-facts.md).
+# Device classes any authentik release here offers; which of them the pinned one has is its Release's
+# `device_classes` (2023.10 has no `email`; docs/upstream-facts.md).
 DEVICE_CLASSES = ("static", "totp", "webauthn", "duo", "sms", "email")
 DeviceClass = Literal["static", "totp", "webauthn", "duo", "sms", "email"]
+RELEASE_NAME = "authentik"  # the HelmRelease (in the section's namespace) whose pin decides the format
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """The authentik release the Flux repo pins (facts), and the format generated for it."""
+
+    version: str
+    source: str  # file:line in the Flux repo
+    release: Release
+
+    def describe(self) -> str:
+        return f"authentik {self.version} ({self.source})"
+
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -53,15 +72,18 @@ class Mfa(Model):
     enforced: bool = False
     not_configured_action: Literal["configure", "deny"] = "configure"
     stage: str = "default-authentication-mfa-validation"
-    # Every class authentik offers: narrowing it locks out users whose only device is of another class.
-    device_classes: list[DeviceClass] = Field(default_factory=lambda: list(DEVICE_CLASSES), min_length=1)
+    # Unset: every class the pinned release offers. Narrowing it locks out users whose only device is of
+    # another class.
+    device_classes: list[DeviceClass] | None = Field(default=None, min_length=1)
     # Setup stages (found or created by name); their configure flows have the same slugs in authentik.
     totp_setup_stage: str = Field(default="default-authenticator-totp-setup", min_length=1)
     webauthn_setup_stage: str = Field(default="default-authenticator-webauthn-setup", min_length=1)
 
     @field_validator("device_classes")
     @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
+    def _classes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
         for needed in ("totp", "webauthn"):
             if needed not in value:
                 raise ValueError(
@@ -70,10 +92,13 @@ class Mfa(Model):
                 )
         return list(dict.fromkeys(value))
 
-    @property
-    def narrowed_classes(self) -> list[str]:
-        """Device classes authentik offers that this stage does not accept (shown in the docs)."""
-        return [c for c in DEVICE_CLASSES if c not in self.device_classes]
+    def accepted_classes(self, release: Release) -> list[str]:
+        """The device classes the validation stage lists on `release`."""
+        return list(self.device_classes) if self.device_classes else list(release.device_classes)
+
+    def narrowed_classes(self, release: Release) -> list[str]:
+        """Device classes `release` offers that this stage does not accept (shown in the docs)."""
+        return [c for c in release.device_classes if c not in self.accepted_classes(release)]
 
 
 class Bootstrap(Model):
@@ -114,9 +139,10 @@ class AuthentikConfig(Model):
     mfa: Mfa = Mfa()
     bootstrap: Bootstrap = Bootstrap()
     blueprint: Blueprint = Blueprint()
-    # authentik-side Secret with every client secret, mounted through the chart's global.envFrom.
+    # authentik-side Secret with every client secret, mounted through the chart's envFrom.
     client_secrets_name: str = "authentik-sso-client-secrets"
     clients: list[OAuthClient] = Field(default_factory=list, validate_default=True)
+    _pinned: Pinned = PrivateAttr()
 
     @field_validator("url")
     @classmethod
@@ -171,5 +197,74 @@ class AuthentikConfig(Model):
                 )
         return clients
 
+    @model_validator(mode="after")
+    def _for_the_pinned_release(self) -> AuthentikConfig:
+        """Everything generated is for the release the Flux repo pins (facts): what that release cannot
+        express is refused here, and every redirect URI must reach a host the cluster serves."""
+        try:
+            cluster = facts.load()
+        except facts.FactsError as err:
+            raise ValueError(str(err)) from None  # one line naming the file and the fix
+        try:
+            fact = cluster.release(self.namespace, RELEASE_NAME)
+        except KeyError:
+            raise ValueError(
+                f"the Flux repo has no HelmRelease {self.namespace}/{RELEASE_NAME} ({facts.path()}), so no "
+                f"authentik version to generate for; {facts.FIX}"
+            ) from None
+        version = fact.app_version or fact.version
+        source = fact.app_version_source or fact.version_source
+        release = release_for(version)
+        if release is None:
+            raise ValueError(unsupported(version, source))
+        pinned = Pinned(version, source, release)
+        if self.mfa.device_classes:
+            missing = [c for c in self.mfa.device_classes if c not in release.device_classes]
+            if missing:
+                raise KeyedValueError(
+                    ("mfa", "deviceClasses"),
+                    f"{', '.join(missing)} is not a device class of {pinned.describe()}; it has "
+                    f"{', '.join(release.device_classes)}",
+                )
+        if not release.invalidation_flow and "invalidation_flow" in self.blueprint.model_fields_set:
+            raise KeyedValueError(
+                ("blueprint", "invalidationFlow"),
+                f"{pinned.describe()} has no provider invalidation flow (added in 2024.10); remove the key",
+            )
+        served = {h.host: h for h in cluster.hosts if h.deployed and "*" not in h.host and not h.redirect}
+        for i, client in enumerate(self.clients):
+            for j, uri in enumerate(client.redirect_uris):
+                key = ("clients", i, "redirectUris", j, "url")
+                reason = inexpressible_redirect(release, uri.matching_mode, uri.url)
+                if reason:
+                    raise KeyedValueError(key, f"{reason} (version pinned at {pinned.source})")
+                host = urlsplit(uri.url).hostname if uri.matching_mode == "strict" else None
+                if host is not None and host not in served:
+                    raise KeyedValueError(key, _unserved(host, client, served))
+        self._pinned = pinned
+        return self
+
+    @property
+    def pinned(self) -> Pinned:
+        return self._pinned
+
+    @property
+    def release(self) -> Release:
+        return self._pinned.release
+
     def mfa_allowed_from(self) -> date | None:
         return mfa_allowed_from(self.stability.since, self.stability.required_days)
+
+
+def _unserved(host: str, client: OAuthClient, served: dict) -> str:
+    """Why a redirect host is refused, naming the facts and the host the client's app is routed at."""
+    cluster = facts.load()
+    where = "facts/k3s-home.yaml" if facts.path() == facts.COMMITTED else str(facts.path())
+    mine = [h for h in served.values() if h.namespace == client.namespace and client.app in h.name]
+    mine = mine or [h for h in served.values() if h.namespace == client.namespace]
+    hint = "".join(f"; {h.host} is routed by {h.kind} {h.namespace}/{h.name} ({h.source})" for h in mine)
+    return (
+        f"host {host} is served by no deployed HTTPRoute or Ingress of "
+        f"{cluster.repository}@{cluster.commit[:7]} ({where} hosts; wildcard and redirect-only routes "
+        f"do not count){hint}"
+    )

@@ -1,9 +1,11 @@
-"""The authentik side: the SSO blueprint (2024.10+ format) with groups, OAuth2 providers, applications,
-the group bindings that refuse users outside a client's groups, the MFA setup stages, and the MFA
-validation stage pinned to `skip` while prohibition 1 holds. Secrets appear only as `!Env` references.
+"""The authentik side: the SSO blueprint with groups, OAuth2 providers, applications, the group bindings
+that refuse users outside a client's groups, the MFA setup stages, and the MFA validation stage pinned to
+`skip` while prohibition 1 holds. Secrets appear only as `!Env` references.
 
-authentik applies a blueprint in one transaction, so one entry its serializers refuse reverts them all;
-the entries follow the model facts in docs/upstream-facts.md ("authentik").
+It is written for the authentik release the Flux repo pins (`cfg.release`, from the facts): authentik
+applies a blueprint in one transaction, so one entry that release does not read reverts them all. Each
+difference between releases is one field of rules.authentik_release.Release, read here in one place
+(ADR 0024); the entries follow the model facts in docs/upstream-facts.md ("authentik").
 """
 
 from __future__ import annotations
@@ -14,20 +16,22 @@ from typing import Any
 from components.config.authentik import AuthentikConfig
 from rules import blueprint_yaml as ay
 from rules.authentik import MFA_STAGE_MODEL
+from rules.authentik_release import TOTP_SETUP, Release, redirect_uris_value
 
 GROUP_MODEL = "authentik_core.group"
 APPLICATION_MODEL = "authentik_core.application"
 BINDING_MODEL = "authentik_policies.policybinding"
-TOTP_SETUP_MODEL = "authentik_stages_authenticator_totp.authenticatortotpstage"
-WEBAUTHN_SETUP_MODEL = "authentik_stages_authenticator_webauthn.authenticatorwebauthnstage"
+TOTP_SETUP_MODEL = TOTP_SETUP
 
 
 def _group_id(group: str) -> str:
     return "group-" + re.sub(r"[^a-z0-9]+", "-", group.lower()).strip("-")
 
 
-def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
-    """The SSO blueprint as a document with `ay.Tag`s; secrets appear only as `!Env` references."""
+def build_blueprint(cfg: AuthentikConfig, release: Release | None = None) -> dict[str, Any]:
+    """The SSO blueprint for `release` (default: the one the Flux repo pins) as a document with
+    `ay.Tag`s; secrets appear only as `!Env` references."""
+    release = release or cfg.release
     entries: list[dict[str, Any]] = []
     groups = dict.fromkeys(g.name for client in cfg.clients for g in client.groups)
     for group in groups:
@@ -37,15 +41,16 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
         provider_id = f"provider-{client.slug}"
         attrs: dict[str, Any] = {
             "authorization_flow": ay.find("authentik_flows.flow", ("slug", flows.authorization_flow)),
-            "invalidation_flow": ay.find("authentik_flows.flow", ("slug", flows.invalidation_flow)),
-            "client_type": client.client_type,
-            "client_id": client.slug,
         }
+        if release.invalidation_flow:
+            attrs["invalidation_flow"] = ay.find("authentik_flows.flow", ("slug", flows.invalidation_flow))
+        attrs["client_type"] = client.client_type
+        attrs["client_id"] = client.slug
         if client.client_type == "confidential":
             attrs["client_secret"] = ay.env(client.env_name)
-        attrs["redirect_uris"] = [
-            {"matching_mode": u.matching_mode, "url": u.url} for u in client.redirect_uris
-        ]
+        attrs["redirect_uris"] = redirect_uris_value(
+            release, [(u.matching_mode, u.url) for u in client.redirect_uris]
+        )
         attrs["property_mappings"] = [
             ay.find(
                 "authentik_providers_oauth2.scopemapping",
@@ -77,7 +82,7 @@ def build_blueprint(cfg: AuthentikConfig) -> dict[str, Any]:
             }
         )
         entries += _group_bindings(client)
-    entries += _mfa_entries(cfg)
+    entries += _mfa_entries(cfg, release)
     return {
         "version": 1,
         "metadata": {
@@ -106,7 +111,7 @@ def _group_bindings(client) -> list[dict[str, Any]]:
     ]
 
 
-def _mfa_entries(cfg: AuthentikConfig) -> list[dict[str, Any]]:
+def _mfa_entries(cfg: AuthentikConfig, release: Release) -> list[dict[str, Any]]:
     """The TOTP and WebAuthn setup stages (found by name, created when missing, never changed) and the
     validation stage that lists them: `configure` without `configuration_stages` fails authentik's
     serializer, which would revert the whole blueprint."""
@@ -126,10 +131,10 @@ def _mfa_entries(cfg: AuthentikConfig) -> list[dict[str, Any]]:
             TOTP_SETUP_MODEL,
             "mfa-setup-totp",
             mfa.totp_setup_stage,
-            {"friendly_name": "TOTP Device", "digits": "6"},
+            {"friendly_name": "TOTP Device", "digits": release.totp_digits},
         ),
         setup(
-            WEBAUTHN_SETUP_MODEL,
+            release.webauthn_setup_model,
             "mfa-setup-webauthn",
             mfa.webauthn_setup_stage,
             {"friendly_name": "Security key"},
@@ -143,14 +148,16 @@ def _mfa_entries(cfg: AuthentikConfig) -> list[dict[str, Any]]:
             "identifiers": {"name": mfa.stage},
             "attrs": {
                 "not_configured_action": mfa.not_configured_action if mfa.enforced else "skip",
-                "device_classes": list(mfa.device_classes),
+                "device_classes": mfa.accepted_classes(release),
                 "configuration_stages": [ay.key_of("mfa-setup-totp"), ay.key_of("mfa-setup-webauthn")],
             },
         },
     ]
 
 
-def render_blueprint(cfg: AuthentikConfig) -> str:
-    return "# Generated by k3s-home (components/sso/blueprint.py); do not edit.\n" + ay.dumps(
-        build_blueprint(cfg)
+def render_blueprint(cfg: AuthentikConfig, release: Release | None = None) -> str:
+    release = release or cfg.release
+    return (
+        f"# Generated by k3s-home (components/sso/blueprint.py) for authentik {release.name}.x; "
+        "do not edit.\n" + ay.dumps(build_blueprint(cfg, release))
     )

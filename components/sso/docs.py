@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from components.config import StackConfig
+from components.config.authentik import AuthentikConfig
 from components.config.oauth_client import OAuthClient
 from components.sso.app_settings import app_secret_data
 from components.sso.common import BLUEPRINT_KEY, JELLYFIN_CONFIG_KEY
@@ -29,6 +30,8 @@ def _md_list(values: list[str]) -> str:
 def render_setup_doc(config: StackConfig) -> str:
     """docs/authentik-setup.md, from the model: where everything is, never a secret value."""
     cfg = config.authentik
+    release = cfg.release
+    narrowed = cfg.mfa.narrowed_classes(release)
     allowed = cfg.mfa_allowed_from()
     since = cfg.stability.since.isoformat() if cfg.stability.since else "not recorded"
     values = ay.dumps(helm_values(cfg)).rstrip()
@@ -61,20 +64,18 @@ def render_setup_doc(config: StackConfig) -> str:
         "  `configuration_stages` even while pinned to `skip`: authentik refuses `configure` without them,",
         "  and the blueprint is applied in one transaction, so one refused entry would revert them all.",
         "- Device classes accepted: "
-        + ", ".join(f"`{c}`" for c in cfg.mfa.device_classes)
+        + ", ".join(f"`{c}`" for c in cfg.mfa.accepted_classes(release))
         + (
             ". Not accepted (narrowed in `authentik.mfa.deviceClasses`): "
-            + ", ".join(f"`{c}`" for c in cfg.mfa.narrowed_classes)
-            if cfg.mfa.narrowed_classes
-            else " (every class authentik offers)"
+            + ", ".join(f"`{c}`" for c in narrowed)
+            if narrowed
+            else f" (every class authentik {release.name} offers)"
         )
         + ".",
         "",
         "## Chart values (Flux HelmRelease `authentik`)",
         "",
-        "Add these to the HelmRelease values so the worker applies the blueprint and sees the secrets.",
-        "`global.envFrom` is used rather than `blueprints.secrets`: the client secrets are environment",
-        "variables the blueprint reads with `!Env`; `blueprints.secrets` would only mount blueprint files.",
+        *_chart_lines(cfg),
         "",
         "```yaml",
         values,
@@ -95,15 +96,28 @@ def render_setup_doc(config: StackConfig) -> str:
         "",
         "## Blueprint",
         "",
-        f"ConfigMap `{cfg.namespace}/{cfg.blueprint.config_map}`, key `{BLUEPRINT_KEY}` (2024.10+ format):",
-        "groups, one `authentik_providers_oauth2.oauth2provider` and one `authentik_core.application` per",
-        f"client, authorization flow `{cfg.blueprint.authorization_flow}`, invalidation flow",
-        f"`{cfg.blueprint.invalidation_flow}`, signing key `{cfg.blueprint.signing_key}`; one",
+        f"ConfigMap `{cfg.namespace}/{cfg.blueprint.config_map}`, key `{BLUEPRINT_KEY}`, in the authentik",
+        f"{release.name} format: groups, one `authentik_providers_oauth2.oauth2provider` and one",
+        f"`authentik_core.application` per client, authorization flow `{cfg.blueprint.authorization_flow}`,",
+        f"invalidation flow `{cfg.blueprint.invalidation_flow}`,"
+        if release.invalidation_flow
+        else "no invalidation flow (providers have none before 2024.10),",
+        f"signing key `{cfg.blueprint.signing_key}`; one",
         "`authentik_policies.policybinding` per group of each client that refuses outsiders; the two MFA",
         "setup stages and the MFA validation stage. Client secrets are read with `!Env` from Secret",
-        f"`{cfg.namespace}/{cfg.client_secrets_name}`. The tests validate it against a subset of authentik's",
-        "published blueprint schema (`tests/unit/components/sso/authentik_blueprint.schema.json`, source",
-        "version in the file).",
+        f"`{cfg.namespace}/{cfg.client_secrets_name}`.",
+        *(
+            [
+                "`redirect_uris` is one string, a URI per line: authentik 2023.10 matches each line as a",
+                "regular expression against the whole redirect URI (`re.fullmatch`), so a `strict` URI is",
+                "written escaped (`https://grafana\\.fletcherlabs\\.net/...`); unescaped, its dots would",
+                "match any character.",
+            ]
+            if release.redirect_uris == "lines"
+            else ["`redirect_uris` is a list of `{matching_mode, url}`."]
+        ),
+        "The tests validate the blueprint against that release's published blueprint schema",
+        "(tests/unit/components/sso/, source tag and commit in docs/upstream-facts.md).",
         "",
         "## Clients",
         "",
@@ -201,6 +215,29 @@ def render_setup_doc(config: StackConfig) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _chart_lines(cfg: AuthentikConfig) -> list[str]:
+    """Which chart keys the values use, and why, for the chart the Flux repo pins."""
+    lines = [
+        f"The Flux repo pins {cfg.pinned.describe()};",
+        "the blueprint and these values are written for that release (ADR 0024). Add them to the",
+        "HelmRelease values so the worker applies the blueprint and server and worker see the secrets",
+        "(environment variables the blueprint reads with `!Env`).",
+    ]
+    if cfg.release.chart_values == "top-level":
+        return [
+            *lines,
+            "Chart 2023.10.x reads a top-level `envFrom` (both deployments) and `blueprints`, a list of",
+            "ConfigMap names mounted on the worker; it has no `global` block and no `blueprints.configMaps`",
+            "(both came with chart 2024.2). tests/unit/components/helm_values_keys.yaml records each key",
+            "with its line in the chart's `values.yaml`.",
+        ]
+    return [
+        *lines,
+        "`global.envFrom` is used rather than `blueprints.secrets`: `blueprints.secrets` would only mount",
+        "blueprint files.",
+    ]
 
 
 def _app_notes(client: OAuthClient) -> list[str]:

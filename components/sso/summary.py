@@ -7,24 +7,27 @@ from typing import Any
 from components.config.authentik import AuthentikConfig
 from components.config.oauth_client import OAuthClient
 from components.sso.common import issuer
+from rules.authentik_release import Release
 
 
-def helm_values(cfg: AuthentikConfig) -> dict[str, Any]:
-    """Values the (Flux-owned) authentik HelmRelease needs to mount what this component creates.
+def helm_values(cfg: AuthentikConfig, release: Release | None = None) -> dict[str, Any]:
+    """Values the (Flux-owned) authentik HelmRelease needs to mount what this component creates, in the
+    keys of the chart the Flux repo pins (`release`, default `cfg.release`; ADR 0024).
 
-    `global.envFrom` (not `blueprints.secrets`): the client secrets are env vars read by `!Env`, and
-    the bootstrap variables must reach the server and the worker. `blueprints.secrets` would mount
-    blueprint *files* from Secrets, which we do not need: the blueprint itself holds no secret.
+    `envFrom` for Secrets: the client secrets are env vars read by `!Env`, and the bootstrap variables
+    must reach the server and the worker. Chart 2023.10.x has a top-level `envFrom` (server and worker)
+    and `blueprints`, a list of ConfigMap names mounted on the worker; from 2024.2 they are
+    `global.envFrom` and `blueprints.configMaps` (whose `blueprints.secrets` would mount blueprint
+    *files*, which we do not need: the blueprint itself holds no secret).
     """
-    return {
-        "global": {
-            "envFrom": [
-                {"secretRef": {"name": cfg.client_secrets_name}},
-                {"secretRef": {"name": cfg.bootstrap.secret_name}},
-            ]
-        },
-        "blueprints": {"configMaps": [cfg.blueprint.config_map]},
-    }
+    release = release or cfg.release
+    env_from = [
+        {"secretRef": {"name": cfg.client_secrets_name}},
+        {"secretRef": {"name": cfg.bootstrap.secret_name}},
+    ]
+    if release.chart_values == "top-level":
+        return {"envFrom": env_from, "blueprints": [cfg.blueprint.config_map]}
+    return {"global": {"envFrom": env_from}, "blueprints": {"configMaps": [cfg.blueprint.config_map]}}
 
 
 def client_summary(cfg: AuthentikConfig, client: OAuthClient) -> dict[str, Any]:
@@ -50,6 +53,7 @@ def summarize(cfg: AuthentikConfig) -> dict[str, Any]:
     return {
         "url": cfg.url,
         "namespace": cfg.namespace,
+        "authentik": cfg.pinned.describe(),
         "blueprintConfigMap": f"{cfg.namespace}/{cfg.blueprint.config_map}",
         "clientSecrets": f"{cfg.namespace}/{cfg.client_secrets_name}",
         "bootstrapSecret": f"{cfg.namespace}/{cfg.bootstrap.secret_name}",

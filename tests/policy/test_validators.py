@@ -75,9 +75,19 @@ MFA_ENTRY = {
     "identifiers": {"name": "default-authentication-mfa-validation"},
     "attrs": {"not_configured_action": "configure"},
 }
-GOOD_PROVIDER = {
+# The stack pins authentik 2023.10.7 (facts): redirect URIs are one string of regex lines, and providers
+# have no invalidation flow. The 2024.10.3+ form is the defect there.
+PINNED_PROVIDER = {
     "model": "authentik_providers_oauth2.oauth2provider",
     "identifiers": {"name": "grafana"},
+    "attrs": {
+        "name": "grafana",
+        "authorization_flow": "flow-a",
+        "redirect_uris": "https://grafana\\.fletcherlabs\\.net/login/generic_oauth",
+    },
+}
+NEWER_PROVIDER = {
+    **PINNED_PROVIDER,
     "attrs": {
         "name": "grafana",
         "authorization_flow": "flow-a",
@@ -86,10 +96,6 @@ GOOD_PROVIDER = {
             {"matching_mode": "strict", "url": "https://grafana.fletcherlabs.net/login/generic_oauth"}
         ],
     },
-}
-OLD_PROVIDER = {
-    **GOOD_PROVIDER,
-    "attrs": {"name": "grafana", "authorization_flow": "flow-a", "redirect_uris": "x"},
 }
 
 
@@ -411,8 +417,8 @@ def test_authentik_mfa_after_stability_window_override():
 
 
 def test_authentik_blueprint_format():
-    assert check("authentik-blueprint-format", blueprint([GOOD_PROVIDER])).passed
-    assert check("authentik-blueprint-format", blueprint([OLD_PROVIDER])).violations
+    assert check("authentik-blueprint-format", blueprint([PINNED_PROVIDER])).passed
+    assert check("authentik-blueprint-format", blueprint([NEWER_PROVIDER])).violations
     assert check("authentik-blueprint-format", configmap("x", "authentik")).passed
 
 

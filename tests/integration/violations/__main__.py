@@ -117,8 +117,9 @@ k8s.core.v1.ConfigMap(
     data={"enforce-mfa.yaml": MFA_BLUEPRINT},
 )
 
-# authentik-blueprint-format: an OAuth2 provider in the pre-2024.10 format (redirect_uris as a string,
-# no invalidation_flow); no MFA stage, so only the format rule applies.
+# authentik-blueprint-format: an OAuth2 provider in a format the pinned authentik (chart 2023.10.7, facts)
+# does not read: the 2024.10.3+ list of redirect URIs and an invalidation_flow (ADR 0024). No MFA stage,
+# so only the format rule applies.
 LEGACY_BLUEPRINT = """\
 version: 1
 metadata:
@@ -131,8 +132,10 @@ entries:
       authorization_flow: !Find
         - authentik_flows.flow
         - [slug, default-provider-authorization-implicit-consent]
+      invalidation_flow: !Find [authentik_flows.flow, [slug, default-provider-invalidation-flow]]
       client_type: confidential
-      redirect_uris: https://legacy.invalid/oauth/callback
+      redirect_uris:
+        - {matching_mode: strict, url: "https://legacy.invalid/oauth/callback"}
 """
 k8s.core.v1.ConfigMap(
     "authentik-blueprint-format",

@@ -15,11 +15,14 @@ from components.config import load
 from components.sso.blueprint import render_blueprint
 from rules import Severity
 from rules.registry import BY_ID
+from tests.authentik_facts import facts_file
 from tests.conftest import TEST_TODAY
 
 TODAY = TEST_TODAY  # a week after the real stability start (2026-11-16)
 
-# The live Flux blueprint (authentik/authentik-blueprint-longhorn): pre-2024.10 format, no identifiers.
+# The live Flux blueprint (authentik/authentik-blueprint-longhorn): the 2023.10 format the repo pins (a
+# string of redirect URIs, no invalidation flow), but entries without identifiers, which 2023.10.7's
+# importer refuses ("No or invalid identifiers", authentik/blueprints/v1/importer.py; ADR 0024).
 LIVE_LONGHORN = """\
 version: 1
 metadata:
@@ -159,20 +162,63 @@ def test_format_compliant_generated_blueprint(real_config):
     assert ra.check_blueprint_format(config_map(render_blueprint(real_config.authentik)), real_config) == []
 
 
-def test_format_non_compliant_live_flux_blueprint(real_config):
+NO_IDENTIFIERS = [
+    "entries[0] (authentik_providers_oauth2.oauth2provider) has no identifiers; "
+    "authentik cannot find or update it",
+    "entries[1] (authentik_core.application) has no identifiers; authentik cannot find or update it",
+]
+
+
+def test_format_live_flux_blueprint_fits_the_pinned_2023_10_but_has_no_identifiers(real_config):
+    assert real_config.authentik.pinned.version == "2023.10.7"
     findings = ra.check_blueprint_format(config_map(LIVE_LONGHORN, "longhorn.yaml"), real_config)
     assert {f.rule for f in findings} == {"authentik-blueprint-format"}
-    messages = [f.message.removeprefix("ConfigMap authentik/bp: ") for f in findings]
-    assert messages == [
-        "entries[0] (authentik_providers_oauth2.oauth2provider) has no identifiers; "
-        "authentik cannot find or update it",
-        "entries[1] (authentik_core.application) has no identifiers; authentik cannot find or update it",
-        "entries[0].attrs.redirect_uris is a string (pre-2024.10); "
-        "use a list of {matching_mode: strict, url: ...}",
-        "entries[0] (authentik_providers_oauth2.oauth2provider) has authorization_flow "
-        "but no invalidation_flow (required since 2024.10; default-provider-invalidation-flow)",
-    ]
+    assert [f.message.removeprefix("ConfigMap authentik/bp: ") for f in findings] == NO_IDENTIFIERS
     assert {f.path for f in findings} == {"data.longhorn.yaml"}
+
+
+def test_format_a_2024_10_blueprint_is_a_finding_on_the_pinned_2023_10(real_config):
+    text = LIVE_LONGHORN.replace(
+        "redirect_uris: |\n        https://longhorn.fletcherlabs.net/oauth2/callback",
+        "redirect_uris: [{matching_mode: strict, url: 'https://longhorn.fletcherlabs.net/oauth2/callback'}]\n"
+        "      invalidation_flow: !Find [authentik_flows.flow, [slug, default-provider-invalidation-flow]]",
+    )
+    messages = [
+        f.message.removeprefix("ConfigMap authentik/bp: ")
+        for f in ra.check_blueprint_format(config_map(text), real_config)
+    ]
+    assert messages == [
+        *NO_IDENTIFIERS,
+        "entries[0].attrs.redirect_uris is a list (authentik 2024.10.3+); authentik 2023.10 wants one "
+        "string, a regular expression per line",
+        "entries[0].attrs.invalidation_flow does not exist in authentik 2023.10 (added in 2024.10)",
+    ]
+
+
+def test_format_the_same_live_blueprint_on_a_cluster_that_pins_2025_12(real_raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("K3S_HOME_FACTS", str(facts_file(tmp_path, authentik="2025.12.4")))
+    config = load(real_raw, today=TEST_TODAY)
+    messages = [
+        f.message.removeprefix("ConfigMap authentik/bp: ")
+        for f in ra.check_blueprint_format(config_map(LIVE_LONGHORN), config)
+    ]
+    assert messages == [
+        *NO_IDENTIFIERS,
+        "entries[0].attrs.redirect_uris is a string (authentik before 2024.10.3); authentik 2025.12 wants "
+        "a list of {matching_mode: strict, url: ...}",
+        "entries[0] (authentik_providers_oauth2.oauth2provider) has authorization_flow but no "
+        "invalidation_flow (required since 2024.10; default-provider-invalidation-flow)",
+    ]
+    # ... and the blueprint the stack generates there is in that format.
+    assert ra.check_blueprint_format(config_map(render_blueprint(config.authentik)), config) == []
+
+
+def test_format_without_a_config_judges_by_the_facts(real_config):
+    assert ra.pinned_release(None)[1:] == (
+        "2023.10.7",
+        "clusters/k3s-home/apps/auth/authentik/helmrelease.yaml:16",
+    )
+    assert ra.check_blueprint_format(config_map(render_blueprint(real_config.authentik)), None) == []
 
 
 @pytest.mark.parametrize(
@@ -211,7 +257,7 @@ def test_format_missing_data_is_no_finding(real_config):
 def test_format_config_override_does_not_excuse_old_format(real_raw):
     # The format rule does not depend on the MFA window: any config gives the same verdict.
     config = with_since(real_raw, "2020-01-01")
-    assert len(ra.check_blueprint_format(config_map(LIVE_LONGHORN), config)) == 4
+    assert len(ra.check_blueprint_format(config_map(LIVE_LONGHORN), config)) == 2
 
 
 def test_registry_lists_both():

@@ -11,7 +11,9 @@ import yaml
 
 from components.config import StackConfig
 from components.gpu.monitoring import dcgm_helm_release
+from components.sso.summary import helm_values as authentik_helm_values
 from components.storage.objects import helm_release
+from rules.authentik_release import release_for
 from rules.data_loss import Phase
 
 FIXTURE = yaml.safe_load(Path(__file__).with_name("helm_values_keys.yaml").read_text())["charts"]
@@ -53,10 +55,22 @@ def unknown_keys(chart: str, values: dict, used: set[str] | None = None) -> list
     return bad
 
 
+def wrong_types(chart: str, values: dict) -> list[str]:
+    """Keys whose value is not of the `type` the fixture records (list or map)."""
+    types = {"list": list, "map": dict}
+    return [
+        f"{key} is a {type(values[key]).__name__}, the chart wants a {entry['type']}"
+        for key, entry in FIXTURE[chart]["keys"].items()
+        if "type" in entry and key in values and not isinstance(values[key], types[entry["type"]])
+    ]
+
+
 def rendered(config: StackConfig) -> list[tuple[str, str, dict]]:
-    """(chart, version, values) of every HelmRelease the stack writes, in every migration phase."""
+    """(chart, version, values) of every HelmRelease the stack writes or asks for, in every migration
+    phase; the authentik values go into the Flux-owned release, at the chart version the facts pin."""
     dcgm = config.gpu.monitoring.dcgm_exporter
     out = [(dcgm.chart, dcgm.version, dcgm_helm_release(config.gpu)["spec"]["values"])]
+    out.append(("authentik", config.authentik.pinned.version, authentik_helm_values(config.authentik)))
     for phase in Phase:
         migrations = [m.model_copy(update={"phase": phase}) for m in config.storage.migrations]
         storage = config.storage.model_copy(update={"migrations": migrations})
@@ -77,6 +91,7 @@ def test_every_key_the_stack_writes_is_a_key_of_its_chart(real_config) -> None:
             )
             continue
         source = FIXTURE[chart]["source"]
+        problems += [f"{chart} {version}: {wrong}" for wrong in wrong_types(chart, values)]
         for key in unknown_keys(chart, values, used[chart]):
             if key in FIXTURE[chart].get("unread", {}):
                 unread[chart].add(key)
@@ -109,6 +124,16 @@ def test_opaque_values_dotted_keys_and_wildcards() -> None:
     assert unknown_keys("app-template", {"controllers": {"bazarr": {"typ": "deployment"}}}) == [
         "controllers.bazarr.typ"
     ]
+
+
+def test_authentik_values_for_the_2024_2_chart_are_refused_at_2023_10_7(real_config) -> None:
+    """`global.envFrom` and `blueprints.configMaps` (what the setup doc used to say) are keys of chart
+    2024.2+; chart 2023.10.7 has neither a `global` block nor a map under `blueprints`."""
+    newer = authentik_helm_values(real_config.authentik, release_for("2025.12.4"))
+    assert unknown_keys("authentik", newer) == ["global"]
+    assert wrong_types("authentik", newer) == ["blueprints is a dict, the chart wants a list"]
+    pinned = authentik_helm_values(real_config.authentik)
+    assert unknown_keys("authentik", pinned) == [] and wrong_types("authentik", pinned) == []
 
 
 @pytest.mark.parametrize("chart", sorted(FIXTURE))

@@ -49,12 +49,48 @@ def test_live_defects_are_found_at_the_line_of_their_key(repo, capsys):
             "storage-class",
         ),  # grafana.persistence.storageClassName
         ("helmrelease.yaml", 22, "mandatory", "storage-class"),  # sonarr, under no migration
-        ("blueprint-configmap.yaml", 8, "mandatory", "authentik-blueprint-format"),  # data key grafana.yaml
+        ("blueprint-configmap.yaml", 9, "mandatory", "authentik-blueprint-format"),  # data key grafana.yaml
         ("priority-classes.yaml", 14, "advisory", "directive-drift"),  # `value: 700`
         ("helmrelease.yaml", 22, "mandatory", "privileged-container"),  # jellyfin securityContext.privileged
         ("plaintext-secret.yaml", 8, "mandatory", "secret-plaintext"),  # stringData.api-key
         ("plaintext-secret.yaml", 17, "advisory", "secret-plaintext"),  # data.SSO_CLIENT_SECRET
     } <= located(findings)
+
+
+BLUEPRINT = Path("clusters/k3s-home/apps/authentik/authentik/blueprint-configmap.yaml")
+
+
+def test_a_blueprint_is_judged_by_the_authentik_release_the_repo_pins(repo, capsys):
+    """The fixture's 2024.10.3+ blueprint is a defect on the pinned 2023.10.7; the same blueprint in the
+    2023.10 form (one string of redirect URIs, no invalidation flow) is not."""
+    _, findings, _ = audit(repo, capsys)
+    assert [
+        f["message"].split(": ", 1)[1] for f in findings if f["rule"] == "authentik-blueprint-format"
+    ] == [
+        "entries[0].attrs.redirect_uris is a list (authentik 2024.10.3+); authentik 2023.10 wants one "
+        "string, a regular expression per line",
+        "entries[0].attrs.invalidation_flow does not exist in authentik 2023.10 (added in 2024.10)",
+    ]
+    text = (repo / BLUEPRINT).read_text()
+    newer = (
+        "          invalidation_flow: "
+        "!Find [authentik_flows.flow, [slug, default-provider-invalidation-flow]]\n"
+        "          client_type: confidential\n"
+        "          client_id: grafana\n"
+        "          redirect_uris:\n"
+        "            - matching_mode: strict\n"
+        "              url: https://grafana.fletcherlabs.net/login/generic_oauth\n"
+    )
+    pinned = (
+        "          client_type: confidential\n"
+        "          client_id: grafana\n"
+        "          redirect_uris: https://grafana\\.fletcherlabs\\.net/login/generic_oauth\n"
+    )
+    assert newer in text
+    old = text.replace(newer, pinned)
+    (repo / BLUEPRINT).write_text(old)
+    _, findings, _ = audit(repo, capsys)
+    assert [f for f in findings if f["rule"] == "authentik-blueprint-format"] == []
 
 
 def test_untracked_gpu_quota_key_is_located_at_the_quota(repo, capsys):

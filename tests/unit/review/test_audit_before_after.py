@@ -146,6 +146,18 @@ def reworded(k: tuple[str, str, str, str]) -> tuple[str, str, str, str]:
     return k
 
 
+# The repo's own blueprint was judged by the 2024.10+ format; it is now judged by the authentik the repo
+# pins, chart 2023.10.7 (ADR 0024), whose format it has: these two findings are gone. Its entries still
+# have no identifiers, which 2023.10.7's importer refuses too ("No or invalid identifiers"): those stay.
+LONGHORN_BLUEPRINT = "clusters/k3s-home/apps/authentik/blueprints/longhorn-oauth2.yaml"
+FIT_THE_PINNED_RELEASE = [
+    "entries[0].attrs.redirect_uris is a string (pre-2024.10); "
+    "use a list of {matching_mode: strict, url: ...}",
+    "entries[0] (authentik_providers_oauth2.oauth2provider) has authorization_flow but no invalidation_flow "
+    "(required since 2024.10; default-provider-invalidation-flow)",
+]
+
+
 def test_same_findings_except_the_listed_reclassifications(before, after):
     old = Counter(reworded(key(f)) for f in before)
     new = Counter(key(f) for f in after)
@@ -154,6 +166,15 @@ def test_same_findings_except_the_listed_reclassifications(before, after):
         {
             **{(file, "mandatory", "privileged-container", msg): 1 for file, msg in RECLASSIFIED},
             (old_file, "mandatory", "gpu-oversubscription", old_message): 1,
+            **{
+                (
+                    LONGHORN_BLUEPRINT,
+                    "mandatory",
+                    "authentik-blueprint-format",
+                    f"ConfigMap authentik/authentik-blueprint-longhorn: {msg}",
+                ): 1
+                for msg in FIT_THE_PINNED_RELEASE
+            },
         }
     )
     assert new - old == Counter(
@@ -162,7 +183,7 @@ def test_same_findings_except_the_listed_reclassifications(before, after):
             (new_file, "mandatory", "gpu-oversubscription", new_message): 1,
         }
     )
-    assert sum(old.values()) == sum(new.values()) == 74
+    assert sum(old.values()) == 74 and sum(new.values()) == 72
     assert sum(1 for f in after if STATIC in f["message"]) == 13  # 12 media claims and minio
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from components.config import ConfigError, load
+from tests.authentik_facts import facts_file
 from tests.conftest import TEST_TODAY
 
 TODAY = TEST_TODAY  # the MFA window depends on the day; the messages below are exact for this one
@@ -66,9 +67,96 @@ def test_the_jellyfin_plugin_version_decides_endpoint_validation(real_raw):
     ]
 
 
-def test_mfa_offers_every_device_class_authentik_has(real_config):
-    assert real_config.authentik.mfa.device_classes == ["static", "totp", "webauthn", "duo", "sms", "email"]
-    assert real_config.authentik.mfa.narrowed_classes == []
+def test_mfa_offers_every_device_class_the_pinned_authentik_has(real_config):
+    cfg = real_config.authentik
+    assert cfg.mfa.device_classes is None  # unset: every class of the pinned release
+    assert cfg.mfa.accepted_classes(cfg.release) == ["static", "totp", "webauthn", "duo", "sms"]
+    assert cfg.mfa.narrowed_classes(cfg.release) == []
+
+
+def test_a_device_class_the_pinned_release_lacks_is_refused(real_raw):
+    assert _err(_variant(real_raw, _set(("mfa", "deviceClasses"), ["totp", "webauthn", "email"]))) == (
+        "k3s-home:authentik.mfa.deviceClasses: email is not a device class of authentik 2023.10.7 "
+        "(clusters/k3s-home/apps/auth/authentik/helmrelease.yaml:16); it has static, totp, webauthn, duo, sms"
+    )
+
+
+def test_an_invalidation_flow_is_refused_on_2023_10(real_raw):
+    raw = _variant(real_raw, lambda a: a.setdefault("blueprint", {}).update(invalidationFlow="x"))
+    assert _err(raw) == (
+        "k3s-home:authentik.blueprint.invalidationFlow: authentik 2023.10.7 "
+        "(clusters/k3s-home/apps/auth/authentik/helmrelease.yaml:16) has no provider invalidation flow "
+        "(added in 2024.10); remove the key"
+    )
+
+
+def test_a_regex_with_whitespace_cannot_be_written_for_2023_10(real_raw):
+    def regex(a):
+        a["clients"][0]["allowRegex"] = True
+        a["clients"][0]["redirectUris"].append(
+            {"url": "https://grafana\\.x\\.net/( a)", "matchingMode": "regex"}
+        )
+
+    assert _err(_variant(real_raw, regex)) == (
+        "k3s-home:authentik.clients[0].redirectUris[1].url: regex redirect URI "
+        "'https://grafana\\\\.x\\\\.net/( a)' contains whitespace, and authentik 2023.10 splits "
+        "redirect_uris on whitespace (one regex per line); "
+        "write \\s instead (version pinned at clusters/k3s-home/apps/auth/authentik/helmrelease.yaml:16)"
+    )
+
+
+def test_open_webui_redirects_to_the_host_its_route_serves(real_config):
+    (client,) = [c for c in real_config.authentik.clients if c.app == "open-webui"]
+    assert client.callback_url() == "https://ai.fletcherlabs.net/oauth/oidc/callback"
+    assert client.launch_url == "https://ai.fletcherlabs.net"
+
+
+def test_a_redirect_host_no_deployed_route_serves_is_refused_in_one_line(real_raw):
+    def old_host(a):
+        a["clients"][1]["redirectUris"][0]["url"] = "https://openwebui.fletcherlabs.net/oauth/oidc/callback"
+
+    assert _err(_variant(real_raw, old_host)) == (
+        "k3s-home:authentik.clients[1].redirectUris[0].url: host openwebui.fletcherlabs.net is served by no "
+        "deployed HTTPRoute or Ingress of sudoflux/flux-k3s@9c35c94 (facts/k3s-home.yaml hosts; wildcard and "
+        "redirect-only routes do not count); ai.fletcherlabs.net is routed by HTTPRoute "
+        "ai/open-webui-http-route (clusters/k3s-home/apps/ai/open-webui/httproute.yaml:14)"
+    )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "fletcherlabs.net",  # only the http -> https redirect route names it
+        "anything.fletcherlabs.net",  # matched by that route's wildcard only
+        "longhorn.fletcherlabs.net",  # its routes are not deployed (facts: deployed: false)
+    ],
+)
+def test_wildcard_redirect_and_undeployed_routes_do_not_serve_a_redirect_host(real_raw, host):
+    def to(a):
+        a["clients"][0]["redirectUris"][0]["url"] = f"https://{host}/login/generic_oauth"
+
+    assert _err(_variant(real_raw, to)).startswith(
+        f"k3s-home:authentik.clients[0].redirectUris[0].url: host {host} is served by no deployed"
+    )
+
+
+def test_a_cluster_whose_route_is_gone_refuses_the_redirect(real_raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("K3S_HOME_FACTS", str(facts_file(tmp_path, drop_hosts=("jellyfin.fletcherlabs.net",))))
+    message = _err(real_raw)
+    assert message.startswith(
+        "k3s-home:authentik.clients[2].redirectUris[0].url: host jellyfin.fletcherlabs.net is served by no "
+        f"deployed HTTPRoute or Ingress of sudoflux/flux-k3s@9c35c94 ({tmp_path / 'facts.yaml'} hosts"
+    )
+
+
+def test_a_version_without_a_format_is_refused(real_raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("K3S_HOME_FACTS", str(facts_file(tmp_path, authentik="2024.2.0")))
+    assert _err(real_raw) == (
+        "k3s-home:authentik: authentik 2024.2.0 (pinned at "
+        "clusters/k3s-home/apps/auth/authentik/helmrelease.yaml:16) has no blueprint format in "
+        "rules/authentik_release.py (known: 2023.10.x, 2025.12.x); add one, checked against that "
+        "release's blueprint schema, before generating for it (ADR 0024)"
+    )
 
 
 def _set(path: tuple, value):
@@ -265,3 +353,11 @@ def test_mfa_allowed_exactly_from_since_plus_30_days(real_raw, days_ago, ok):
         assert load(raw, today=TEST_TODAY).authentik.mfa.enforced is True
     else:
         assert "directive prohibition 1" in _err(raw)
+
+
+def test_missing_facts_are_one_line_naming_the_file(real_raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("K3S_HOME_FACTS", str(tmp_path / "nowhere.yaml"))
+    assert _err(real_raw) == (
+        f"k3s-home:authentik: {tmp_path / 'nowhere.yaml'}: cannot read the cluster facts (No such file or "
+        "directory); run make facts FLUX_REPO=DIR"
+    )
