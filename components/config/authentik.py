@@ -198,11 +198,12 @@ class AuthentikConfig(Model):
         return clients
 
     @model_validator(mode="after")
-    def _for_the_pinned_release(self) -> AuthentikConfig:
+    def _for_the_pinned_release(self, info: ValidationInfo) -> AuthentikConfig:
         """Everything generated is for the release the Flux repo pins (facts): what that release cannot
         express is refused here, and every redirect URI must reach a host the cluster serves."""
+        cluster = (info.context or {}).get("facts")  # the facts the whole config is judged against
         try:
-            cluster = facts.load()
+            cluster = cluster or facts.load()
         except facts.FactsError as err:
             raise ValueError(str(err)) from None  # one line naming the file and the fix
         try:
@@ -240,7 +241,7 @@ class AuthentikConfig(Model):
                     raise KeyedValueError(key, f"{reason} (version pinned at {pinned.source})")
                 host = urlsplit(uri.url).hostname if uri.matching_mode == "strict" else None
                 if host is not None and host not in served:
-                    raise KeyedValueError(key, _unserved(host, client, served))
+                    raise KeyedValueError(key, _unserved(host, client, served, cluster))
         self._pinned = pinned
         return self
 
@@ -256,9 +257,8 @@ class AuthentikConfig(Model):
         return mfa_allowed_from(self.stability.since, self.stability.required_days)
 
 
-def _unserved(host: str, client: OAuthClient, served: dict) -> str:
+def _unserved(host: str, client: OAuthClient, served: dict, cluster: facts.Facts) -> str:
     """Why a redirect host is refused, naming the facts and the host the client's app is routed at."""
-    cluster = facts.load()
     where = "facts/k3s-home.yaml" if facts.path() == facts.COMMITTED else str(facts.path())
     mine = [h for h in served.values() if h.namespace == client.namespace and client.app in h.name]
     mine = mine or [h for h in served.values() if h.namespace == client.namespace]

@@ -358,6 +358,6 @@ def test_mfa_allowed_exactly_from_since_plus_30_days(real_raw, days_ago, ok):
 def test_missing_facts_are_one_line_naming_the_file(real_raw, tmp_path, monkeypatch):
     monkeypatch.setenv("K3S_HOME_FACTS", str(tmp_path / "nowhere.yaml"))
     assert _err(real_raw) == (
-        f"k3s-home:authentik: {tmp_path / 'nowhere.yaml'}: cannot read the cluster facts (No such file or "
+        f"{tmp_path / 'nowhere.yaml'}: cannot read the cluster facts (No such file or "
         "directory); run make facts FLUX_REPO=DIR"
     )
