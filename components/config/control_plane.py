@@ -286,8 +286,10 @@ class ControlPlaneConfig(Model):
         current = self.current_servers
         if current[0] != servers[0]:
             # The others join the datastore today's server holds; only it can start the target.
-            held = "the etcd datastore the others join" if self.current_datastore == "etcd" else (
-                "the SQLite datastore to convert with cluster-init"
+            held = (
+                "the etcd datastore the others join"
+                if self.current_datastore == "etcd"
+                else ("the SQLite datastore to convert with cluster-init")
             )
             raise KeyedValueError(
                 ("target", "servers", 0),
@@ -339,7 +341,8 @@ class ControlPlaneConfig(Model):
                     fact = f" ({node.resources_source})" if node.resources_source and not node.grow_to else ""
                     raise KeyedValueError(
                         where,
-                        f"server {node.name} has {show(have)} {unit}{fact}, less than the {show(cp + system)} "
+                        f"server {node.name} has {show(have)} {unit}{fact}, less than the "
+                        f"{show(cp + system)} "
                         f"{unit} its control-plane ({show(cp)}) and system ({show(system)}) reservations "
                         "need before any workload; pick another server or give it more",
                     )

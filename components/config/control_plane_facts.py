@@ -25,9 +25,7 @@ def _datastore(value: object) -> str:
 
 
 def _gpus(f: Facts, name: str) -> list[dict[str, Any]]:
-    return [
-        {"model": p.resource, "count": p.devices_per_node} for p in f.gpu_pools if name in p.nodes
-    ]
+    return [{"model": p.resource, "count": p.devices_per_node} for p in f.gpu_pools if name in p.nodes]
 
 
 def _gpu_source(f: Facts, name: str) -> str:

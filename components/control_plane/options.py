@@ -31,6 +31,8 @@ class Member:
     machine: str  # the physical machine that fails with it
     nic: str
     headroom: tuple[float, float]  # cores, GiB left as a server
+    staying: tuple[float, float] = (0.0, 0.0)  # cores, GiB of work that stays on it (drained at its join)
+    work: tuple[str, ...] = ()  # the names of that work
     planned: bool = False  # a VM that does not exist yet
 
 
@@ -87,6 +89,12 @@ class Option:
         return (min(m.headroom[0] for m in joiners), min(m.headroom[1] for m in joiners))
 
     @property
+    def staying(self) -> tuple[float, float]:
+        """The staying work on the joining members: what their drain pauses and etcd then shares with."""
+        joiners = self.members[1:]
+        return (sum(m.staying[0] for m in joiners), sum(m.staying[1] for m in joiners))
+
+    @property
     def planned(self) -> list[str]:
         return [m.name for m in self.members if m.planned]
 
@@ -97,11 +105,14 @@ class Option:
 
     def rank(self) -> tuple:
         """Lower is better: survive any one machine, no USB quorum risk, no undersized member, then the
-        most headroom for the joiners (memory first), then no machine to buy or build."""
+        least staying work on the joiners (memory first), then the most headroom for them, then no
+        machine to buy or build."""
         return (
             not self.survives_any_machine,
             self.usb_risk,
             len(self.undersized),
+            self.staying[1],
+            self.staying[0],
             -self.tightest[1],
             -self.tightest[0],
             len(self.planned),
@@ -110,7 +121,10 @@ class Option:
 
 
 def _member(node: Node, cfg: ControlPlaneConfig) -> Member:
-    return Member(node.name, node.machine, node.nic, budget(node, cfg, as_server=True).headroom)
+    b = budget(node, cfg, as_server=True)
+    return Member(
+        node.name, node.machine, node.nic, b.headroom, b.workloads, tuple(w.name for w in node.workloads)
+    )
 
 
 def _next_names(name: str, count: int, taken: set[str]) -> list[str]:
@@ -138,9 +152,7 @@ def compare(cfg: ControlPlaneConfig) -> list[Option]:
             Member(name, first.machine, first.nic, today.headroom, planned=True)
             for name in _next_names(first.name, MEMBERS - 1, {n.name for n in cfg.nodes})
         ]
-        options.append(
-            Option("a", f"{MEMBERS} VMs on the {first.vm_host}", (today, *clones), need)
-        )
+        options.append(Option("a", f"{MEMBERS} VMs on the {first.vm_host}", (today, *clones), need))
     physical = [n for n in cfg.nodes if n.name != first.name and n.vm_host is None]
     for i, pair_ in enumerate(itertools.combinations(physical, MEMBERS - 1), 1):
         title = f"{first.name} + " + " + ".join(f"{n.name} ({n.hardware})" for n in pair_)
@@ -150,6 +162,30 @@ def compare(cfg: ControlPlaneConfig) -> list[Option]:
 
 def recommend(options: list[Option]) -> Option:
     return min(options, key=Option.rank)
+
+
+def why_recommended(options: list[Option]) -> list[str]:
+    """Why the best option beats the runner-up, and what it still costs."""
+    ranked = sorted(options, key=Option.rank)
+    best, out = ranked[0], reasons(ranked[0], options)
+    if len(ranked) > 1:
+        runner = ranked[1]
+        decided = next(i for i, (x, y) in enumerate(zip(best.rank(), runner.rank(), strict=True)) if x != y)
+        if decided in (3, 4):
+            work = lambda o: ", ".join(w for m in o.members[1:] for w in m.work) or "none"  # noqa: E731
+            out.append(
+                f"against ({runner.key}) its joining members carry less staying work "
+                f"({best.staying[0]:g} c / {best.staying[1]:g} GiB: {work(best)}, against "
+                f"{runner.staying[0]:g} c / {runner.staying[1]:g} GiB: {work(runner)}), so their drain "
+                "pauses less and etcd shares less"
+            )
+        if decided in (5, 6):
+            out.append(
+                f"against ({runner.key}) it keeps more headroom on its tightest joining member "
+                f"({best.tightest[0]:g} c / {best.tightest[1]:g} GiB against "
+                f"{runner.tightest[0]:g} c / {runner.tightest[1]:g} GiB)"
+            )
+    return out
 
 
 def reasons(option: Option, options: list[Option]) -> list[str]:
@@ -173,8 +209,9 @@ def reasons(option: Option, options: list[Option]) -> list[str]:
         )
     elif option.usb_members:
         out.append(
-            f"{option.usb_members} USB-NIC member, within the {option.tolerance} tolerated failure "
-            "(usb-nic-monitor keeps watching it)"
+            f"{option.usb_members} USB-NIC member ("
+            + ", ".join(m.name for m in option.members if m.nic == "usb")
+            + f"), within the {option.tolerance} tolerated failure (usb-nic-monitor keeps watching it)"
         )
     if option.undersized:
         out.append(f"undersized as a server: {', '.join(option.undersized)}")

@@ -28,7 +28,7 @@ CILIUM_KEY = "k8sServiceHost"
 def cilium_edit(cfg: ControlPlaneConfig) -> str:
     today = cfg.today
     return (
-        f"in the Flux repo, `{today.api_endpoint_source}`: `{CILIUM_KEY}: \"{cfg.target.vip}\"` "
+        f'in the Flux repo, `{today.api_endpoint_source}`: `{CILIUM_KEY}: "{cfg.target.vip}"` '
         f"(today `{today.api_endpoint.rsplit(':', 1)[0]}`, {cfg.current_servers[0]}'s own address)"
     )
 
@@ -48,7 +48,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
         f"on {first.name}: `systemctl stop k3s` (pods keep running), copy `{data}/server/db/`, "
         f"`{data}/server/token`, `{data}/server/tls/` and `{CONFIG_PATH}` off the node, `systemctl start k3s`"
         if sqlite
-        else f"on {first.name} (embedded etcd today, {cfg.today.datastore_source}): `{snap} pre-ha`, then copy "
+        else f"on {first.name} (embedded etcd today, {cfg.today.datastore_source}): `{snap} pre-ha`, "
+        "then copy "
         f"the snapshot from `{data}/server/db/snapshots/`, `{data}/server/token` and `{CONFIG_PATH}` off "
         f"the node (and off the {first.vm_host or first.name}, which holds the VM)"
     )
@@ -123,7 +124,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 ],
                 f"`kubectl get nodes` shows {first.name} with roles control-plane,etcd; "
                 f"`{data}/server/db/etcd` exists; the snapshot is listed",
-                f"stop k3s, restore the step 1 `{CONFIG_PATH}` and `server/db/`, move `server/db/etcd` aside, "
+                f"stop k3s, restore the step 1 `{CONFIG_PATH}` and `server/db/`, "
+                "move `server/db/etcd` aside, "
                 "start k3s (writes made since the conversion are lost)",
             )
         )
@@ -163,7 +165,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             "Move Cilium to the VIP",
             20,
             [
-                f"Cilium replaces kube-proxy ({cfg.today.kube_proxy_replacement_source}) and reaches the API at "
+                f"Cilium replaces kube-proxy ({cfg.today.kube_proxy_replacement_source}) "
+                "and reaches the API at "
                 f"{cfg.today.api_endpoint} ({cfg.today.api_endpoint_source}): with {first.name} down every "
                 "agent would lose the API whatever etcd does. Edit " + cilium_edit(cfg) + "; commit, "
                 "`flux reconcile kustomization` for the Cilium release",
@@ -171,7 +174,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 "do this before any server but "
                 f"{first.name} joins: from the first join on, losing {first.name} must not cut Cilium off",
             ],
-            f"`kubectl -n kube-system exec ds/cilium -- cilium-dbg status` shows KubeProxyReplacement True and "
+            "`kubectl -n kube-system exec ds/cilium -- cilium-dbg status` shows KubeProxyReplacement True "
+            "and "
             f"the API at {t.vip}:{API_PORT}; pods keep resolving Services",
             f"revert the commit in the Flux repo (back to {cfg.today.api_endpoint.rsplit(':', 1)[0]}) and "
             "reconcile",
@@ -220,7 +224,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 20,
                 [
                     f"with {len(t.servers)} members its restart is tolerated: `kubectl drain {first.name} "
-                    f"--ignore-daemonsets`, shut the VM down, give it {size} on the {first.vm_host}, start it, "
+                    f"--ignore-daemonsets`, shut the VM down, give it {size} on the {first.vm_host}, "
+                    "start it, "
                     f"`kubectl uncordon {first.name}`",
                 ],
                 f"the API answered through the VIP the whole time; {first.name} Ready with the new size "
