@@ -95,6 +95,12 @@ class Node(Model):
     role: Literal["server", "agent"]
     workloads: list[Workload] = Field(default_factory=list)
     paths: NodePaths
+    # From the facts: what the machine is, the physical machine a VM runs on, and where each came from.
+    hardware: str = ""
+    vm_host: str | None = None
+    source: str = ""  # file:line of the node's name, address and role in the Flux repo
+    resources_source: str | None = None  # file:line of cores and memory; None = an assumption in config
+    grow_to: Resources | None = None
     # The node's /etc/rancher/k3s/config.yaml as captured in plan step 1, secrets dropped
     # (`python -m components.control_plane.capture`). No config is rendered for a node without it.
     live_config: str | None = None
@@ -126,9 +132,11 @@ class Node(Model):
             )
         for key, expected in (("node-name", name), ("node-ip", info.data.get("address"))):
             if key in live.values and str(live.values[key]) != expected:
+                where = f" ({info.data['source']})" if info.data.get("source") else ""
                 raise ValueError(
-                    f"{name}'s config.yaml sets {key} {live.values[key]} but the model says {expected}; "
-                    "fix the model (the node's identity never changes here)"
+                    f"{name}'s config.yaml sets {key} {live.values[key]} but the facts say "
+                    f"{expected}{where}; "
+                    "capture this node's own file (a node's name and address never change here)"
                 )
         paths: NodePaths | None = info.data.get("paths")
         if paths is not None:
@@ -149,13 +157,6 @@ class Node(Model):
                         "over a wrong pin repeats the June 2025 data loss"
                     )
         return text
-
-    # From the facts: what the machine is, the physical machine a VM runs on, and where each came from.
-    hardware: str = ""
-    vm_host: str | None = None
-    source: str = ""  # file:line of the node's name, address and role in the Flux repo
-    resources_source: str | None = None  # file:line of cores and memory; None = an assumption in config
-    grow_to: Resources | None = None
 
     @property
     def machine(self) -> str:
