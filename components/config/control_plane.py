@@ -16,7 +16,7 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, computed_field, field_validator, model_validator
 
 import facts
 from facts.model import ControlPlane as ControlPlaneFact
@@ -194,11 +194,15 @@ class ControlPlaneConfig(Model):
 
     # --- what the facts say, joined with the intent ---------------------------------------------------
 
+    # Computed fields: part of the section's dump, so what is drawn from it (docs/pictures.inputs digests
+    # the dump) changes when the facts do; not part of the schema (validation mode), so never typed.
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def nodes(self) -> list[Node]:
         """Every node of the cluster (facts) with its intent, in the section's order."""
         return self._nodes
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def today(self) -> ControlPlaneFact:
         """The control plane as the facts say it is today (servers, datastore, version, API endpoint)."""

@@ -509,3 +509,14 @@ def test_unknown_key_is_refused(real_raw):
         cp["target"]["vipMode"] = "bgp"
 
     assert error(real_raw, extra).startswith(f"{KEY}.target.vipMode: Extra inputs are not permitted")
+
+
+def test_the_sections_dump_carries_the_facts(real_raw, real_config, tmp_path, monkeypatch):
+    # docs/pictures.inputs digests the dump: a changed fact must redraw the HA picture.
+    def bigger(f):
+        f["nodes"][3]["memoryGiB"] = 512
+
+    facts_variant(tmp_path, monkeypatch, bigger)
+    cp = load(real_raw, today=TEST_TODAY).control_plane
+    assert cp.node("k3s3").memory_gi_b == 512
+    assert cp.model_dump_json() != real_config.control_plane.model_dump_json()
