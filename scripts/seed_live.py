@@ -2,8 +2,9 @@
 
 Usage: seed_live.py KUBECONFIG STACK_FILE [--wait SECONDS]
 
-1. Nodes k3s1..k3s4, generated from the stack's `controlPlane.nodes` and `gpu.pools` (cores, memory,
-   hostname labels, allocatable GPU slices), annotated for KWOK, which plays their kubelets.
+1. The nodes the facts list (k3s-master1, k3s1..k3s3), from the stack's `controlPlane.nodes` and
+   `gpu.pools` (cores, memory, hostname labels, allocatable GPU slices), annotated for KWOK, which plays
+   their kubelets.
 2. What Flux, Helm and local-path created on the live cluster: every manifest in
    `toolchain/live-baseline/` (each object names its source file in the Flux repository).
 3. local-path's part: a claim of class local-path that the baseline pins to a node (the

@@ -1,4 +1,9 @@
-"""The control-plane section: the nodes as they are, and the three-server embedded-etcd target.
+"""The control-plane section: the intent for the HA control plane, joined with the cluster's facts.
+
+The stack config states intent only (the target servers, the VIP, reservations, and per node what the facts
+lack: disk, NIC, pinned paths, sizes the repo does not give). Today's servers, datastore and k3s version and
+each node's address, role, hardware and GPUs come from the facts (`facts.load()`); a config key that
+restates or contradicts one is refused with the fact's `file:line` (control_plane_facts.py).
 
 Everything the HA plan computes or renders (components/control_plane/) reads this model and trusts it;
 every rule that must hold before a node config is written is checked here, so a bad plan fails at
@@ -9,15 +14,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, computed_field, field_validator, model_validator
 
+import facts
+from facts.model import ControlPlane as ControlPlaneFact
+
+from . import control_plane_facts as cpf
 from .base import KeyedValueError, Model
 from .live_configs import check_captured, keys_owned, show
-from .node import Node, Resources
+from .node import Node, NodeIntent, Resources
 
-# SQLite -> embedded etcd conversion by adding `cluster-init` exists from this release on (k3s docs).
+# SQLite -> embedded etcd conversion by adding `cluster-init` exists from this release on (k3s docs); only
+# checked when the facts say the cluster runs on SQLite.
 MIN_K3S_FOR_CONVERSION = (1, 22, 2)
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s\d+$")
 
@@ -124,26 +134,35 @@ class Target(Model):
 
 
 class ControlPlaneConfig(Model):
-    k3s_version: str = Field(alias="k3sVersion")
-    current_datastore: Literal["sqlite", "etcd"]
-    nodes: list[Node] = Field(min_length=1)
+    # Per node, what the facts lack (`NodeIntent`); `nodes` gives the nodes joined with their facts.
+    node_intents: list[NodeIntent] = Field(alias="nodes", min_length=1)
     target: Target
     reservations: Reservations
     token_length: int = Field(default=64, ge=32)
     # Writing /etc/rancher/k3s/config.yaml over SSH needs pulumi_command, which this toolchain lacks.
     apply_over_ssh: Literal[False] = False
+    _nodes: list[Node] = PrivateAttr()
+    _today: ControlPlaneFact = PrivateAttr()
 
-    @field_validator("k3s_version")
+    @model_validator(mode="before")
     @classmethod
-    def _version(cls, value: str) -> str:
-        match = _VERSION.match(value)
-        if not match:
-            raise ValueError(f"'{value}' is not a k3s version such as v1.32.5+k3s1")
-        if tuple(int(g) for g in match.groups()) < MIN_K3S_FOR_CONVERSION:
-            raise ValueError(
-                f"{value} cannot convert SQLite to embedded etcd; upgrade to v1.22.2+k3s1 or later first"
-            )
-        return value
+    def _no_facts_retyped(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            cpf.check_section(raw, facts.load())
+        return raw
+
+    @field_validator("node_intents", mode="before")
+    @classmethod
+    def _known_nodes(cls, raw: Any) -> Any:
+        if isinstance(raw, list):
+            f = facts.load()
+            for i, item in enumerate(raw):
+                if isinstance(item, dict):
+                    try:
+                        cpf.check_node(item, f)
+                    except KeyedValueError as err:
+                        raise KeyedValueError((i, *err.key), str(err)) from None
+        return raw
 
     @field_validator("apply_over_ssh", mode="before")
     @classmethod
@@ -157,7 +176,13 @@ class ControlPlaneConfig(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> ControlPlaneConfig:
-        self._check_addresses()
+        f = facts.load()
+        self._today = f.control_plane
+        self._check_names()
+        cpf.check_coverage([n.name for n in self.node_intents], f)
+        self._nodes = [self._resolve(i, intent, f) for i, intent in enumerate(self.node_intents)]
+        self._check_version()
+        self._check_vip()
         self._check_servers()
         self._check_tls_san()
         self._check_server_sizes()
@@ -167,24 +192,73 @@ class ControlPlaneConfig(Model):
         )
         return self
 
-    def _check_addresses(self) -> None:
-        names = [n.name for n in self.nodes]
+    # --- what the facts say, joined with the intent ---------------------------------------------------
+
+    # Computed fields: part of the section's dump, so what is drawn from it (docs/pictures.inputs digests
+    # the dump) changes when the facts do; not part of the schema (validation mode), so never typed.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def nodes(self) -> list[Node]:
+        """Every node of the cluster (facts) with its intent, in the section's order."""
+        return self._nodes
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def today(self) -> ControlPlaneFact:
+        """The control plane as the facts say it is today (servers, datastore, version, API endpoint)."""
+        return self._today
+
+    @property
+    def k3s_version(self) -> str:
+        return self._today.k3s_version
+
+    @property
+    def current_datastore(self) -> str:
+        return self._today.datastore
+
+    @property
+    def current_servers(self) -> list[str]:
+        return list(self._today.servers)
+
+    @staticmethod
+    def _resolve(index: int, intent: NodeIntent, f: facts.model.Facts) -> Node:
+        try:
+            return Node.model_validate(cpf.resolved_node(intent.model_dump(by_alias=True), f))
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            cause = (first.get("ctx") or {}).get("error")
+            sub = cause.key if isinstance(cause, KeyedValueError) else ()
+            loc = tuple(x for x in first["loc"] if x not in ("function-after", "function-before"))
+            raise KeyedValueError(
+                ("nodes", index, *loc, *sub), str(first["msg"]).removeprefix("Value error, ")
+            ) from None
+
+    # --- checks ---------------------------------------------------------------------------------------
+
+    def _check_names(self) -> None:
+        names = [n.name for n in self.node_intents]
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise KeyedValueError(("nodes", i, "name"), f"node {name} is listed more than once")
-        owners: dict[str, list[str]] = {}
-        for i, node in enumerate(self.nodes):
-            owners.setdefault(node.address, []).append(node.name)
-            if len(owners[node.address]) > 1:
-                who = " and ".join(owners[node.address])
-                raise KeyedValueError(
-                    ("nodes", i, "address"), f"duplicate address {node.address}: used by {who}"
-                )
-        if self.target.vip in owners:
+
+    def _check_version(self) -> None:
+        if self.current_datastore != "sqlite":
+            return
+        match = _VERSION.match(self.k3s_version)
+        if match and tuple(int(g) for g in match.groups()) < MIN_K3S_FOR_CONVERSION:
+            raise KeyedValueError(
+                ("target", "servers"),
+                f"the cluster runs k3s {self.k3s_version} on SQLite ({self._today.k3s_version_source}), "
+                "which cannot convert to embedded etcd; upgrade to v1.22.2+k3s1 or later first",
+            )
+
+    def _check_vip(self) -> None:
+        owners = [n for n in self.nodes if n.address == self.target.vip]
+        if owners:
             raise KeyedValueError(
                 ("target", "vip"),
-                f"duplicate address {self.target.vip}: used by "
-                f"{' and '.join(owners[self.target.vip])} and the VIP",
+                f"duplicate address {self.target.vip}: used by {owners[0].name} ({owners[0].source}) "
+                "and the VIP",
             )
 
     def _check_servers(self) -> None:
@@ -213,13 +287,25 @@ class ControlPlaneConfig(Model):
                 f"{n} servers ({', '.join(servers)}) is even: quorum {n // 2 + 1} tolerates no more failures "
                 f"than {n - 1} servers do; use {n - 1} or {n + 1}",
             )
-        current = [n.name for n in self.nodes if n.role == "server"]
-        if len(current) == 1 and current[0] != servers[0]:
-            # cluster-init converts the existing datastore; only the server that holds it can do that.
+        current = self.current_servers
+        if current[0] != servers[0]:
+            # The others join the datastore today's server holds; only it can start the target.
+            held = (
+                "the etcd datastore the others join"
+                if self.current_datastore == "etcd"
+                else ("the SQLite datastore to convert with cluster-init")
+            )
             raise KeyedValueError(
                 ("target", "servers", 0),
-                f"the first target server must be {current[0]}, today's server, which holds the datastore "
-                f"to convert (got {servers[0]})",
+                f"the first target server must be {current[0]}, the cluster's server today "
+                f"({self._today.servers_source}), which holds {held} (got {servers[0]})",
+            )
+        dropped = [name for name in current if name not in servers]
+        if dropped:
+            raise KeyedValueError(
+                ("target", "servers"),
+                f"{dropped[0]} is a server today ({self._today.servers_source}) but not a target server; "
+                "removing an etcd member is not part of this plan",
             )
 
     def _check_tls_san(self) -> None:
@@ -245,14 +331,22 @@ class ControlPlaneConfig(Model):
         for node in self.nodes:
             if node.role != "server" and node.name not in self.target.servers:
                 continue
+            cores, memory = node.target_size
             for key, have, cp, system, unit in (
-                ("memoryGiB", node.memory_gi_b, res.control_plane.memory_gi_b, res.system.memory_gi_b, "GiB"),
-                ("cores", node.cores, res.control_plane.cores, res.system.cores, "cores"),
+                ("memoryGiB", memory, res.control_plane.memory_gi_b, res.system.memory_gi_b, "GiB"),
+                ("cores", cores, res.control_plane.cores, res.system.cores, "cores"),
             ):
                 if have < cp + system:
+                    where = (
+                        ("nodes", self._index(node.name), "growTo" if node.grow_to else key)
+                        if node.grow_to or node.resources_source is None
+                        else ("target", "servers", self.target.servers.index(node.name))
+                    )
+                    fact = f" ({node.resources_source})" if node.resources_source and not node.grow_to else ""
                     raise KeyedValueError(
-                        ("nodes", self._index(node.name), key),
-                        f"server {node.name} has {show(have)} {unit}, less than the {show(cp + system)} "
+                        where,
+                        f"server {node.name} has {show(have)} {unit}{fact}, less than the "
+                        f"{show(cp + system)} "
                         f"{unit} its control-plane ({show(cp)}) and system ({show(system)}) reservations "
                         "need before any workload; pick another server or give it more",
                     )
@@ -261,14 +355,14 @@ class ControlPlaneConfig(Model):
         flags = self.target.cluster_flags
         nets = {"clusterCidr": flags.cluster_cidr, "serviceCidr": flags.service_cidr}
         places = [(("vip",), "the VIP", self.target.vip)] + [
-            (("nodes", i, "address"), n.name, n.address) for i, n in enumerate(self.nodes)
+            (("clusterFlags",), f"{n.name}, {n.source}", n.address) for n in self.nodes
         ]
         for key, who, address in places:
             for net_key, net in nets.items():
                 if ipaddress.ip_address(address) in ipaddress.ip_network(net):
-                    prefix = () if key[0] == "nodes" else ("target",)
+                    where = ("target", *key, net_key) if key[0] == "clusterFlags" else ("target", *key)
                     raise KeyedValueError(
-                        prefix + key,
+                        where,
                         f"{address} ({who}) lies inside target.clusterFlags.{net_key} {net}; node addresses "
                         "must stay outside the pod and Service ranges",
                     )

@@ -31,13 +31,14 @@ def pair(r: Resources) -> tuple[float, float]:
 
 
 def budget(node: Node, cfg: ControlPlaneConfig, as_server: bool | None = None) -> Budget:
-    """The node's budget as a server (`as_server=True`), an agent, or (None) its target role."""
+    """The node's budget as a server (`as_server=True`), an agent, or (None) its target role, at its size
+    once the plan has run (a VM the plan grows counts at its grown size)."""
     server = node.name in cfg.target.servers if as_server is None else as_server
     res = cfg.reservations
     return Budget(
         node=node.name,
         server=server,
-        capacity=(float(node.cores), node.memory_gi_b),
+        capacity=node.target_size,
         system=pair(res.system),
         control_plane=pair(res.control_plane) if server else (0.0, 0.0),
         workloads=(sum(w.cores for w in node.workloads), sum(w.memory_gi_b for w in node.workloads)),

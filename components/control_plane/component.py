@@ -21,6 +21,7 @@ from components.control_plane.node_configs import (
     config_changes,
     render_node_config,
 )
+from components.control_plane.options import compare, recommend
 from components.control_plane.quorum import failure_tolerance, quorum
 from components.generated_secret import generated_secret
 
@@ -60,6 +61,7 @@ class HaControlPlane(pulumi.ComponentResource):
         self.kube_vip_resources = self._register_kube_vip(child) if cp.target.kube_vip.deploy else []
 
         tolerance = failure_tolerance(len(cp.target.servers))
+        best = recommend(compare(cp))
         self.summary = {
             "servers": list(cp.target.servers),
             "clusterInit": cp.target.servers[0],
@@ -83,6 +85,20 @@ class HaControlPlane(pulumi.ComponentResource):
                 if (changes := config_changes(node, cp))
             },
             "applyOverSsh": cp.apply_over_ssh,
+            "today": {
+                "servers": cp.current_servers,
+                "datastore": cp.current_datastore,
+                "source": cp.today.servers_source,
+            },
+            # Cilium reaches the API at a fixed address; the plan moves it to the VIP (a Flux repo edit).
+            "ciliumK8sServiceHost": {
+                "today": cp.today.api_endpoint.rsplit(":", 1)[0],
+                "target": cp.target.vip,
+                "edit": cp.today.api_endpoint_source,
+            },
+            "options": [
+                {"key": o.key, "servers": o.servers, "recommended": o.key == best.key} for o in compare(cp)
+            ],
         }
         self.register_outputs(
             {

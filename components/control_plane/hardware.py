@@ -37,7 +37,8 @@ def node_flags(node: Node, cfg: ControlPlaneConfig) -> list[Flag]:
                 node.name,
                 "undersized",
                 hard,
-                f"{node.name} ({node.cores} cores/{num(node.memory_gi_b)} GiB) as a server would keep "
+                f"{node.name} ({num(node.target_size[0])} cores/{num(node.target_size[1])} GiB) as a server "
+                f"would keep "
                 f"{num(cores)} cores/{num(mem)} GiB after system, control plane and staying work; "
                 f"a server needs {num(need[0])} cores/{num(need[1])} GiB spare",
             )

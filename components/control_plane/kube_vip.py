@@ -35,6 +35,11 @@ def kube_vip_manifests(cfg: ControlPlaneConfig) -> list[dict[str, Any]]:
         "vip_retryperiod": "1",
         "address": cfg.target.vip,
         "prometheus_server": ":2112",
+        # The local API server, not the `kubernetes` Service: Cilium (kube-proxy replacement) serves that
+        # Service and itself reaches the API through this VIP, so on a cold start each would wait for the
+        # other. Every control-plane node runs an API server, and k3s puts 127.0.0.1 in its certificate.
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(API_PORT),
     }
     service_account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
     role = {

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # graphviz is imported when drawing
 FILE = "ha-topology.svg"
 FONT = "DejaVu Sans"
 SERVER, AGENT, VIP, ETCD = "#d0e2f2", "#eeeeee", "#fff3bf", "#f8f9fa"
+NIC_LABEL = {"usb": "USB", "onboard": "onboard", "virtual": "virtual"}
 SEVERITY_COLOR = {"blocker": "#c92a2a", "risk": "#e8590c", "check": "#1864ab", "note": "#495057"}
 
 
@@ -44,11 +45,15 @@ def graph(cfg: ControlPlaneConfig) -> graphviz.Digraph:
 def _today(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
     current = [x for x in cfg.nodes if x.role == "server"]
     with g.subgraph(name="cluster_today") as today:
-        label = f"Today: {_count(len(current), 'server')} on {cfg.current_datastore}"
+        store = "embedded etcd" if cfg.current_datastore == "etcd" else cfg.current_datastore
+        label = (
+            f"Today (facts): {_count(len(current), 'server')} on {store}; "
+            f"Cilium reaches the API at {cfg.today.api_endpoint}"
+        )
         today.attr(label=label, style="dashed")
         for node in cfg.nodes:
             server = node.role == "server"
-            role = f"server ({cfg.current_datastore})" if server else "agent"
+            role = f"server ({store})" if server else "agent"
             today.node(f"today_{node.name}", _label(node, role), fillcolor=SERVER if server else AGENT)
         # Drawn server -> agent with the arrow reversed, so that the server sits above its agents.
         for node in cfg.nodes:
@@ -68,7 +73,8 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
                 top.edge(f"target_{node.name}", "vip", label=f":{API_PORT}")
             vip = (
                 f"VIP {t.vip}\\n{t.dns_name}:{API_PORT}\\n"
-                f"kube-vip {t.kube_vip.version}, ARP on each\\nserver's default-route NIC"
+                f"kube-vip {t.kube_vip.version}, ARP on each\\nserver's default-route NIC\\n"
+                f"Cilium k8sServiceHost -> {t.vip}"
             )
             # ordering=out keeps the servers below in the model's order.
             top.node("vip", vip, shape="box", style="filled", fillcolor=VIP, ordering="out")
@@ -93,7 +99,8 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
                 labelloc="b",
             )
             for i, node in enumerate(cfg.server_nodes()):
-                role = "server + etcd" + (" (cluster-init)" if i == 0 else "")
+                first = " (cluster-init)" if cfg.current_datastore == "sqlite" else " (its etcd today)"
+                role = "server + etcd" + (first if i == 0 else "")
                 etcd.node(f"target_{node.name}", _label(node, role, node_flags(node, cfg)), fillcolor=SERVER)
             # Left to right in the model's order: the first server is the one converted in place.
             names = [f"target_{x}" for x in t.servers]
@@ -107,14 +114,21 @@ def _target(g: graphviz.Digraph, cfg: ControlPlaneConfig) -> None:
 def _label(node: Node, role: str, flags: list[Flag] | None = None) -> str:
     """An HTML-like label, one font per line: dot writes each font change as its own SVG <text>,
     placed by its own metrics, and a viewer with other metrics would run such pieces together."""
-    nic = f"{node.address} · {'USB' if node.nic == 'usb' else 'onboard'} NIC · {node.disk.class_}"
+    nic = f"{node.address} · {NIC_LABEL[node.nic]} NIC · {node.disk.class_}"
     rows = [
         f"<b>{node.name} · {role}</b>",
         f'<font color="{SEVERITY_COLOR["risk"]}">{nic}</font>' if node.nic == "usb" else nic,
-        f"{node.cores} cores · {node.memory_gi_b:g} GiB",
+        f"{node.hardware} · {_size(node)}",
     ]
     rows += [f'<font color="{SEVERITY_COLOR[f.severity]}">{f.severity}: {f.code}</font>' for f in flags or []]
     return "<" + "<br/>".join(rows) + ">"
+
+
+def _size(node: Node) -> str:
+    size = f"{node.cores} cores · {node.memory_gi_b:g} GiB"
+    if node.grow_to is not None:
+        size += f" → {node.grow_to.memory_gi_b:g} GiB"
+    return size
 
 
 def _count(n: int, noun: str) -> str:

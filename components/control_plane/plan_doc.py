@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from components.config.control_plane import ControlPlaneConfig
+from components.config.control_plane_facts import FACTS_FILE
 from components.config.live_configs import AGENT_KEYS, CLUSTER_FLAG_KEYS, SERVER_KEYS
-from components.control_plane.budget import budgets, cores_mem, num
+from components.control_plane.budget import budgets, cores_mem, num, pair
 from components.control_plane.hardware import flags, node_flags, usb_quorum_risk
 from components.control_plane.node_configs import API_PORT
+from components.control_plane.options import NFS_HOST, compare, reasons, recommend, why_recommended
 from components.control_plane.quorum import failure_tolerance, quorum
-from components.control_plane.timeline import timeline
+from components.control_plane.timeline import cilium_edit, timeline
 
 
 def _diagram(cfg: ControlPlaneConfig) -> str:
@@ -19,13 +21,16 @@ def _diagram(cfg: ControlPlaneConfig) -> str:
     agents = [n for n in cfg.nodes if n.name not in t.servers]
     boxes = [f"[{n.name} {n.address}]" for n in servers]
     width = len("   ".join(boxes))
+    init = "init" if cfg.current_datastore == "sqlite" else "today"
     peers = f"etcd peers 2379-2380/tcp, quorum {quorum(len(servers))} of {len(servers)}"
     lines = [
         f"kubectl / agents --> https://{t.dns_name}:{API_PORT}",
         f"                     = VIP {t.vip} (kube-vip, ARP, leader-elected)",
         "                          |",
         "   ".join(boxes),
-        "   ".join(f"{'server+etcd' + (' (init)' if i == 0 else ''):<{len(b)}}" for i, b in enumerate(boxes)),
+        "   ".join(
+            f"{'server+etcd' + (f' ({init})' if i == 0 else ''):<{len(b)}}" for i, b in enumerate(boxes)
+        ),
         "<" + "-" * (width - 2) + ">",
         f"{peers:^{width}}",
     ]
@@ -38,34 +43,114 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     t = cfg.target
     n = len(t.servers)
     res = cfg.reservations
+    today = cfg.today
+    first = cfg.first_server()
     out: list[str] = []
     w = out.append
-    w("# High-availability plan: three k3s servers with embedded etcd\n")
+    w(f"# High-availability plan: from {first.name} alone to {n} k3s servers on embedded etcd\n")
     w(
-        "<!-- Generated from Pulumi.k3s-home.yaml (k3s-home:controlPlane) by "
+        "<!-- Generated from Pulumi.k3s-home.yaml (k3s-home:controlPlane) and facts/k3s-home.yaml by "
         "`python -m components.control_plane.cli > docs/high-availability-plan.md`. Do not edit by hand; "
         "tests/unit/components/control_plane/test_plan_doc.py fails when this file is stale. -->\n"
     )
-    w("Directive Phase 4: design a three-node control plane, its resource needs, its hardware constraints")
+    current = cfg.current_servers
+    w("## Today (facts)\n")
     w(
-        "and an implementation timeline. The node configs and the kube-vip manifests named here are "
-        "produced by"
+        f"- Today: {', '.join(current)} ({first.hardware}, {first.address}, {first.cores} vCPU / "
+        f"{num(first.memory_gi_b)} GiB; {first.source}, {first.resources_source}) is the only server, on "
+        f"{_datastore(cfg.current_datastore)} ({today.datastore_source}), k3s {cfg.k3s_version} "
+        f"({today.k3s_version_source}); losing it stops the API."
     )
-    w("the `HaControlPlane` component from the same model (`pulumi stack output controlPlane`).\n")
-    w("## Today and target\n")
-    current = [x.name for x in cfg.nodes if x.role == "server"]
+    agents_today = [x for x in cfg.nodes if x.role == "agent"]
     w(
-        f"- Today: {', '.join(current)} is the only server, "
-        f"on {cfg.current_datastore} (k3s {cfg.k3s_version}); "
-        "losing it stops the API."
+        "- Agents: "
+        + "; ".join(f"{x.name} ({x.hardware}, {x.address}, {x.source})" for x in agents_today)
+        + "."
     )
     w(
-        f"- Target: servers {', '.join(t.servers)} with embedded etcd; "
-        f"{t.servers[0]} is converted in place with"
+        f"- Cilium replaces kube-proxy ({today.kube_proxy_replacement_source}) and reaches the API at "
+        f"`{today.api_endpoint}` ({today.api_endpoint_source}), {first.name}'s own address: the plan moves "
+        "it to the VIP before a second server joins."
     )
-    w(f"  `cluster-init`, the others join through the VIP {t.vip} (`{t.dns_name}`).")
+    if today.seed is not None:
+        w(
+            f"- The Flux repo's older HA plan names {today.seed.value} as the server ({today.seed.source}); "
+            f"the rebuild since made {', '.join(current)} the server, and the facts follow the newest "
+            "evidence. There is no SQLite to convert: the servers join the etcd that exists."
+        )
+    w("")
+    w("## Options\n")
+    opts = compare(cfg)
+    best = recommend(opts)
+    chosen = set(t.servers)
+    w(
+        f"Three etcd members (an odd count: {quorum(3)} of 3 keep quorum, 1 failure tolerated; four would "
+        "tolerate no more). Every option keeps "
+        f"{first.name}, which holds the etcd today. Headroom is what a member keeps as a server after the "
+        "system and control-plane reservations and its staying work (section Resources); "
+        f"a server needs {cores_mem(pair(res.min_headroom))} spare.\n"
+    )
+    w(
+        "| Option | Servers | Machines | Survives losing any one machine | API survives losing the "
+        f"{NFS_HOST[0]} | USB-NIC members (tolerated) | Staying work on joiners | "
+        "Tightest joiner headroom | Rank |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|")
+    for rank, o in enumerate(opts, 1):
+        servers = ", ".join(f"{m.name}{' (new VM)' if m.planned else ''}" for m in o.members)
+        mark = " **recommended**" if o is best else ""
+        mark += " (the config's target)" if set(o.servers) == chosen else ""
+        w(
+            f"| ({o.key}) {o.title} | {servers} | {', '.join(o.machines)} | "
+            f"{_yes(o.survives_any_machine)} | {_yes(o.survives_nfs_host)} | "
+            f"{o.usb_members} ({o.tolerance}) | {cores_mem(o.staying)} | {cores_mem(o.tightest)} | "
+            f"{rank}{mark} |"
+        )
+    w("")
+    w(
+        "Ranked by: surviving the loss of any one machine, then no USB-NIC quorum risk (a flapping USB "
+        "adapter is a flapping etcd member; the repo watches k3s1 and k3s2 with usb-nic-monitor), then no "
+        "undersized member, then the least staying work on the joining members (their drain pauses it and "
+        "etcd shares the node with it), then the most headroom for them, then no new VM to build.\n"
+    )
+    for o in opts:
+        w(f"- ({o.key}) {o.title}: " + "; ".join(reasons(o, opts)) + ".")
+    w("")
+    why = why_recommended(opts)
+    w(
+        f"**Recommended: ({best.key}) {', '.join(best.servers)}.** "
+        + why[0][0].upper()
+        + "; ".join(why)[1:]
+        + "."
+    )
+    for m in best.members[1:]:
+        node = cfg.node(m.name)
+        if any("nvidia" in g.model for g in node.gpus):
+            w(
+                f"\n{node.name} ({node.hardware}, the GPU node) carries etcd beside its staying work with "
+                f"{cores_mem(m.headroom)} to spare; its GPU driver and kernel updates restart it, which "
+                f"{len(best.members)} members tolerate one server at a time."
+            )
+    if set(best.servers) != chosen:
+        w(
+            f"\n**The config's target ({', '.join(t.servers)}) is not the recommended option**; the rest "
+            "of this plan follows the config."
+        )
+    w(
+        f"\nThe {NFS_HOST[0]} stays a single point of failure for storage: it holds {first.name} and serves "
+        f"every NFS export ({NFS_HOST[1]}). With the recommended servers the API outlives its loss; the "
+        "NFS-backed workloads do not, whatever the control plane does. Three VMs on it (option a) would add "
+        "no protection against the one failure that matters most here, and their etcd would share its "
+        "disks with the NFS service.\n"
+    )
+    w("## Target\n")
+    w(
+        f"- Servers {', '.join(t.servers)} with embedded etcd; {t.servers[0]} keeps its etcd, the others "
+        f"join it through the VIP {t.vip} (`{t.dns_name}`) in this order."
+    )
     w(f"- Quorum {quorum(n)} of {n}: the API survives {failure_tolerance(n)} server failure(s).")
-    w("  Four servers would not tolerate more than three do, so the count stays odd.\n")
+    w(f"- tls-san on every server: {', '.join(t.tls_san)} (the VIP and the API name).")
+    w(f"- Cilium's `k8sServiceHost` moves to {t.vip}: {cilium_edit(cfg)}.\n")
     w("## Architecture\n")
     w(
         "![HA topology: the nodes today and in the target, the VIP, NIC types, etcd members and quorum]"
@@ -155,7 +240,10 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     steps = timeline(cfg)
     total = sum(s.minutes for s in steps)
     w(f"About {total // 60} h {total % 60} min in one maintenance window; the API is down for minutes only")
-    w("during the restarts of the first server. Do the steps in order and stop at the first failed check.\n")
+    w(
+        f"during the restarts of {first.name} while it is the only server. Do the steps in order and stop at "
+        "the first failed check.\n"
+    )
     w("| # | Step | Duration | Rollback |")
     w("|---|---|---|---|")
     for i, s in enumerate(steps, 1):
@@ -173,7 +261,15 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     w("  10 nodes at 2 vCPU / 4 GB; k3s resource profiling measured about 1.6 GB for a server with etcd.")
     w("  The system reservation is an assumption to replace with `kubectl top node` figures.")
     w("- WAL fsync p99 < 10 ms and SSD storage: etcd hardware and performance guides.")
-    w("- SQLite -> etcd by adding `cluster-init` to the existing server: k3s datastore docs (v1.22.2+).")
+    if cfg.current_datastore == "sqlite":
+        w("- SQLite -> etcd by adding `cluster-init` to the existing server: k3s datastore docs (v1.22.2+).")
+    else:
+        w("- Servers join an existing embedded etcd with `server:` and the cluster token: k3s HA docs")
+        w("  (embedded etcd); `cluster-init` is only read when the data-dir holds no datastore yet.")
+    w(
+        f"- Cilium with `kubeProxyReplacement` reaches the API only at `k8sServiceHost` "
+        f"({cfg.today.api_endpoint_source}): the VIP must be there before {first.name} may fail."
+    )
     w("- Token rotation: `k3s token rotate` (k3s CLI docs); the token also encrypts bootstrap data, so it is")
     w("  backed up with the datastore.")
     w("- Kubelet root dir: rootful k3s passes no `--root-dir`, so the kubelet uses its own default,")
@@ -185,14 +281,35 @@ def render_plan_doc(cfg: ControlPlaneConfig) -> str:
     w("- Shared server flags: k3s `pkg/daemons/config/types.go` `CriticalControlArgs`; kube-vip binds to the")
     w("  default-route interface when none is set (`cmd/kube-vip.go`, v0.8.9).")
     w(
-        "- Node sizes and GPUs: the 48-hour operations report and the design brief. "
-        "Addresses of k3s1, k3s2 and"
+        f"- Facts ({FACTS_FILE}, derived from the Flux repo by `make facts`): today's servers, datastore and "
+        "k3s version, every node's address, role, hardware and GPUs, and the sizes the repo gives ("
+        + ", ".join(f"{x.name} {x.resources_source}" for x in cfg.nodes if x.resources_source)
+        + "). The stack config refuses a key that retypes one."
     )
-    w("  k3s3 come from the cluster's own notes; **k3s4's address, k3s4's disk class, the VIP, the API name,")
-    w("  the kubelet root dir of every node and the CIDRs (k3s defaults) are assumptions**")
-    w("  to confirm in step 1. Staying work is sized as planned requests, not measurements.")
+    assumed = [x.name for x in cfg.nodes if x.resources_source is None]
+    w(
+        "- **Assumptions** (in the stack config, to confirm in step 1): "
+        + (f"the sizes of {', '.join(assumed)} (the repo's older HA plan); " if assumed else "")
+        + "every node's disk class and NIC type, the VIP and the API name, the kubelet root dir of every "
+        "node, the CIDRs (k3s defaults), "
+        + ", ".join(
+            f"{x.name}'s growth to {cores_mem((x.grow_to.cores, x.grow_to.memory_gi_b))}"
+            for x in cfg.nodes
+            if x.grow_to is not None
+        )
+        + (" (room on its host)" if any(x.grow_to for x in cfg.nodes) else "")
+        + ". Staying work is sized as planned requests, not measurements."
+    )
     w("- Applying configs over SSH is off (`applyOverSsh: false`): copy each rendered config by hand.")
     return "\n".join(out) + "\n"
+
+
+def _datastore(value: str) -> str:
+    return "embedded etcd" if value == "etcd" else value
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 def _cluster_flags(cfg: ControlPlaneConfig) -> dict[str, Any]:

@@ -20,14 +20,39 @@ class Step:
     rollback: str
 
 
+# Cilium replaces kube-proxy and reaches the API server at a fixed address, not through the Service: the
+# HelmRelease value to edit in the Flux repo when the API moves to the VIP (the fact's file:line).
+CILIUM_KEY = "k8sServiceHost"
+
+
+def cilium_edit(cfg: ControlPlaneConfig) -> str:
+    today = cfg.today
+    return (
+        f'in the Flux repo, `{today.api_endpoint_source}`: `{CILIUM_KEY}: "{cfg.target.vip}"` '
+        f"(today `{today.api_endpoint.rsplit(':', 1)[0]}`, {cfg.current_servers[0]}'s own address)"
+    )
+
+
 def timeline(cfg: ControlPlaneConfig) -> list[Step]:
-    """The change, in order. Backups and the SQLite -> etcd conversion come first; every step says how
-    to undo it."""
+    """The change, in order, from today's control plane (the facts): backups first, the VIP before anything
+    depends on it, Cilium moved to the VIP before a second server could be lost, then the joins. Every
+    step says how to undo it."""
     t = cfg.target
     first = cfg.first_server()
     joiners = cfg.server_nodes()[1:]
     agents = [n for n in cfg.nodes if n.name not in t.servers]
     snap = "k3s etcd-snapshot save --name"
+    sqlite = cfg.current_datastore == "sqlite"
+    data = first.paths.data_dir.current
+    backup = (
+        f"on {first.name}: `systemctl stop k3s` (pods keep running), copy `{data}/server/db/`, "
+        f"`{data}/server/token`, `{data}/server/tls/` and `{CONFIG_PATH}` off the node, `systemctl start k3s`"
+        if sqlite
+        else f"on {first.name} (embedded etcd today, {cfg.today.datastore_source}): `{snap} pre-ha`, "
+        "then copy "
+        f"the snapshot from `{data}/server/db/snapshots/`, `{data}/server/token` and `{CONFIG_PATH}` off "
+        f"the node (and off the {first.vm_host or first.name}, which holds the VM)"
+    )
     steps = [
         Step(
             "Backups and pre-flight checks",
@@ -35,11 +60,7 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             [
                 "`velero backup create pre-ha --wait` (cluster objects and volumes to Backblaze B2); "
                 "Longhorn backup of every volume",
-                f"on {first.name}: `systemctl stop k3s` (pods keep running), copy "
-                f"`{first.paths.data_dir.current}/server/db/`, "
-                f"`{first.paths.data_dir.current}/server/token`, "
-                f"`{first.paths.data_dir.current}/server/tls/` and `{CONFIG_PATH}` off the node, "
-                "`systemctl start k3s`",
+                backup,
                 "on every node, capture its config before anything is written: `ssh <node> sudo cat "
                 f"{CONFIG_PATH} | python -m components.control_plane.capture <node>` prints the file without "
                 "its token lines as `liveConfig` for the node's entry in Pulumi.k3s-home.yaml. Also "
@@ -54,11 +75,13 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 "`kubectl -n <longhorn namespace> get ds longhorn-csi-plugin "
                 "-o jsonpath='{..hostPath.path}'`. Confirm the data-dir the same way "
                 "(`ls -d <data-dir>/agent`)",
+                "confirm each assumption of the controlPlane section on its node (disk class, NIC, the sizes "
+                "the facts lack) and record it",
                 "`pulumi preview`: a captured config that contradicts a pin, a cluster flag or another "
                 "server stops with one error naming the node; review `configChanges` in the controlPlane "
                 "output (the owned keys each config changes)",
                 "on every target server: fio WAL check (`fio --rw=write --ioengine=sync --fdatasync=1 "
-                f"--size=22m --bs=2300 --directory={first.paths.data_dir.current}/server`), record the p99 "
+                f"--size=22m --bs=2300 --directory={data}/server`), record the p99 "
                 f"as `disk.walFsyncP99Ms`; a p99 >= {num(WAL_FSYNC_P99_LIMIT_MS)} ms stops the plan",
             ],
             "backups listed as Completed; copies readable off-node; `pulumi preview` shows no flag blockers",
@@ -86,35 +109,76 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             "`k3s token rotate --token <generated> --new-token <old>` (the old token is in the step 1 copy); "
             "snapshots taken before the rotation need the old token to restore",
         ),
-        Step(
-            f"Convert {first.name} from SQLite to embedded etcd",
-            30,
-            [
-                f"write the rendered config to {first.name}:{CONFIG_PATH} "
-                "(its captured file plus `cluster-init: true`, tls-san and the "
-                "snapshot schedule; cluster flags and paths unchanged), `systemctl restart k3s`; k3s "
-                f"{cfg.k3s_version} (>= v1.22.2) moves the SQLite data into etcd on this start",
-                f"`{snap} post-conversion`",
-            ],
-            f"`kubectl get nodes` shows {first.name} with roles control-plane,etcd; "
-            f"`{first.paths.data_dir.current}/server/db/etcd` exists; the snapshot is listed",
-            f"stop k3s, restore the step 1 `{CONFIG_PATH}` and `server/db/`, move `server/db/etcd` aside, "
-            "start k3s (writes made since the conversion are lost)",
-        ),
+    ]
+    if sqlite:
+        steps.append(
+            Step(
+                f"Convert {first.name} from SQLite to embedded etcd",
+                30,
+                [
+                    f"write the rendered config to {first.name}:{CONFIG_PATH} "
+                    "(its captured file plus `cluster-init: true`, tls-san with the VIP and the "
+                    "snapshot schedule; cluster flags and paths unchanged), `systemctl restart k3s`; k3s "
+                    f"{cfg.k3s_version} (>= v1.22.2) moves the SQLite data into etcd on this start",
+                    f"`{snap} post-conversion`",
+                ],
+                f"`kubectl get nodes` shows {first.name} with roles control-plane,etcd; "
+                f"`{data}/server/db/etcd` exists; the snapshot is listed",
+                f"stop k3s, restore the step 1 `{CONFIG_PATH}` and `server/db/`, "
+                "move `server/db/etcd` aside, "
+                "start k3s (writes made since the conversion are lost)",
+            )
+        )
+    else:
+        steps.append(
+            Step(
+                f"Add the VIP to {first.name}'s serving certificate",
+                15,
+                [
+                    f"write the rendered config to {first.name}:{CONFIG_PATH} (its captured file plus "
+                    f"tls-san {', '.join(t.tls_san)}, the token and the snapshot schedule; its etcd, cluster "
+                    "flags and paths unchanged), `systemctl restart k3s`: the API is down for the restart "
+                    "(about a minute; pods keep running)",
+                ],
+                f"`openssl s_client -connect {first.address}:{API_PORT} </dev/null | openssl x509 -noout "
+                f"-ext subjectAltName` lists {t.vip} and {t.dns_name}; `kubectl get nodes` all Ready",
+                f"restore the step 1 `{CONFIG_PATH}` and restart k3s",
+            )
+        )
+    steps += [
         Step(
             "Hold the API VIP with kube-vip",
             20,
             [
-                "on each server: `ip -o route show default` names the interface kube-vip will bind to "
-                "(no interface is configured: it follows each server's default route, and k3s1 and k3s2 "
-                "use USB NICs); `ip -o addr show dev <that interface>` must list the node address",
+                f"on {first.name}: `ip -o route show default` names the interface kube-vip will bind to "
+                "(no interface is configured: it follows each server's default route); `ip -o addr show dev "
+                "<that interface>` must list the node address. Repeat on each server as it joins",
                 "set `controlPlane.target.kubeVip.deploy: true` and `pulumi up`: the kube-vip RBAC and "
-                f"DaemonSet (ARP, {t.kube_vip.image}:{t.kube_vip.version}) run on control-plane nodes only",
+                f"DaemonSet (ARP, {t.kube_vip.image}:{t.kube_vip.version}) run on control-plane nodes only "
+                "and reach their local API server (127.0.0.1), not the Service Cilium serves",
             ],
             f"`curl -ks https://{t.vip}:{API_PORT}/ping` answers; "
-            f"`kubectl --server https://{t.vip}:{API_PORT} "
-            "get nodes` works",
+            f"`kubectl --server https://{t.vip}:{API_PORT} get nodes` works",
             "set `deploy: false` and `pulumi up` (removes DaemonSet and RBAC); nothing uses the VIP yet",
+        ),
+        Step(
+            "Move Cilium to the VIP",
+            20,
+            [
+                f"Cilium replaces kube-proxy ({cfg.today.kube_proxy_replacement_source}) "
+                "and reaches the API at "
+                f"{cfg.today.api_endpoint} ({cfg.today.api_endpoint_source}): with {first.name} down every "
+                "agent would lose the API whatever etcd does. Edit " + cilium_edit(cfg) + "; commit, "
+                "`flux reconcile kustomization` for the Cilium release",
+                "`kubectl -n kube-system rollout status ds/cilium` (agents restart one node at a time)",
+                "do this before any server but "
+                f"{first.name} joins: from the first join on, losing {first.name} must not cut Cilium off",
+            ],
+            "`kubectl -n kube-system exec ds/cilium -- cilium-dbg status` shows KubeProxyReplacement True "
+            "and "
+            f"the API at {t.vip}:{API_PORT}; pods keep resolving Services",
+            f"revert the commit in the Flux repo (back to {cfg.today.api_endpoint.rsplit(':', 1)[0]}) and "
+            "reconcile",
         ),
     ]
     for members, node in enumerate(joiners, 2):
@@ -139,8 +203,8 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                     "Never run `k3s-agent-uninstall.sh`: "
                     f"it deletes {node.paths.data_dir.current}, local-path volumes included",
                     f"write the rendered config to {CONFIG_PATH} (the captured file plus the owned keys: "
-                    f"joins {api_url(cfg)}; data-dir and kubelet root-dir untouched), then install the "
-                    "server: "
+                    f"joins {api_url(cfg)}, the existing etcd of {first.name}; data-dir and kubelet root-dir "
+                    "untouched), then install the server: "
                     f"`INSTALL_K3S_VERSION={cfg.k3s_version} INSTALL_K3S_EXEC=server` "
                     "with the k3s install script",
                     f"`kubectl uncordon {node.name}`",
@@ -150,6 +214,23 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
                 "the etcd member list grows by one",
                 f"`systemctl disable --now k3s`, `kubectl delete node {node.name}` (k3s removes its etcd "
                 "member), restore the agent config, `systemctl enable --now k3s-agent`, uncordon",
+            )
+        )
+    if first.grow_to is not None:
+        size = f"{num(first.grow_to.cores)} vCPU / {num(first.grow_to.memory_gi_b)} GiB"
+        steps.append(
+            Step(
+                f"Grow {first.name} to {size}",
+                20,
+                [
+                    f"with {len(t.servers)} members its restart is tolerated: `kubectl drain {first.name} "
+                    f"--ignore-daemonsets`, shut the VM down, give it {size} on the {first.vm_host}, "
+                    "start it, "
+                    f"`kubectl uncordon {first.name}`",
+                ],
+                f"the API answered through the VIP the whole time; {first.name} Ready with the new size "
+                "(`kubectl get node -o jsonpath='{.status.capacity}'`)",
+                "shut it down and give it its old size back",
             )
         )
     if agents:
@@ -172,8 +253,9 @@ def timeline(cfg: ControlPlaneConfig) -> list[Step]:
             30,
             [
                 "for each server in turn: `systemctl stop k3s`, "
-                "check the API through the VIP and the VIP moving "
-                "(`ip addr` on the others), `systemctl start k3s`, wait for Ready before the next",
+                "check the API through the VIP, the VIP moving (`ip addr` on the others) and Cilium "
+                "staying connected (`cilium-dbg status` on an agent), `systemctl start k3s`, wait for Ready "
+                "before the next",
                 f"`{snap} post-ha` and check the schedule `{t.etcd_snapshots.schedule_cron}` wrote one; "
                 "copy a snapshot off the nodes",
                 f"switch kubeconfigs to https://{t.dns_name}:{API_PORT}",

@@ -38,7 +38,11 @@ def _duplicate_release(cfg):
 
 
 def _even_servers(cfg):
-    cfg["k3s-home:controlPlane"]["target"]["servers"] = ["k3s1", "k3s2", "k3s3", "k3s4"]
+    cfg["k3s-home:controlPlane"]["target"]["servers"] = ["k3s-master1", "k3s1", "k3s2", "k3s3"]
+
+
+def _sqlite_against_the_facts(cfg):
+    cfg["k3s-home:controlPlane"]["currentDatastore"] = "sqlite"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +53,11 @@ def _even_servers(cfg):
         (_stray_key, "invalid stack config: k3s-home:gpuu: unknown key"),
         (_duplicate_release, "invalid stack config: k3s-home:storage.releases[3]: HelmRelease"),
         (_even_servers, "invalid stack config: k3s-home:controlPlane.target.servers: 4 servers"),
+        (
+            _sqlite_against_the_facts,
+            "invalid stack config: k3s-home:controlPlane.currentDatastore: sqlite contradicts the facts: "
+            "the cluster runs embedded etcd (REBUILD-LOG-2025-06-16.md:57)",
+        ),
     ],
 )
 def test_bad_config_fails_with_one_line_and_registers_nothing(

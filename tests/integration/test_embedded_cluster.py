@@ -21,15 +21,15 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 def test_nodes_carry_the_clusters_gpu_capacity(kube):
     nodes = {n.metadata.name: n for n in kube.list(Node)}
-    assert sorted(nodes) == ["k3s1", "k3s2", "k3s3", "k3s4"]
+    assert sorted(nodes) == ["k3s-master1", "k3s1", "k3s2", "k3s3"]  # the facts' nodes
     gpus = {name: {k: v for k, v in n.status.allocatable.items() if "gpu" in k} for name, n in nodes.items()}
     assert gpus == {
+        "k3s-master1": {},
         "k3s1": {"gpu.intel.com/i915": "10"},
         "k3s2": {"gpu.intel.com/i915": "10"},
         "k3s3": {"nvidia.com/gpu": "16"},
-        "k3s4": {},
     }
-    assert nodes["k3s3"].status.allocatable["cpu"] == "8"
+    assert nodes["k3s3"].status.allocatable["cpu"] == "32"  # facts: CLUSTER-SETUP.md:57
     for n in nodes.values():
         ready = {c.type: c.status for c in n.status.conditions or []}
         assert ready.get("Ready") == "True", f"{n.metadata.name} is not Ready"
@@ -56,7 +56,7 @@ def test_a_job_created_by_hand_completes(kube):
     assert done
     pods = list(kube.list(Pod, namespace="default", labels={"job-name": "by-hand"}))
     assert [p.status.phase for p in pods] == ["Succeeded"]
-    assert pods[0].spec.nodeName in {"k3s1", "k3s2", "k3s3", "k3s4"}
+    assert pods[0].spec.nodeName in {"k3s-master1", "k3s1", "k3s2", "k3s3"}
 
 
 def test_seeded_monitoring_statefulsets_run_on_their_claims(kube):

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components.config import load
 from components.config.control_plane import ControlPlaneConfig
 from tests.conftest import TEST_TODAY
@@ -23,8 +25,24 @@ def node_raw(cp: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 ROOT = Path(__file__).resolve().parents[4]
+FACTS = ROOT / "facts" / "k3s-home.yaml"
+
+
+def facts_variant(tmp_path: Path, monkeypatch: Any, mutate: Callable[[dict[str, Any]], None]) -> Path:
+    """A cluster that differs from the real one: the committed facts, changed by `mutate`, written to a
+    file that K3S_HOME_FACTS points at for the rest of the test."""
+    import facts
+
+    raw = yaml.safe_load(FACTS.read_text())
+    mutate(raw)
+    path = tmp_path / "facts.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.setenv(facts.ENV, str(path))
+    return path
+
+
 LIVE = Path(__file__).parent / "live"
-NODES = ("k3s1", "k3s2", "k3s3", "k3s4")
+NODES = ("k3s-master1", "k3s1", "k3s2", "k3s3")
 
 
 def live_text(name: str) -> str:

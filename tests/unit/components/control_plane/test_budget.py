@@ -13,16 +13,24 @@ from components.control_plane.budget import budget, budgets
 def test_real_headroom(real_config):
     cp = real_config.control_plane
     assert {b.node: (b.server, b.headroom) for b in budgets(cp)} == {
-        "k3s1": (True, (4.0, 24.0)),  # 8/32 - system 1/2 - control plane 2/4 - jellyfin 1/2
+        "k3s-master1": (True, (1.0, 6.0)),  # grown to 4/12 - system 1/2 - control plane 2/4
+        "k3s1": (False, (6.0, 28.0)),  # agent: 8/32 - system 1/2 - jellyfin 1/2, no control-plane share
         "k3s2": (True, (5.0, 10.0)),
-        "k3s3": (True, (0.5, 9.0)),  # the AI work stays: 4.5 cores / 17 GiB of requests
-        "k3s4": (False, (3.0, 6.0)),  # agent: no control-plane share
+        "k3s3": (True, (24.5, 361.0)),  # facts 32/384; the AI work stays: 4.5 cores / 17 GiB of requests
     }
 
 
-def test_k3s4_as_a_server_keeps_too_little(real_config):
+def test_a_grown_vm_counts_at_its_grown_size(real_config):
     cp = real_config.control_plane
-    assert budget(cp.node("k3s4"), cp, as_server=True).headroom == (1.0, 2.0)
+    master = cp.node("k3s-master1")
+    assert (master.cores, master.memory_gi_b) == (4, 8)  # the facts: today's VM
+    assert budget(master, cp).capacity == (4.0, 12.0)
+
+
+def test_k3s_master1_at_todays_size_keeps_too_little(real_config):
+    cp = real_config.control_plane
+    today = cp.node("k3s-master1").model_copy(update={"grow_to": None})
+    assert budget(today, cp, as_server=True).headroom == (1.0, 2.0)
 
 
 # The fixture is a frozen model, so sharing it across examples is safe.

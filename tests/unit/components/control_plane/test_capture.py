@@ -24,15 +24,16 @@ def test_secrets_are_dropped_and_everything_else_kept():
 
 
 def test_the_block_reads_back_as_the_same_text(real_raw):
-    block = stack_block(live_text("k3s1"))
-    assert yaml.safe_load("node:\n" + block)["node"]["liveConfig"] == live_text("k3s1")
+    block = stack_block(live_text("k3s-master1"))
+    assert yaml.safe_load("node:\n" + block)["node"]["liveConfig"] == live_text("k3s-master1")
     raw = real_raw
     raw["controlPlane"]["nodes"][0]["liveConfig"] = yaml.safe_load("n:\n" + block)["n"]["liveConfig"]
-    assert load(raw, today=TEST_TODAY).control_plane.node("k3s1").live_config == live_text("k3s1")
+    got = load(raw, today=TEST_TODAY).control_plane.node("k3s-master1").live_config
+    assert got == live_text("k3s-master1")
 
 
 def test_the_command_prints_the_block_and_never_the_token():
-    text = f"token: {SECRET}\n" + live_text("k3s4")
+    text = f"token: {SECRET}\n" + live_text("k3s3")
     run = subprocess.run(
         [sys.executable, "-m", "components.control_plane.capture", "k3s4"],
         input=text,
@@ -44,12 +45,12 @@ def test_the_command_prints_the_block_and_never_the_token():
     assert run.returncode == 0, run.stderr
     assert SECRET not in run.stdout + run.stderr
     assert "dropped token" in run.stderr
-    assert run.stdout == stack_block(live_text("k3s4"))
+    assert run.stdout == stack_block(live_text("k3s3"))
 
 
 def test_the_command_refuses_a_file_that_is_not_a_config():
     run = subprocess.run(
-        [sys.executable, "-m", "components.control_plane.capture", "k3s4"],
+        [sys.executable, "-m", "components.control_plane.capture", "k3s3"],
         input="- not\n- a mapping\n",
         capture_output=True,
         text=True,
@@ -58,5 +59,5 @@ def test_the_command_refuses_a_file_that_is_not_a_config():
     )
     assert run.returncode == 1
     assert (
-        run.stderr.strip() == "k3s4: config.yaml must be a block mapping of k3s flags (key: value per line)"
+        run.stderr.strip() == "k3s3: config.yaml must be a block mapping of k3s flags (key: value per line)"
     )

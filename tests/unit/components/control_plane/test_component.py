@@ -60,11 +60,11 @@ def test_token_is_a_generated_secret(record, real_config):
 
 def test_node_configs_are_secret_and_carry_the_token(record, real_raw):
     _, seen, _ = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
-    assert set(seen["configs"]) == {"k3s1", "k3s2", "k3s3", "k3s4"}
+    assert set(seen["configs"]) == {"k3s-master1", "k3s1", "k3s2", "k3s3"}
     for name, text in seen["configs"].items():
         assert seen["secret"][f"config:{name}"] is True
         assert yaml.safe_load(text)["token"] == TOKEN
-    assert yaml.safe_load(seen["configs"]["k3s1"])["cluster-init"] is True
+    assert yaml.safe_load(seen["configs"]["k3s-master1"])["cluster-init"] is True
     assert yaml.safe_load(seen["configs"]["k3s3"])["server"] == "https://192.168.10.20:6443"
 
 
@@ -72,21 +72,21 @@ def test_uncaptured_nodes_get_no_config(record, real_raw):
     raw = captured(real_raw)
     del raw["controlPlane"]["nodes"][3]["liveConfig"]
     _, seen, cp = build_and_collect(record, load(raw, today=TEST_TODAY))
-    assert set(seen["configs"]) == set(cp.config_previews) == {"k3s1", "k3s2", "k3s3"}
-    assert cp.summary["uncapturedNodes"] == ["k3s4"]
+    assert set(seen["configs"]) == set(cp.config_previews) == {"k3s-master1", "k3s1", "k3s2"}
+    assert cp.summary["uncapturedNodes"] == ["k3s3"]
 
 
 def test_summary_lists_the_owned_keys_each_config_changes(record, real_raw):
     _, _, cp = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
     assert cp.summary["uncapturedNodes"] == []
-    assert cp.summary["configChanges"]["k3s4"] == [
-        {"key": "server", "today": "https://192.168.10.21:6443", "written": "https://192.168.10.20:6443"}
+    assert cp.summary["configChanges"]["k3s1"] == [
+        {"key": "server", "today": "https://192.168.10.30:6443", "written": "https://192.168.10.20:6443"}
     ]
 
 
 def test_config_previews_hide_the_token(record, real_raw):
     _, _, cp = build_and_collect(record, load(captured(real_raw), today=TEST_TODAY))
-    assert set(cp.config_previews) == {"k3s1", "k3s2", "k3s3", "k3s4"}
+    assert set(cp.config_previews) == {"k3s-master1", "k3s1", "k3s2", "k3s3"}
     for name, text in cp.config_previews.items():
         assert TOKEN not in text
         assert yaml.safe_load(text)["token"] == TOKEN_PLACEHOLDER, name
@@ -98,18 +98,22 @@ def test_summary_is_plain_and_has_no_secret(record, real_config):
     text = json.dumps(s)  # plain values only: this fails on an Output
     assert TOKEN not in text and "token" not in text.lower()
     assert (s["quorum"], s["failureTolerance"]) == (2, 1)
-    assert s["servers"] == ["k3s1", "k3s2", "k3s3"]
-    assert s["clusterInit"] == "k3s1"
+    assert s["servers"] == ["k3s-master1", "k3s3", "k3s2"]
+    assert s["clusterInit"] == "k3s-master1"
+    assert s["today"] == {"servers": ["k3s-master1"], "datastore": "etcd", "source": "README.md:70"}
     assert s["apiUrl"] == "https://192.168.10.20:6443"
-    assert s["headroom"]["k3s3"] == {"cores": 0.5, "memoryGiB": 9.0, "server": True}
-    assert {"node": "k3s4", "code": "undersized", "severity": "note"} in s["flags"]
-    assert s["blockers"] == [
-        "k3s3 (8 cores/32 GiB) as a server would keep 0.5 cores/9 GiB after system, control plane and "
-        "staying work; a server needs 1 cores/4 GiB spare"
-    ]
-    assert s["usbQuorumRisk"] is True
+    assert s["headroom"]["k3s3"] == {"cores": 24.5, "memoryGiB": 361.0, "server": True}
+    assert s["blockers"] == []
+    assert s["usbQuorumRisk"] is False
+    assert s["ciliumK8sServiceHost"] == {
+        "today": "192.168.10.30",
+        "target": "192.168.10.20",
+        "edit": "clusters/k3s-home/infrastructure/01-cilium/helmrelease.yaml:28",
+    }
+    assert [o["key"] for o in s["options"] if o["recommended"]] == ["b3"]
     assert s["kubeVipDeployed"] is False
-    assert s["uncapturedNodes"] == ["k3s1", "k3s2", "k3s3", "k3s4"]  # nothing captured in the real stack yet
+    # Nothing captured in the real stack yet.
+    assert s["uncapturedNodes"] == ["k3s-master1", "k3s1", "k3s2", "k3s3"]
 
 
 def test_kube_vip_is_not_registered_until_deployed(record, real_config):

@@ -24,6 +24,8 @@ def test_kube_vip_manifests(real_config):
     assert env["cp_enable"] == "true"
     # No interface: each server's kube-vip binds to its own default-route NIC (they differ per server).
     assert "vip_interface" not in env
+    # The local API server, not the Service: Cilium serves the Service and reaches the API via this VIP.
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "6443")
     assert container["image"] == "ghcr.io/kube-vip/kube-vip:v0.8.9"
     assert container["securityContext"]["privileged"] is False
     assert pod["hostNetwork"] is True

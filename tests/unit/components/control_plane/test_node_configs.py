@@ -32,8 +32,9 @@ def test_no_config_without_a_captured_file(real_config):
     assert [config_changes(n, cp) for n in cp.nodes] == [[]] * len(cp.nodes)
 
 
-def test_first_server_inits_the_cluster(cp):
-    conf = rendered(cp, "k3s1")
+def test_first_server_keeps_its_etcd(cp):
+    # k3s-master1 runs embedded etcd today (facts); cluster-init stays as its captured file has it.
+    conf = rendered(cp, "k3s-master1")
     assert conf["cluster-init"] is True
     assert "server" not in conf
     assert conf["token"] == "TOKEN"
@@ -42,10 +43,10 @@ def test_first_server_inits_the_cluster(cp):
     assert conf["etcd-snapshot-retention"] == 28
 
 
-@pytest.mark.parametrize("name", ["k3s2", "k3s3"])
+@pytest.mark.parametrize("name", ["k3s3", "k3s2"])
 def test_other_servers_join_through_the_vip(cp, name):
     conf = rendered(cp, name)
-    assert conf["server"] == "https://192.168.10.20:6443"  # replaced in place: was k3s1's address
+    assert conf["server"] == "https://192.168.10.20:6443"  # replaced in place: was k3s-master1's address
     assert "cluster-init" not in conf
     assert conf["token"] == "TOKEN"
     assert conf["tls-san"] == ["192.168.10.20", "k3s-api.fletcherlabs.net"]
@@ -79,25 +80,25 @@ def test_paths_are_never_written(cp, name):
 
 
 def test_agent_config_has_no_server_flags(cp):
-    conf = rendered(cp, "k3s4")
+    conf = rendered(cp, "k3s1")
     assert conf["server"] == "https://192.168.10.20:6443"
     assert not set(conf) & {"cluster-init", "tls-san", "etcd-snapshot-schedule-cron", *CLUSTER_FLAG_KEYS}
 
 
 def test_an_agent_keeps_server_keys_it_does_not_own(real_raw):
-    staged = live_text("k3s4") + "cluster-domain: cluster.local\n"
-    conf = rendered(captured_config(real_raw, k3s4=staged), "k3s4")
+    staged = live_text("k3s1") + "cluster-domain: cluster.local\n"
+    conf = rendered(captured_config(real_raw, k3s1=staged), "k3s1")
     assert conf["cluster-domain"] == "cluster.local"
 
 
 def test_owned_keys_the_node_should_not_have_are_removed(real_raw):
-    # A joiner must not keep cluster-init or a token file; k3s1 must not keep a server URL.
+    # A joiner must not keep cluster-init or a token file; k3s-master1 must not keep a server URL.
     cp = captured_config(
         real_raw,
-        k3s1=live_text("k3s1") + "server: https://192.168.10.99:6443\n",
+        **{"k3s-master1": live_text("k3s-master1") + "server: https://192.168.10.99:6443\n"},
         k3s2=live_text("k3s2") + "cluster-init: true\ntoken-file: /etc/k3s-token\n",
     )
-    assert "server" not in rendered(cp, "k3s1")
+    assert "server" not in rendered(cp, "k3s-master1")
     assert not {"cluster-init", "token-file"} & set(rendered(cp, "k3s2"))
 
 
@@ -115,13 +116,13 @@ def test_merging_twice_changes_nothing(cp):
 
 
 def test_config_changes_list_what_the_merge_changes(cp):
-    assert config_changes(cp.node("k3s4"), cp) == [
-        ("server", "https://192.168.10.21:6443", "https://192.168.10.20:6443")
+    assert config_changes(cp.node("k3s1"), cp) == [
+        ("server", "https://192.168.10.30:6443", "https://192.168.10.20:6443")
     ]
-    k3s1 = dict((k, (a, b)) for k, a, b in config_changes(cp.node("k3s1"), cp))
-    assert k3s1["cluster-init"] == ("(absent)", "true")
-    assert k3s1["tls-san"] == ("[192.168.10.21]", "[192.168.10.20, k3s-api.fletcherlabs.net]")
-    assert "cluster-cidr" not in k3s1 and "token" not in k3s1
+    master = dict((k, (a, b)) for k, a, b in config_changes(cp.node("k3s-master1"), cp))
+    assert "cluster-init" not in master  # already set: the cluster has run embedded etcd since the rebuild
+    assert master["tls-san"] == ("[192.168.10.30]", "[192.168.10.20, k3s-api.fletcherlabs.net]")
+    assert "cluster-cidr" not in master and "token" not in master
 
 
 def test_config_follows_the_model(real_raw):
