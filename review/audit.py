@@ -22,6 +22,7 @@ import yaml
 
 from components.config import ConfigError, StackConfig, clock, load_stack_file
 from rules import Finding, Severity, object_name
+from rules.authentik import RULE_FORMAT
 from rules.registry import OWNERSHIP_RULES, check_object, check_stack
 from rules.source import documents, kubernetes_objects, line_of
 
@@ -105,18 +106,33 @@ def _audit(root: Path, cfg: StackConfig, *, partial: bool) -> Report:
             for node, obj in kubernetes_objects(doc):
                 located.append(Located(path, node, obj))
     report.objects = len(located)
+    applied = cfg.applied_files()
     for loc in located:
         try:
             findings = check_object(loc.obj, cfg, skip=OWNERSHIP_RULES)
         except Exception as err:  # a rule crashing on odd input must name the file, not abort the run
             raise AuditError(f"{loc.where()}: rule crashed: {type(err).__name__}: {err}") from err
-        report.findings += [(loc.where(f.path), f) for f in findings]
+        rel = loc.file.relative_to(root).as_posix() if loc.file.is_relative_to(root) else str(loc.file)
+        report.findings += [(loc.where(f.path), latent(f, rel, applied)) for f in findings]
     if partial:
         report.notes.append(f"{root}: note: partial tree, stack rules (quotas against pools) not run")
         return report
     for finding in check_stack([loc.obj for loc in located], cfg):
         report.findings.append((_locate(finding, located, str(root)), finding))
     return report
+
+
+def latent(finding: Finding, rel: str, applied: frozenset[str]) -> Finding:
+    """A blueprint in a file Flux applies nowhere is never loaded by authentik: its defect is real but
+    latent, so it is advisory and says why (the facts' reach from the root, ADR 0027)."""
+    if finding.rule != RULE_FORMAT or finding.severity is not Severity.MANDATORY or rel in applied:
+        return finding
+    return Finding(
+        finding.rule,
+        f"{finding.message}; latent: no Flux Kustomization applies {rel} (facts/k3s-home.yaml)",
+        Severity.ADVISORY,
+        finding.path,
+    )
 
 
 class AuditError(RuntimeError):

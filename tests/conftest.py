@@ -77,3 +77,16 @@ def longhorn_deployed(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     path.write_text(render(facts_with_longhorn()))
     monkeypatch.setenv(facts.ENV, str(path))
     return facts.load()
+
+
+def facts_applying(*files: str) -> Facts:
+    """The cluster's facts with one more object applied from each of `files` (a test's own repo files)."""
+    from facts.model import ObjectFact
+
+    real = facts.load()
+    extra = [
+        ObjectFact(apiVersion="v1", kind="ConfigMap", namespace="test", name=f"applied-{i}",
+                   kustomization="flux-system/test", source=f"{file}:1")
+        for i, file in enumerate(files)
+    ]  # fmt: skip
+    return real.model_copy(update={"objects": [*real.objects, *extra]})

@@ -55,6 +55,12 @@ class StackConfig(Model):
             self._facts = facts
         return self
 
+    def applied_files(self) -> frozenset[str]:
+        """The repo files whose objects Flux applies, per the facts this config was judged against."""
+        if self._facts is None:
+            return frozenset()
+        return frozenset(o.source.rsplit(":", 1)[0] for o in self._facts.objects)
+
     def departures_in_effect(self) -> list[str]:
         """The departures from the facts and waivers of the directive this config uses, one line each."""
         return contradictions.in_effect(self, self._facts) if self._facts else []

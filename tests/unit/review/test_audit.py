@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import facts
+from facts.__main__ import render
 from review.audit import main
+from tests.conftest import facts_applying
 
 FLUX_REPO = Path(__file__).resolve().parents[2] / "policy" / "fixtures" / "flux-repo"
 STACK_FILE = Path(__file__).resolve().parents[3] / "Pulumi.k3s-home.yaml"
@@ -32,8 +35,15 @@ def located(findings: list[dict]) -> set[tuple[str, int, str, str]]:
     return {(Path(f["file"]).name, int(f["line"] or 0), f["severity"], f["rule"]) for f in findings}
 
 
+BLUEPRINT = Path("clusters/k3s-home/apps/authentik/authentik/blueprint-configmap.yaml")
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fixture repo, with facts in which Flux applies its blueprint ConfigMap (as a deployed one is)."""
+    facts_file = tmp_path / "facts.yaml"
+    facts_file.write_text(render(facts_applying(str(BLUEPRINT))))
+    monkeypatch.setenv(facts.ENV, str(facts_file))
     return Path(shutil.copytree(FLUX_REPO, tmp_path / "flux-repo"))
 
 
@@ -55,9 +65,6 @@ def test_live_defects_are_found_at_the_line_of_their_key(repo, capsys):
         ("plaintext-secret.yaml", 8, "mandatory", "secret-plaintext"),  # stringData.api-key
         ("plaintext-secret.yaml", 17, "advisory", "secret-plaintext"),  # data.SSO_CLIENT_SECRET
     } <= located(findings)
-
-
-BLUEPRINT = Path("clusters/k3s-home/apps/authentik/authentik/blueprint-configmap.yaml")
 
 
 def test_a_blueprint_is_judged_by_the_authentik_release_the_repo_pins(repo, capsys):
@@ -91,6 +98,16 @@ def test_a_blueprint_is_judged_by_the_authentik_release_the_repo_pins(repo, caps
     (repo / BLUEPRINT).write_text(old)
     _, findings, _ = audit(repo, capsys)
     assert [f for f in findings if f["rule"] == "authentik-blueprint-format"] == []
+
+
+def test_a_blueprint_flux_applies_nowhere_is_latent_and_advisory(repo, capsys, monkeypatch):
+    # The real facts: no Kustomization applies the fixture's blueprint file, so authentik never loads it.
+    monkeypatch.delenv(facts.ENV)
+    _, findings, _ = audit(repo, capsys)
+    found = [f for f in findings if f["rule"] == "authentik-blueprint-format"]
+    assert [f["severity"] for f in found] == ["advisory", "advisory"]
+    latent = f"; latent: no Flux Kustomization applies {BLUEPRINT} (facts/k3s-home.yaml)"
+    assert all(f["message"].endswith(latent) for f in found)
 
 
 def test_untracked_gpu_quota_key_is_located_at_the_quota(repo, capsys):

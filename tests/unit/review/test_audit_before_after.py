@@ -148,8 +148,15 @@ def reworded(k: tuple[str, str, str, str]) -> tuple[str, str, str, str]:
 
 # The repo's own blueprint was judged by the 2024.10+ format; it is now judged by the authentik the repo
 # pins, chart 2023.10.7 (ADR 0024), whose format it has: these two findings are gone. Its entries still
-# have no identifiers, which 2023.10.7's importer refuses too ("No or invalid identifiers"): those stay.
+# have no identifiers, which 2023.10.7's importer refuses too ("No or invalid identifiers"): those stay,
+# advisory, because no Flux Kustomization applies the file (latent: authentik never loads it).
 LONGHORN_BLUEPRINT = "clusters/k3s-home/apps/authentik/blueprints/longhorn-oauth2.yaml"
+NO_IDENTIFIERS = [
+    f"ConfigMap authentik/authentik-blueprint-longhorn: entries[{i}] ({model}) has no identifiers; "
+    "authentik cannot find or update it"
+    for i, model in enumerate(("authentik_providers_oauth2.oauth2provider", "authentik_core.application"))
+]
+LATENT = f"; latent: no Flux Kustomization applies {LONGHORN_BLUEPRINT} (facts/k3s-home.yaml)"
 FIT_THE_PINNED_RELEASE = [
     "entries[0].attrs.redirect_uris is a string (pre-2024.10); "
     "use a list of {matching_mode: strict, url: ...}",
@@ -175,12 +182,17 @@ def test_same_findings_except_the_listed_reclassifications(before, after):
                 ): 1
                 for msg in FIT_THE_PINNED_RELEASE
             },
+            **{(LONGHORN_BLUEPRINT, "mandatory", "authentik-blueprint-format", m): 1 for m in NO_IDENTIFIERS},
         }
     )
     assert new - old == Counter(
         {
             **{(file, "advisory", "privilege-escalation", msg): 1 for file, msg in RECLASSIFIED},
             (new_file, "mandatory", "gpu-oversubscription", new_message): 1,
+            **{
+                (LONGHORN_BLUEPRINT, "advisory", "authentik-blueprint-format", m + LATENT): 1
+                for m in NO_IDENTIFIERS
+            },
         }
     )
     assert sum(old.values()) == 74 and sum(new.values()) == 72
