@@ -112,8 +112,6 @@ def nodes(f: Facts, cfg: StackConfig | None = None) -> list[dict]:
                         {"type": "InternalIP", "address": node.address},
                         {"type": "Hostname", "address": node.name},
                     ],
-                    # KWOK fills the rest of nodeInfo; `kubectl get nodes` shows the facts' k3s version
-                    "nodeInfo": {"kubeletVersion": f.control_plane.k3s_version},
                 },
             }
         )
