@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Embedded control plane on loopback that behaves like k3s-home: etcd + kube-apiserver +
-# kube-controller-manager + kube-scheduler, and KWOK simulating the nodes k3s1..k3s4 (no kubelets),
-# seeded with what Flux, Helm and local-path created on the real cluster. Generated certificates, a
-# kubeconfig in .work/. Usage: cluster.sh up|down|status|kubeconfig|second-server PORT|restart-apiserver|
-# ports [dev|test|aux]
+# kube-controller-manager + kube-scheduler, and KWOK simulating the nodes the facts name (k3s-master1,
+# k3s1..k3s3; no kubelets), seeded with what Flux, Helm and local-path created on the real cluster.
+# $K3S_HOME_SEED_STANDINS (the integration tests) names a directory of marked test stand-ins seeded too.
+# Generated certificates, a kubeconfig in .work/.
+# Usage: cluster.sh up|down|status|kubeconfig|second-server PORT|restart-apiserver|ports [dev|test|aux]
 # Every wait is bounded; a process that dies is reported with the tail of its log.
 set -euo pipefail
 
@@ -188,8 +189,9 @@ up() {
   done
   # CRDs first, then the nodes and what Flux, Helm and local-path created on the live cluster.
   "$ROOT/.venv/bin/python" "$ROOT/scripts/apply_manifests.py" "$KUBECONFIG_PATH" "$(crd_dir)"
+  # The nodes come from the facts (facts/k3s-home.yaml, or $K3S_HOME_FACTS), read at every start.
   "$ROOT/.venv/bin/python" "$ROOT/scripts/seed_live.py" "$KUBECONFIG_PATH" "$ROOT/Pulumi.k3s-home.yaml" \
-    --wait "$WAIT_SECONDS"
+    --wait "$WAIT_SECONDS" ${K3S_HOME_SEED_STANDINS:+--stand-ins "$K3S_HOME_SEED_STANDINS"}
   log "embedded control plane ready: https://127.0.0.1:$API_PORT (kubeconfig: $KUBECONFIG_PATH)"
 }
 

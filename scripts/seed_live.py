@@ -1,12 +1,16 @@
 """Seed the embedded control plane so that it behaves like k3s-home.
 
-Usage: seed_live.py KUBECONFIG STACK_FILE [--wait SECONDS]
+Usage: seed_live.py KUBECONFIG STACK_FILE [--wait SECONDS] [--stand-ins DIR]
 
-1. The nodes the facts list (k3s-master1, k3s1..k3s3), from the stack's `controlPlane.nodes` and
-   `gpu.pools` (cores, memory, hostname labels, allocatable GPU slices), annotated for KWOK, which plays
-   their kubelets.
+1. The nodes the facts name (`facts.nodes`: k3s-master1, k3s1, k3s2, k3s3), derived at every start from
+   `facts/k3s-home.yaml` (or $K3S_HOME_FACTS), never retyped: k3s's server labels on a server, the address,
+   the GPU capacity of `facts.gpuPools` (devices per node x time-slicing replicas / sharedDevNum), cores
+   and memory where the facts give them, else the stack config's figure for that node (ADR 0025).
+   Annotated for KWOK, which plays their kubelets.
 2. What Flux, Helm and local-path created on the live cluster: every manifest in
-   `toolchain/live-baseline/` (each object names its source file in the Flux repository).
+   `toolchain/live-baseline/` (each object names its source file in the Flux repository). With
+   `--stand-ins DIR` (the integration tests: $K3S_HOME_SEED_STANDINS), the manifests in DIR too: objects
+   the live cluster does not have that a test needs, each marked `k3s-home.dev/test-stand-in`.
 3. local-path's part: a claim of class local-path that the baseline pins to a node (the
    `volume.kubernetes.io/selected-node` annotation the scheduler writes) gets the PV local-path would
    provision for it, `pvc-<claim uid>`, a `local` volume under /var/lib/rancher/k3s/storage (k3s's
@@ -34,12 +38,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from apply_manifests import load_files  # noqa: E402
 
+import facts  # noqa: E402
 from components.config import StackConfig, clock, load_stack_file  # noqa: E402
+from facts.model import Facts  # noqa: E402
 
 BASELINE = ROOT / "toolchain" / "live-baseline"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 LOCAL_PATH_ROOT = "/var/lib/rancher/k3s/storage"
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}
+SEED_SOURCE = "k3s-home.dev/seed-source"
+STAND_IN = "k3s-home.dev/test-stand-in"
+# The labels k3s puts on a server node (k3s pkg/node): the etcd role only with embedded etcd.
+SERVER_ROLES = ("control-plane", "master")
 BINDER_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
 # What must exist before anything names it (a pod whose claim is missing waits minutes in the
 # scheduler's backoff); the rest keeps file order (the GPU quotas come last, after
@@ -54,31 +64,70 @@ FIRST = {
 }
 
 
-def nodes(cfg: StackConfig) -> list[dict]:
-    """The cluster's nodes as KWOK-managed Node objects with the capacity the stack config states."""
+def _size(node, cfg: StackConfig | None) -> tuple[int, float]:
+    """Cores and GiB: the facts' figure, else the stack config's for the same node (the facts have none)."""
+    if node.cores is not None and node.memory_gib is not None:
+        return node.cores, node.memory_gib
+    known = {n.name: n for n in cfg.control_plane.nodes} if cfg is not None else {}
+    if node.name not in known:
+        raise SeedError(
+            f"node {node.name} ({node.source}): the facts give no cores/memory and the stack config's "
+            "controlPlane.nodes has no such node to take them from"
+        )
+    return known[node.name].cores, known[node.name].memory_gi_b
+
+
+def nodes(f: Facts, cfg: StackConfig | None = None) -> list[dict]:
+    """The facts' nodes as KWOK-managed Node objects: roles, address, GPU capacity, cores and memory."""
     out = []
-    for node in cfg.control_plane.nodes:
-        capacity = {"cpu": str(node.cores), "memory": f"{int(node.memory_gi_b * 1024)}Mi", "pods": "110"}
-        for pool in cfg.gpu.pools:
+    for node in f.nodes:
+        cores, memory = _size(node, cfg)
+        capacity = {"cpu": str(cores), "memory": f"{int(memory * 1024)}Mi", "pods": "110"}
+        for pool in f.gpu_pools:
             if node.name in pool.nodes:
-                capacity[pool.resource] = str(pool.devices_per_node * pool.slices_per_device)
+                capacity[pool.resource] = str(pool.devices_per_node * pool.replicas)
         labels = {
             "kubernetes.io/hostname": node.name,
             "kubernetes.io/os": "linux",
             "kubernetes.io/arch": "amd64",
+            "node.kubernetes.io/instance-type": "k3s",
             "type": "kwok",
         }
-        if node.role == "server":
-            labels["node-role.kubernetes.io/control-plane"] = "true"
+        if node.role == "server" or node.name in f.control_plane.servers:
+            roles = SERVER_ROLES + (("etcd",) if f.control_plane.datastore == "etcd" else ())
+            labels.update({f"node-role.kubernetes.io/{role}": "true" for role in roles})
         out.append(
             {
                 "apiVersion": "v1",
                 "kind": "Node",
-                "metadata": {"name": node.name, "labels": labels, "annotations": dict(KWOK_ANNOTATION)},
-                "status": {"capacity": capacity, "allocatable": dict(capacity)},
+                "metadata": {
+                    "name": node.name,
+                    "labels": labels,
+                    "annotations": {**KWOK_ANNOTATION, SEED_SOURCE: f"facts: {node.source}"},
+                },
+                "status": {
+                    "capacity": capacity,
+                    "allocatable": dict(capacity),
+                    "addresses": [
+                        {"type": "InternalIP", "address": node.address},
+                        {"type": "Hostname", "address": node.name},
+                    ],
+                },
             }
         )
     return out
+
+
+def stand_ins(directory: str) -> list[dict]:
+    """A test's stand-in objects: each must say why it stands in (never mistaken for the live cluster)."""
+    docs = load_files([directory])
+    for doc in docs:
+        if not (doc["metadata"].get("annotations") or {}).get(STAND_IN):
+            raise SeedError(
+                f"{doc['kind']} {doc['metadata']['name']} in {directory} has no {STAND_IN} annotation "
+                "saying why it stands in for something the live cluster lacks"
+            )
+    return docs
 
 
 def local_path_volume(claim: dict, uid: str) -> dict:
@@ -177,10 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kubeconfig")
     parser.add_argument("stack_file")
     parser.add_argument("--wait", type=float, default=90)
+    parser.add_argument(
+        "--stand-ins", default=None, help="a test's stand-in manifests (not the live cluster)"
+    )
     args = parser.parse_args(argv)
     try:
         return _seed(args)
-    except SeedError as err:
+    except (SeedError, facts.FactsError) as err:
         print(f"[cluster] ERROR: seeding the live baseline: {err}", file=sys.stderr)
         return 1
 
@@ -189,9 +241,11 @@ def _seed(args: argparse.Namespace) -> int:
     cfg = load_stack_file(args.stack_file, today=clock.today())
     client = Client(KubeConfig.from_file(args.kubeconfig), timeout=10)
     load_in_cluster_generic_resources(client)  # the Flux and Prometheus Operator kinds
-    for node in nodes(cfg):
+    seeded_nodes = nodes(facts.load(), cfg)
+    extra = stand_ins(args.stand_ins) if args.stand_ins else []
+    for node in seeded_nodes:
         _create(client, node)
-    docs = sorted(load_files([str(BASELINE)]), key=lambda d: FIRST.get(d["kind"], len(FIRST)))
+    docs = sorted(load_files([str(BASELINE)]) + extra, key=lambda d: FIRST.get(d["kind"], len(FIRST)))
     # Volumes and claims first, bound, then the workloads: a pod whose claim is missing or still unbound
     # waits out the scheduler's backoff.
     storage = [d for d in docs if FIRST.get(d["kind"], len(FIRST)) < len(FIRST)]
@@ -222,8 +276,9 @@ def _seed(args: argparse.Namespace) -> int:
         )
         return 1
     print(
-        f"[cluster] seeded {len(cfg.control_plane.nodes)} nodes and {len(docs)} live objects "
-        f"({len(list(client.list(PersistentVolume)))} volumes bound, pods running)",
+        f"[cluster] seeded {len(seeded_nodes)} nodes and {len(docs) - len(extra)} live objects "
+        + (f"and {len(extra)} test stand-ins " if extra else "")
+        + f"({len(list(client.list(PersistentVolume)))} volumes bound, pods running)",
         file=sys.stderr,
     )
     return 0

@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import api_check  # noqa: E402
 
 ENV_FILE = ROOT / ".work" / "env.sh"
+# Marked test stand-ins seeded after the live baseline on every plane a test starts (scripts/cluster.sh):
+# what the live cluster lacks but the stack's runs still need (Longhorn's namespace and class; ADR 0025).
+STANDINS = ROOT / "tests" / "integration" / "standins"
 COMMAND_TIMEOUT = 300
 
 
@@ -34,7 +37,8 @@ def _toolchain_env() -> dict[str, str]:
     out = subprocess.run(
         ["bash", "-c", f"source {ENV_FILE} && env -0"], capture_output=True, check=True, timeout=30
     ).stdout
-    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return {**env, "K3S_HOME_SEED_STANDINS": str(STANDINS)}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The embedded control plane behaves like k3s-home: nodes with their GPUs, a scheduler, KWOK pod
+"""The embedded control plane behaves like k3s-home: the facts' nodes with their GPUs, a scheduler, KWOK pod
 lifecycles, the controllers a workload needs, and the live baseline seeded as local-path binds it."""
 
 from __future__ import annotations
@@ -11,28 +11,53 @@ from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import StatefulSet
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Node, PersistentVolume, PersistentVolumeClaim, Pod
+from lightkube.resources.core_v1 import Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod
+from lightkube.resources.storage_v1 import StorageClass
 
+import facts
 from tests.integration.conftest import ROOT, cluster_ports
 from tests.integration.waiting import until
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-def test_nodes_carry_the_clusters_gpu_capacity(kube):
+def test_nodes_are_the_facts_nodes_with_their_gpu_capacity(kube):
+    f = facts.load()
     nodes = {n.metadata.name: n for n in kube.list(Node)}
-    assert sorted(nodes) == ["k3s-master1", "k3s1", "k3s2", "k3s3"]  # the facts' nodes
+    assert sorted(nodes) == sorted(n.name for n in f.nodes) == ["k3s-master1", "k3s1", "k3s2", "k3s3"]
     gpus = {name: {k: v for k, v in n.status.allocatable.items() if "gpu" in k} for name, n in nodes.items()}
     assert gpus == {
         "k3s-master1": {},
         "k3s1": {"gpu.intel.com/i915": "10"},
         "k3s2": {"gpu.intel.com/i915": "10"},
-        "k3s3": {"nvidia.com/gpu": "16"},
+        "k3s3": {"nvidia.com/gpu": "4"},  # facts gpuPools: 1 T4 x 4 time-slicing replicas
     }
-    assert nodes["k3s3"].status.allocatable["cpu"] == "32"  # facts: CLUSTER-SETUP.md:57
+    assert nodes["k3s3"].status.allocatable["cpu"] == "32"
     for n in nodes.values():
         ready = {c.type: c.status for c in n.status.conditions or []}
         assert ready.get("Ready") == "True", f"{n.metadata.name} is not Ready"
+
+
+def test_the_control_plane_node_is_k3s_master1(kube):
+    servers = list(kube.list(Node, labels={"node-role.kubernetes.io/control-plane": "true"}))
+    assert [n.metadata.name for n in servers] == facts.load().control_plane.servers == ["k3s-master1"]
+    [master] = servers
+    assert master.metadata.labels["node-role.kubernetes.io/master"] == "true"
+    assert master.metadata.labels["node-role.kubernetes.io/etcd"] == "true"
+    # KWOK kept the address the facts give (README.md), not its own --node-ip
+    assert {a.type: a.address for a in master.status.addresses}["InternalIP"] == "192.168.10.30"
+
+
+def test_no_longhorn_but_the_marked_test_stand_in(kube):
+    classes = {c.metadata.name: c for c in kube.list(StorageClass)}
+    assert {"local-path", "local-ssd", "local-hdd"} <= set(classes)
+    # The only Longhorn class is the stack's own, once a test has run the stack (it is seeded by nobody).
+    longhorn = {n for n, c in classes.items() if c.provisioner == "driver.longhorn.io"}
+    assert longhorn <= {"longhorn-replicated"}
+    for name in longhorn:
+        assert "k3s-home.dev/seed-source" not in (classes[name].metadata.annotations or {})
+    namespace = kube.get(Namespace, "longhorn-system")  # tests/integration/standins/, not the baseline
+    assert namespace.metadata.annotations["k3s-home.dev/test-stand-in"]
 
 
 def test_a_job_created_by_hand_completes(kube):
@@ -56,7 +81,7 @@ def test_a_job_created_by_hand_completes(kube):
     assert done
     pods = list(kube.list(Pod, namespace="default", labels={"job-name": "by-hand"}))
     assert [p.status.phase for p in pods] == ["Succeeded"]
-    assert pods[0].spec.nodeName in {"k3s-master1", "k3s1", "k3s2", "k3s3"}
+    assert pods[0].spec.nodeName in {n.name for n in facts.load().nodes}
 
 
 def test_seeded_monitoring_statefulsets_run_on_their_claims(kube):

@@ -16,6 +16,7 @@ from lightkube.config import client_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "toolchain" / "live-baseline"
+STANDINS = ROOT / "tests" / "integration" / "standins"  # seeded in the test sessions too (ADR 0025)
 
 
 def _http(kubeconfig: str):
@@ -42,7 +43,7 @@ def test_every_baseline_object_passes_strict_server_side_validation(embedded_kub
     resources = _resources(http)
     objects = [
         (path.name, doc)
-        for path in sorted(BASELINE.glob("*.yaml"))
+        for path in [*sorted(BASELINE.glob("*.yaml")), *sorted(STANDINS.glob("*.yaml"))]
         for doc in yaml.safe_load_all(path.read_text())
         if doc
     ]

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import facts
+
 ROOT = Path(__file__).resolve().parents[3]
 BASELINE = ROOT / "toolchain" / "live-baseline"
 STACK_FILE = ROOT / "Pulumi.k3s-home.yaml"
@@ -286,3 +288,63 @@ def test_docs_list_every_seeded_object_with_its_source():
         name = f"{md['namespace']}/{md['name']}" if "namespace" in md else md["name"]
         seeded.add((file, o["kind"], name, md["annotations"][SEED]))
     assert rows == seeded
+
+
+# The baseline against the facts (facts/k3s-home.yaml, derived from the Flux repo at HEAD): nothing is
+# seeded that the facts say the cluster does not have, and what they say it has is there (ADR 0025).
+
+
+def _deployed_release_files(f) -> set[str]:
+    return {r.source.split(":")[0] for r in f.helm_releases if r.deployed}
+
+
+def test_every_repo_object_seeded_is_deployed_per_the_facts():
+    """An object citing a Flux repo file is one a reached Kustomization applies (facts.objects), or an
+    object a deployed HelmRelease's chart renders (cited by that release's file)."""
+    f = facts.load()
+    releases = _deployed_release_files(f)
+    undeployed = []
+    for file, o in OBJECTS:
+        md = o["metadata"]
+        source = md["annotations"][SEED]
+        if source in CONTROLLERS:
+            continue
+        if f.owner(o["kind"], md["name"], md.get("namespace")) is None and source not in releases:
+            undeployed.append(f"{file}: {o['kind']} {md.get('namespace', '')}/{md['name']} ({source})")
+    assert not undeployed, "\n".join(undeployed)
+
+
+def test_storage_classes_are_the_deployed_ones_and_k3s_local_path():
+    f = facts.load()
+    deployed = {c.name for c in f.storage_classes if c.deployed}
+    assert "rancher.io/local-path" in f.provisioners  # k3s packages it
+    assert {o["metadata"]["name"] for o in _of("StorageClass")} == deployed | {"local-path"}
+    assert not any(o["provisioner"] == "driver.longhorn.io" for o in _of("StorageClass"))
+    assert all(not c.deployed for c in f.storage_classes if c.name.startswith("longhorn-"))
+    assert "longhorn-system" not in {o["metadata"]["name"] for o in _of("Namespace")}
+
+
+def test_helm_releases_agree_with_the_facts():
+    f = facts.load()
+    for hr in _of("HelmRelease"):
+        md, chart = hr["metadata"], hr["spec"]["chart"]["spec"]
+        fact = f.release(md["namespace"], md["name"])
+        assert fact.deployed
+        assert (chart["chart"], str(chart["version"])) == (fact.chart, fact.version)
+        assert md["annotations"][SEED] == fact.source.split(":")[0]
+
+
+def test_authentik_is_seeded_as_the_repo_deploys_it():
+    f = facts.load()
+    auth = {r.name for r in f.helm_releases if r.namespace == "authentik" and r.deployed}
+    assert auth == {"authentik", "authentik-postgresql", "authentik-redis"}
+    seeded = {
+        o["metadata"]["name"]: o for o in _of("HelmRelease") if o["metadata"]["namespace"] == "authentik"
+    }
+    assert set(seeded) == auth
+    [ns] = [o for o in _of("Namespace") if o["metadata"]["name"] == "authentik"]
+    assert ns["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "auth"
+    assert seeded["authentik"]["spec"]["dependsOn"] == [
+        {"name": "authentik-postgresql", "namespace": "authentik"},
+        {"name": "authentik-redis", "namespace": "authentik"},
+    ]
