@@ -149,10 +149,7 @@ def test_stand_ins_must_say_why(tmp_path):
         "for something the live cluster lacks"
     )
     marked = ROOT / "tests" / "integration" / "standins"
-    assert {d["metadata"]["name"] for d in seed_live.stand_ins(str(marked))} == {
-        "longhorn-system",
-        "longhorn-replicated",
-    }
+    assert {d["metadata"]["name"] for d in seed_live.stand_ins(str(marked))} == {"longhorn-system"}
 
 
 def test_local_path_volume_has_the_provisioners_shape():
