@@ -90,13 +90,17 @@ class Repo:
         self.root = root
         self._docs: dict[str, list[Doc]] = {}
         self._yaml = YAML(typ="rt")
+        self.unreadable: list[str] = []  # files that exist but are not YAML (templates, broken files)
 
     def docs(self, rel: str) -> list[Doc]:
         if rel not in self._docs:
             try:
                 bodies = list(self._yaml.load_all((self.root / rel).read_text()))
-            except (OSError, YAMLError, UnicodeDecodeError):
-                bodies = []  # missing, or not a manifest Flux could apply either
+            except OSError:
+                bodies = []  # missing: kustomize would fail the build; nothing is reached through it
+            except (YAMLError, UnicodeDecodeError):
+                bodies = []  # not a manifest Flux could apply either
+                self.unreadable.append(rel)
             self._docs[rel] = [Doc(rel, i, b) for i, b in enumerate(bodies) if isinstance(b, dict)]
         return self._docs[rel]
 

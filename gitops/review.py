@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-import yaml
-
-from gitops.layout import Rendered, component_of_folder, folder_of, object_key, owned_folders
+from facts.derive import Repo, reach
+from gitops.layout import Rendered, component_of_folder, folder_of, owned_folders
 from review.gate import Summary, check_cluster, summarize
 from review.ownership import ObjectRef
 
@@ -79,24 +78,24 @@ def engine_events(path: Path) -> Iterator[dict]:
 
 
 def repo_objects(repo: Path, skip: Iterable[str]) -> tuple[dict[tuple[str, str, str], str], list[str]]:
-    """(kind, namespace, name) -> the file defining it, for every object in the repo's YAML outside `skip`
-    folders; files that are not plain YAML (templates, broken files) are returned as unreadable."""
-    skipped = [repo / s for s in skip]
+    """(kind, namespace, name) -> the file defining it, for every object Flux applies from the repo (the
+    facts' reach from its root Kustomization, ADR 0027) outside `skip` folders: a file no Kustomization
+    reaches (the unwired Longhorn overlay) defines nothing in the cluster. Files on the reach that are
+    not plain YAML (templates, broken files) are returned as unreadable."""
+    tree = Repo(repo)
+    applied, _, _ = reach(tree)
+    skipped = [s.rstrip("/") + "/" for s in skip]
     found: dict[tuple[str, str, str], str] = {}
-    unreadable: list[str] = []
-    for path in sorted((repo / "clusters").rglob("*.y*ml")):
-        if any(path == s or s in path.parents for s in skipped):
+    for item in applied:
+        meta = item.doc.body.get("metadata")
+        if (
+            any(item.doc.path.startswith(s) for s in skipped)
+            or not isinstance(meta, dict)
+            or "name" not in meta
+        ):
             continue
-        rel = str(path.relative_to(repo))
-        try:
-            docs = list(yaml.safe_load_all(path.read_text()))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            unreadable.append(rel)
-            continue
-        for doc in docs:
-            if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict) and doc.get("kind"):
-                found.setdefault(object_key(doc), rel)
-    return found, unreadable
+        found.setdefault((str(item.doc.body["kind"]), item.namespace or "", str(meta["name"])), item.doc.path)
+    return found, sorted(set(tree.unreadable))
 
 
 def defined_in(found: Mapping[tuple[str, str, str], str], kind: str, namespace: str, name: str) -> str | None:

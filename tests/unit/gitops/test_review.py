@@ -71,13 +71,29 @@ def test_secret_values_never_reach_the_events() -> None:
     assert events[0]["resourcePreEvent"]["metadata"]["op"] == "update"
 
 
+SYNC = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec: {path: ./clusters/k3s-home/infrastructure, prune: true}
+"""
+
+
 def test_a_create_of_an_object_a_flux_file_defines_blocks(tmp_path: Path) -> None:
-    flux = tmp_path / "clusters" / "k3s-home" / "infrastructure" / "07-gpu-management"
+    cluster = tmp_path / "clusters" / "k3s-home"
+    (cluster / "flux-system").mkdir(parents=True)
+    (cluster / "flux-system" / "gotk-sync.yaml").write_text(SYNC)
+    flux = cluster / "infrastructure" / "07-gpu-management"  # no kustomization.yaml: every manifest below
     flux.mkdir(parents=True)
     (flux / "namespace-quotas.yaml").write_text(
         "---\napiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: a\n  namespace: ai\n"
     )
     (flux / "broken.yaml").write_text("a: [\n")
+    # In Git but reached by no Kustomization: Flux applies nothing from it, so it collides with nothing.
+    (cluster / "unwired").mkdir()
+    (cluster / "unwired" / "quota.yaml").write_text(
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: b\n  namespace: ai\n"
+    )
     found, unreadable = repo_objects(tmp_path, [])
     assert unreadable == ["clusters/k3s-home/infrastructure/07-gpu-management/broken.yaml"]
     summary = check_cluster(
