@@ -189,6 +189,22 @@ def final_bytes(
     return encrypted
 
 
+def kept_secrets_as_rendered(
+    existing: dict[tuple[str, str, str], tuple[str, dict | None]],
+    objects: list[Rendered],
+    data: dict[str, bytes],
+    repo: Path,
+) -> dict[tuple[str, str, str], tuple[str, dict | None]]:
+    """`existing` with each Secret this machine cannot decrypt, but whose file the render keeps byte for
+    byte (its plaintext digest matched), taken as the rendered object: the review shows no change for it."""
+    found = dict(existing)
+    for item in objects:
+        rel, obj = found.get(item.key, ("", {}))
+        if obj is None and rel in data and (repo / rel).is_file() and (repo / rel).read_bytes() == data[rel]:
+            found[item.key] = (rel, item.obj)
+    return found
+
+
 def write(repo: Path, files: dict[str, bytes]) -> tuple[list[str], list[str]]:
     """Write changed files (through a temporary file in the same folder), remove stale ones from the owned
     folders. Returns (written, removed)."""
@@ -265,8 +281,9 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         data = {f.path: final_bytes(f, repo, private, digests) for f in files}
         secret_digests = {f.path: digests.digest(f.path, secret_docs(f)) for f in files if f.secret}
         ack = acknowledged(config.storage.migrations)
+        existing = kept_secrets_as_rendered(existing_objects(repo), objects, data, repo)
         result, unreadable = review_summary(
-            objects, existing_objects(repo), events, repo, ack, set(config.storage.data_releases)
+            objects, existing, events, repo, ack, set(config.storage.data_releases)
         )
     return Build(objects, adopted, data, result, unreadable, digests, secret_digests)
 

@@ -98,3 +98,20 @@ def test_an_unchanged_secret_keeps_its_file_without_the_age_identity(tmp_path, m
     third = one_render(File(rel, file.text.replace("one", "two"), True))
     assert third != first and encrypted == [rel, rel]
     assert "two" not in (tmp_path / "state" / "secret-digests.json").read_text()
+
+
+def test_a_kept_secret_that_cannot_be_decrypted_is_no_change_for_the_review(tmp_path) -> None:
+    from gitops.layout import Rendered
+
+    rel = "clusters/k3s-home/x/secret-ns-a.yaml"
+    (tmp_path / "clusters/k3s-home/x").mkdir(parents=True)
+    (tmp_path / rel).write_bytes(b"ENC")
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "ns", "name": "a"}}
+    other = {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "ns", "name": "b"}}
+    items = [Rendered(secret, "urn:a", "kubernetes:core/v1:Secret"), Rendered(other, "urn:b", "t")]
+    existing = {("Secret", "ns", "a"): (rel, None), ("Secret", "ns", "b"): ("b.yaml", None)}
+    found = render.kept_secrets_as_rendered(existing, items, {rel: b"ENC", "b.yaml": b"NEW"}, tmp_path)
+    assert found[("Secret", "ns", "a")] == (rel, secret)  # kept byte for byte: unchanged
+    assert found[("Secret", "ns", "b")] == ("b.yaml", None)  # re-encrypted: still unknown, a change
+    changed = render.kept_secrets_as_rendered(existing, items, {rel: b"OTHER"}, tmp_path)
+    assert changed[("Secret", "ns", "a")] == (rel, None)
