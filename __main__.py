@@ -1,5 +1,12 @@
 """k3s-home: load the typed config, build one component per concern, export what reviewers need."""
 
+import sys
+
+from policy.launch import exec_pack, started_as_pack
+
+if started_as_pack(sys.argv):  # `--policy-pack policy` under the v3.79 language host (policy/launch.py)
+    exec_pack(sys.argv[1:])
+
 import pulumi
 
 from components.config import ConfigError, clock, from_pulumi

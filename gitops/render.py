@@ -5,7 +5,9 @@
 2. Objects still adopted from Flux (`k3s-home:cluster.adopt`, step 1 of ADR 0003) stay in Flux's own
    files and are left out; the rest is laid out in the stack's folders (`gitops/layout.py`).
 3. Every Secret is encrypted with sops and the repo's own `.sops.yaml` before anything reaches the repo;
-   an existing Secret file is kept byte for byte when its plaintext is unchanged (`gitops/sops.py`).
+   an existing Secret file is kept byte for byte when its plaintext is unchanged (`gitops/sops.py`): known
+   from the keyed digest the render state recorded when it wrote the file (`gitops/render_state.py`, no
+   age identity needed), else by decrypting it.
 4. The diff against the repo goes through the review gate (`gitops/review.py`); when it blocks, nothing
    is written. Otherwise changed files are written, files the render no longer produces are removed
    from the owned folders, and nothing outside them is touched.
@@ -29,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from components.config import ConfigError, StackConfig, clock, load_stack_file
-from gitops import engine, sops
+from gitops import engine, render_state, sops
 from gitops.layout import (
     MARKER,
     WIRING_ENTRY,
@@ -153,16 +155,27 @@ def existing_objects(repo: Path) -> dict[tuple[str, str, str], tuple[str, dict |
     return found
 
 
-def final_bytes(file: File, repo: Path, private: Path) -> bytes:
+def secret_docs(file: File) -> list[dict]:
+    return [d for d in yaml.safe_load_all(file.text) if d is not None]
+
+
+def final_bytes(
+    file: File, repo: Path, private: Path, digests: render_state.SecretDigests | None = None
+) -> bytes:
     """The bytes the repo gets: plaintext for ordinary files; for a Secret the existing ciphertext when it
-    decrypts to the same objects, else a new encryption. Plaintext is written only inside `private`."""
+    holds the same objects (the render state's keyed digest says so, or it decrypts to them), else a new
+    encryption. Plaintext is written only inside `private`."""
     if not file.secret:
         return file.text.encode()
     target = repo / file.path
     if target.is_file():
+        existing = target.read_bytes()
+        docs = secret_docs(file)
+        if digests is not None and digests.unchanged(file.path, digests.digest(file.path, docs), existing):
+            return existing
         current = sops.decrypted_docs(target, repo)
-        if current is not None and current == [d for d in yaml.safe_load_all(file.text) if d is not None]:
-            return target.read_bytes()
+        if current is not None and current == docs:
+            return existing
     plain = private / "plain" / file.path
     plain.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine._private_file(plain, file.text)
@@ -174,6 +187,22 @@ def final_bytes(file: File, repo: Path, private: Path) -> bytes:
     if not docs or not all(sops.is_encrypted(d) for d in docs):
         raise Refusal(f"{file.path}: sops returned no encrypted document; nothing written")
     return encrypted
+
+
+def kept_secrets_as_rendered(
+    existing: dict[tuple[str, str, str], tuple[str, dict | None]],
+    objects: list[Rendered],
+    data: dict[str, bytes],
+    repo: Path,
+) -> dict[tuple[str, str, str], tuple[str, dict | None]]:
+    """`existing` with each Secret this machine cannot decrypt, but whose file the render keeps byte for
+    byte (its plaintext digest matched), taken as the rendered object: the review shows no change for it."""
+    found = dict(existing)
+    for item in objects:
+        rel, obj = found.get(item.key, ("", {}))
+        if obj is None and rel in data and (repo / rel).is_file() and (repo / rel).read_bytes() == data[rel]:
+            found[item.key] = (rel, item.obj)
+    return found
 
 
 def write(repo: Path, files: dict[str, bytes]) -> tuple[list[str], list[str]]:
@@ -222,6 +251,8 @@ class Build:
     data: dict[str, bytes]  # path in the repo -> the bytes it gets (Secrets encrypted)
     summary: Summary
     unreadable: list[str]
+    digests: render_state.SecretDigests | None = None
+    secret_digests: dict[str, str] | None = None  # Secret file -> keyed digest of its plaintext
 
 
 def build(repo: Path, stack_source: Path, today: date) -> Build:
@@ -246,12 +277,15 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
             files = plan(objects, config.cluster.sops.namespace, config.cluster.sops.age_secret)
         except LayoutError as err:
             raise Refusal(str(err)) from None
-        data = {f.path: final_bytes(f, repo, private) for f in files}
+        digests = render_state.SecretDigests.load(engine.run_dir().render)
+        data = {f.path: final_bytes(f, repo, private, digests) for f in files}
+        secret_digests = {f.path: digests.digest(f.path, secret_docs(f)) for f in files if f.secret}
         ack = acknowledged(config.storage.migrations)
+        existing = kept_secrets_as_rendered(existing_objects(repo), objects, data, repo)
         result, unreadable = review_summary(
-            objects, existing_objects(repo), events, repo, ack, set(config.storage.data_releases)
+            objects, existing, events, repo, ack, set(config.storage.data_releases)
         )
-    return Build(objects, adopted, data, result, unreadable)
+    return Build(objects, adopted, data, result, unreadable, digests, secret_digests)
 
 
 def render(repo: Path, stack_source: Path, today: date) -> int:
@@ -273,6 +307,8 @@ def render(repo: Path, stack_source: Path, today: date) -> int:
     if exit_code(done.summary):
         raise Refusal("the review gate blocks this render (above); nothing written")
     written, removed = write(repo, done.data)
+    if done.digests is not None and done.secret_digests is not None:
+        done.digests.save({rel: (d, done.data[rel]) for rel, d in done.secret_digests.items()})
     log(
         f"{len(done.data)} file(s) in {len(owned_folders())} owned folder(s): {len(written)} written, "
         f"{len(removed)} removed, {len(done.data) - len(written)} unchanged"

@@ -10,7 +10,7 @@ import sys
 from datetime import date
 
 from components.config import ConfigError, clock
-from k3s_home import commands, recover
+from k3s_home import commands, recover, toolchain
 from k3s_home.backend import run_dir
 from k3s_home.log import Refusal, log
 
@@ -67,11 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "record-migration-sources":
             return commands.record_migration_sources()
         if args.command == "recover":
+            toolchain.require("pulumi")
             return recover.recover(run)
+        toolchain.require("pulumi")
         return commands.cancel(run)
     except Refusal as refusal:
         log(str(refusal))
         return refusal.code
+    except FileNotFoundError as err:  # a tool gone between the check and its start
+        log(toolchain.missing(err))
+        return 2
     except KeyboardInterrupt:
         log("interrupted")
         return 130

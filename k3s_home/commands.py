@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from components.docs.generated import redrawn_pictures
-from k3s_home import engine, identity, target
+from k3s_home import engine, identity, target, toolchain
 from k3s_home.backend import STACK, Run
 from k3s_home.events import EventStream, wait_seconds
 from k3s_home.log import Refusal, log, stderr
@@ -61,6 +62,7 @@ def _confirm(question: str, yes: bool) -> None:
 
 def _start(run: Run, today: date) -> tuple[auto.Stack, Path, str, Any]:
     config = engine.validated_config(today)
+    toolchain.require("pulumi")
     kubeconfig = target.choose()
     stack, config_file = engine.open_stack(run)
     engine.check_generator(stack.workspace, config)
@@ -214,11 +216,70 @@ def record_migration_sources() -> int:
     return subprocess.run([sys.executable, str(script), kubeconfig, str(path)]).returncode
 
 
+@dataclass(frozen=True)
+class Passthrough:
+    """How the driver runs one pulumi command: with --stack, with --config-file, or refused (why)."""
+
+    stack: bool = True
+    config_file: bool = False
+    refused: str = ""
+
+
+_EDIT_STACK_FILE = (
+    "edits the driver's copy of the stack file, which every run rewrites: edit Pulumi.k3s-home.yaml "
+    "(or the K3S_HOME_STACK_CONFIG variant) instead"
+)
+_READS_CONFIG = Passthrough(config_file=True)
+_STATE_SUBCOMMANDS = "delete remove rm edit update modify get protect unprotect rename repair taint untaint"
+_CONFIG_WRITES = "set set-all rm remove delete rm-all remove-all delete-all cp copy refresh"
+# The pulumi commands the driver passes through (the CLI the toolchain builds, v3.259), the longest
+# matching prefix winning, and the flags each one accepts: `stack` and `state` take no --config-file
+# (`pulumi stack output --config-file` is "unknown flag"). Anything not listed is refused in one line.
+PASSTHROUGH: dict[tuple[str, ...], Passthrough] = {
+    ("stack",): Passthrough(),
+    ("state",): Passthrough(stack=False),  # `pulumi state` alone lists its subcommands
+    **{("state", sub): Passthrough() for sub in _STATE_SUBCOMMANDS.split()},
+    ("state", "move"): Passthrough(stack=False),  # names its stacks itself (--source, --dest)
+    ("state", "mv"): Passthrough(stack=False),
+    ("state", "upgrade"): Passthrough(stack=False),  # the whole backend
+    ("refresh",): _READS_CONFIG,
+    ("import",): _READS_CONFIG,
+    ("logs",): _READS_CONFIG,
+    ("config",): _READS_CONFIG,
+    ("config", "get"): _READS_CONFIG,
+    **{("config", sub): Passthrough(refused=_EDIT_STACK_FILE) for sub in _CONFIG_WRITES.split()},
+    ("about",): Passthrough(),
+    ("version",): Passthrough(stack=False),
+    ("plugin",): Passthrough(stack=False),
+    ("watch",): Passthrough(refused="applies changes without the review gate: use make preview, make up"),
+}
+
+
+def passthrough_command(args: list[str], config_file: Path) -> list[str]:
+    """The pulumi command line for `python -m k3s_home ARGS`, or a Refusal naming what to run instead."""
+    words = tuple(args)
+    key = next((words[:n] for n in range(len(words), 0, -1) if words[:n] in PASSTHROUGH), None)
+    if key is None:
+        known = sorted({" ".join(k) for k, v in PASSTHROUGH.items() if len(k) == 1 and not v.refused})
+        raise Refusal(
+            f"pulumi {args[0]} is not passed through by k3s-home (driver commands: preview, up, destroy, "
+            f"recover, cancel; pulumi commands: {', '.join(known)}); run it as `pulumi` after "
+            "`source .work/env.sh`",
+            code=2,
+        )
+    rule = PASSTHROUGH[key]
+    if rule.refused:  # the command's words only: what follows may be a secret value
+        raise Refusal(f"pulumi {' '.join(key)}: {rule.refused}", code=2)
+    extra = ["--stack", STACK] if rule.stack else []
+    extra += ["--config-file", str(config_file)] if rule.config_file else []
+    return ["pulumi", *args, *extra]
+
+
 def passthrough(run: Run, args: list[str]) -> int:
     """Any other pulumi subcommand on this stack, with the same target, backend and passphrase."""
+    passthrough_command(args, run.stack_file)  # refuse before any target or backend is touched
+    toolchain.require("pulumi")
     target.choose()
     _, config_file = engine.open_stack(run)
-    uses_config = args[0] in ("refresh", "import", "config", "stack")
-    extra = ["--config-file", str(config_file)] if uses_config else []
     # In the driver's project directory, like every other CLI call: never the committed stack file.
-    return subprocess.run(["pulumi", *args, "--stack", STACK, *extra], cwd=run.project).returncode
+    return subprocess.run(passthrough_command(args, config_file), cwd=run.project).returncode

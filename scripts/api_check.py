@@ -19,7 +19,11 @@ def check(kubeconfig: str) -> str | None:
         config = KubeConfig.from_file(kubeconfig.split(":")[0])
         server = config.get().cluster.server
     except Exception as err:  # unreadable kubeconfig is a user error, not a crash
-        return f"cannot read kubeconfig {kubeconfig}: {err}"
+        reason = " ".join(str(err).split()) or type(err).__name__  # YAML errors span lines
+        return (
+            f"cannot read kubeconfig {kubeconfig}: {reason}: fix or replace that file, or unset KUBECONFIG "
+            "(K3S_HOME_TARGET=embedded uses the embedded control plane)"
+        )
     try:
         client = Client(config, timeout=httpx.Timeout(TIMEOUT_SECONDS))
         next(iter(client.list(Namespace, chunk_size=1)), None)

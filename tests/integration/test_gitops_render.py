@@ -61,9 +61,8 @@ def identity() -> pyrage.x25519.Identity:
     return pyrage.x25519.Identity.generate()
 
 
-@pytest.fixture(scope="module")
-def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
-    repo = workdir / "flux-k3s"
+def prepared_clone(repo: Path, identity: pyrage.x25519.Identity) -> Path:
+    """A clone of the Flux repo at FLUX_COMMIT with the two edits the module docstring names, committed."""
     cloned = subprocess.run(
         ["git", "clone", "-q", MIRROR, str(repo)], capture_output=True, text=True, timeout=300
     )
@@ -82,6 +81,11 @@ def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
     git(repo, "checkout", "-q", "-b", "render-test")
     git(repo, "commit", "-qam", "test: throwaway age recipient; GPU quotas handed over to the stack")
     return repo
+
+
+@pytest.fixture(scope="module")
+def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
+    return prepared_clone(workdir / "flux-k3s", identity)
 
 
 @pytest.fixture(scope="module")
@@ -329,3 +333,28 @@ def test_owners_names_the_flux_file_of_every_object_that_changes_hands(
     )
     assert "ResourceQuota ai/gpu-quota" not in out.stdout  # handed over already: its Flux file is gone
     assert git(flux_repo, "status", "--porcelain") == ""  # neither the blocked render nor owners wrote
+
+
+def test_two_renders_without_the_age_identity_leave_git_status_clean(
+    workdir: Path, identity: pyrage.x25519.Identity, stack_file: Path, render_env: dict[str, str]
+) -> None:
+    """Issue 25: without the age identity nothing can be decrypted, and sops never encrypts the same
+    plaintext to the same bytes; the render state's keyed digests keep every Secret file as it is."""
+    repo = prepared_clone(workdir / "flux-k3s-no-key", identity)
+    env = {k: v for k, v in render_env.items() if not k.startswith("SOPS_AGE")}
+    # sops' default key file ($XDG_CONFIG_HOME/sops/age/keys.txt) must not hold one either.
+    env |= {"K3S_HOME_RUN_DIR": str(workdir / "run-no-key"), "XDG_CONFIG_HOME": str(workdir / "no-config")}
+    first = run_render(repo, stack_file, env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    secrets = secret_files(repo)
+    assert secrets, "the render wrote no Secret file"
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "make render (no age identity)")
+    committed = snapshot(repo)
+    second = run_render(repo, stack_file, env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert git(repo, "status", "--porcelain") == ""
+    assert snapshot(repo) == committed
+    assert " 0 written, 0 removed" in second.stderr
+    digests = json.loads((workdir / "run-no-key" / "render" / "secret-digests.json").read_text())
+    assert set(digests["files"]) == {str(p.relative_to(repo)) for p in secrets}

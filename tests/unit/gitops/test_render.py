@@ -64,3 +64,55 @@ def test_make_render_refuses_before_the_engine_runs_and_writes_nothing(tmp_path,
         "`make up` (ADR 0019)"
     ]
     assert sorted(p.relative_to(repo) for p in repo.rglob("*")) == before
+
+
+def test_an_unchanged_secret_keeps_its_file_without_the_age_identity(tmp_path, monkeypatch) -> None:
+    """No age key (nothing decrypts): the first render encrypts, the second keeps the bytes; a plaintext
+    change encrypts again (issue 25)."""
+    from gitops.layout import File
+    from gitops.render_state import SecretDigests
+
+    repo, private = tmp_path / "repo", tmp_path / "private"
+    repo.mkdir()
+    private.mkdir()
+    encrypted: list[str] = []
+
+    def encrypt(plain: Path, repo_: Path, rel: str) -> bytes:
+        encrypted.append(rel)
+        return f"kind: Secret\nsops:\n  mac: ENC[{len(encrypted)}]\n".encode()
+
+    monkeypatch.setattr(render.sops, "encrypt", encrypt)
+    monkeypatch.setattr(render.sops, "decrypted_docs", lambda path, repo_: None)  # no age identity
+    rel = "clusters/k3s-home/x/secret-ns-a.yaml"
+    file = File(rel, "apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData: {v: one}\n", True)
+
+    def one_render(f: File) -> bytes:
+        digests = SecretDigests.load(tmp_path / "state")
+        data = render.final_bytes(f, repo, private, digests)
+        render.write(repo, {rel: data})
+        digests.save({rel: (digests.digest(rel, render.secret_docs(f)), data)})
+        return (repo / rel).read_bytes()
+
+    first = one_render(file)
+    second = one_render(file)
+    assert second == first and encrypted == [rel]
+    third = one_render(File(rel, file.text.replace("one", "two"), True))
+    assert third != first and encrypted == [rel, rel]
+    assert "two" not in (tmp_path / "state" / "secret-digests.json").read_text()
+
+
+def test_a_kept_secret_that_cannot_be_decrypted_is_no_change_for_the_review(tmp_path) -> None:
+    from gitops.layout import Rendered
+
+    rel = "clusters/k3s-home/x/secret-ns-a.yaml"
+    (tmp_path / "clusters/k3s-home/x").mkdir(parents=True)
+    (tmp_path / rel).write_bytes(b"ENC")
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "ns", "name": "a"}}
+    other = {"apiVersion": "v1", "kind": "Secret", "metadata": {"namespace": "ns", "name": "b"}}
+    items = [Rendered(secret, "urn:a", "kubernetes:core/v1:Secret"), Rendered(other, "urn:b", "t")]
+    existing = {("Secret", "ns", "a"): (rel, None), ("Secret", "ns", "b"): ("b.yaml", None)}
+    found = render.kept_secrets_as_rendered(existing, items, {rel: b"ENC", "b.yaml": b"NEW"}, tmp_path)
+    assert found[("Secret", "ns", "a")] == (rel, secret)  # kept byte for byte: unchanged
+    assert found[("Secret", "ns", "b")] == ("b.yaml", None)  # re-encrypted: still unknown, a change
+    changed = render.kept_secrets_as_rendered(existing, items, {rel: b"OTHER"}, tmp_path)
+    assert changed[("Secret", "ns", "a")] == (rel, None)
