@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# The kinds whose pod templates make pods (ReplicaSets are made by Deployments and judged through them),
-# then the pods themselves.
-TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+# The kinds whose pod templates make pods, then the pods themselves.
+TEMPLATE_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob")
 READ_SECONDS = 20.0  # the whole read, all kinds together
 REQUEST_SECONDS = 5.0  # one list call
 
@@ -36,12 +35,13 @@ class LiveWorkloads:
 
 
 def _resources() -> dict[str, Any]:
-    from lightkube.resources.apps_v1 import DaemonSet, Deployment, StatefulSet
+    from lightkube.resources.apps_v1 import DaemonSet, Deployment, ReplicaSet, StatefulSet
     from lightkube.resources.batch_v1 import CronJob, Job
     from lightkube.resources.core_v1 import Pod
 
     return {
         "Deployment": Deployment,
+        "ReplicaSet": ReplicaSet,
         "StatefulSet": StatefulSet,
         "DaemonSet": DaemonSet,
         "Job": Job,
@@ -50,9 +50,26 @@ def _resources() -> dict[str, Any]:
     }
 
 
-def live_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The pods that hold or wait for resources: a Succeeded or Failed pod is never made again."""
-    return [p for p in pods if ((p.get("status") or {}).get("phase") or "Pending") in ("Pending", "Running")]
+def _controlled(obj: dict[str, Any]) -> bool:
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(o.get("controller") for o in owners)
+
+
+def judged(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the policy's verdict depends on: the templates the next pods are made from, and the pods no
+    controller makes. A pod or ReplicaSet that a controller made is judged through that controller's
+    template (the Deployment's, not its ReplicaSets'); a Succeeded or Failed pod is never made again."""
+    out = []
+    for obj in objects:
+        kind = obj.get("kind")
+        if kind == "ReplicaSet" and _controlled(obj):
+            continue
+        if kind == "Pod":
+            phase = (obj.get("status") or {}).get("phase") or "Pending"
+            if _controlled(obj) or phase not in ("Pending", "Running"):
+                continue
+        out.append(obj)
+    return out
 
 
 def read(
@@ -61,7 +78,8 @@ def read(
     timeout: float = READ_SECONDS,
     clock: Callable[[], float] = time.monotonic,
 ) -> LiveWorkloads:
-    """Every Deployment, StatefulSet, DaemonSet, Job, CronJob and live Pod of the target, cluster-wide.
+    """Every Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet and Pod of the target,
+    cluster-wide, that `judged` keeps.
 
     `kubeconfig` defaults to $KUBECONFIG; without one there is no target to read (render mode, a unit
     test): that is said, not guessed from ~/.kube/config."""
@@ -88,8 +106,8 @@ def read(
             ]
         except Exception as err:  # forbidden, timeout, refused: not read
             return LiveWorkloads.not_read(f"cannot list {kind}s: {_one_line(err)}", target)
-        objects.extend(live_pods(found) if kind == "Pod" else found)
-    return LiveWorkloads(tuple(objects), None, target, (*TEMPLATE_KINDS, "Pod"))
+        objects.extend(found)
+    return LiveWorkloads(tuple(judged(objects)), None, target, (*TEMPLATE_KINDS, "Pod"))
 
 
 def _one_line(err: BaseException) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from components.gpu.live_workloads import live_pods, read
+from components.gpu.live_workloads import judged, read
 
 
 def _kubeconfig(tmp_path: Path, server: str) -> str:
@@ -55,9 +55,33 @@ def test_the_whole_read_is_bounded(tmp_path: Path) -> None:
     assert got.unreadable == "reading Deployments took longer than 20s"
 
 
-def test_only_pods_that_hold_or_wait_for_resources_count() -> None:
-    pods = [
-        {"metadata": {"name": phase or "none"}, "status": {"phase": phase} if phase else {}}
-        for phase in ("Running", "Pending", "Succeeded", "Failed", None)
+def _obj(kind: str, name: str, phase: str | None = None, owner: str | None = None) -> dict:
+    meta: dict = {"name": name, "namespace": "media"}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner, "name": "o", "controller": True}]
+    return {"kind": kind, "metadata": meta, **({"status": {"phase": phase}} if phase else {})}
+
+
+def test_judged_are_the_templates_and_the_pods_no_controller_makes() -> None:
+    objects = [
+        _obj("Deployment", "jellyfin"),
+        _obj("ReplicaSet", "jellyfin-5899dd55d9", owner="Deployment"),  # judged through its Deployment
+        _obj("ReplicaSet", "bare"),  # nothing above it: its own template makes its pods
+        _obj("Pod", "jellyfin-5899dd55d9-abcde", "Running", owner="ReplicaSet"),
+        _obj("Pod", "debug", "Running"),
+        _obj("Pod", "waiting", "Pending"),
+        _obj("Pod", "unknown-phase"),
+        _obj("Pod", "done", "Succeeded"),  # never made again
+        _obj("Pod", "crashed", "Failed"),
+        _obj("CronJob", "backup"),
+        _obj("Job", "backup-1", owner="CronJob"),  # a running Job makes pods from its own template
     ]
-    assert [p["metadata"]["name"] for p in live_pods(pods)] == ["Running", "Pending", "none"]
+    assert [o["metadata"]["name"] for o in judged(objects)] == [
+        "jellyfin",
+        "bare",
+        "debug",
+        "waiting",
+        "unknown-phase",
+        "backup",
+        "backup-1",
+    ]
