@@ -155,7 +155,7 @@ def pod_requests(consumers: list[Consumer], resource: str) -> int | None:
     return max(total, init_peak)
 
 
-def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
+def _clauses(obj: dict, config: Config) -> list[tuple[int, Finding]]:
     """Who may hold GPU slices and GPU classes, anywhere in the cluster. Clauses (ADR 0017):
 
     1. a GPU PriorityClass only in the namespaces of the tenants it belongs to;
@@ -177,16 +177,19 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
     ns = _namespace(obj)
     tenant = tenants.get(ns)
     who = object_name(obj)
-    findings: list[Finding] = []
+    findings: list[tuple[int, Finding]] = []
 
-    def add(message: str, path: str) -> None:
-        findings.append(Finding("gpu-priority-class", f"{who}: {message}", Severity.MANDATORY, path))
+    def add(clause: int, message: str, path: str) -> None:
+        findings.append(
+            (clause, Finding("gpu-priority-class", f"{who}: {message}", Severity.MANDATORY, path))
+        )
 
     found = pod_spec(obj)
     if found:
         cls = found[1].get("priorityClassName")
         if cls in entitled and ns not in entitled[cls]:
             add(
+                1,
                 f"priorityClassName {cls} is reserved for GPU tenant(s) "
                 f"{', '.join(entitled[cls]) or 'none'}, not namespace {ns}",
                 f"{found[0]}.priorityClassName",
@@ -195,10 +198,11 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
     for c in consumers:
         listing = ", ".join(f"{k}={v}" for k, v in c.asked.items())
         if c.kind == "ephemeralContainers":
-            add(f"an ephemeral container asks for {listing}; Kubernetes allows no resources there", c.path)
+            add(7, f"an ephemeral container asks for {listing}; Kubernetes allows no resources there", c.path)
             continue
         if tenant is None:
             add(
+                2,
                 f"requests {listing} in namespace {ns}, which is no GPU tenant ({', '.join(tenants)}); "
                 "its slices would sit outside every quota and the capacity proof",
                 c.path,
@@ -206,6 +210,7 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
             continue
         if c.cls != tenant.priority_class_name:
             add(
+                3,
                 f"requests {listing} in GPU tenant namespace {ns} and must set priorityClassName: "
                 f"{tenant.priority_class_name} (it has {c.cls or 'none'}; "
                 "the cluster's globalDefault would not do)",
@@ -213,13 +218,16 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
             )
         for res, amount in c.asked.items():
             if res not in pools:
-                add(f"asks for {res}, which is no GPU pool of this cluster ({', '.join(pools)})", c.path)
+                add(4, f"asks for {res}, which is no GPU pool of this cluster ({', '.join(pools)})", c.path)
             elif res not in tenant.pools or tenant.pools[res].cap == 0:
-                add(f"asks for {res}; tenant {ns} has no share of that pool (k3s-home:gpu.tenants)", c.path)
+                add(
+                    4, f"asks for {res}; tenant {ns} has no share of that pool (k3s-home:gpu.tenants)", c.path
+                )
             else:
                 limit, count = pools[res].max_per_container, parse_count(amount)
                 if count is None or count > limit:
                     add(
+                        5,
                         f"asks for {amount} {res}; a container may request at most {limit} (shared device)",
                         c.path,
                     )
@@ -230,10 +238,27 @@ def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
             total = pod_requests([c for c in consumers if c.kind != "ephemeralContainers"], res)
             if total is not None and total > share.cap:
                 add(
+                    6,
                     f"the pod asks for {total} {res} in all; the quota of namespace {ns} allows {share.cap}",
                     f"{found[0]}",
                 )
     return findings
+
+
+def gpu_priority_class(obj: dict, config: Config) -> list[Finding]:
+    """Every clause of the rule (see _clauses): what the audit, the policy pack and the components judge."""
+    return [finding for _, finding in _clauses(obj, config)]
+
+
+# The clauses the ValidatingAdmissionPolicy (components.gpu.admission) refuses; 6 is the quotas', 7 pod
+# validation's, and neither depends on the binding's validationActions.
+POLICY_CLAUSES = frozenset({1, 2, 3, 4, 5})
+
+
+def admission_refusals(obj: dict, config: Config) -> list[Finding]:
+    """What the stack's ValidatingAdmissionPolicy would refuse in a pod made from obj (a Pod, a pod
+    template, or Helm values): the clauses its CEL holds, the same judgement in Python (ADR 0030)."""
+    return [finding for clause, finding in _clauses(obj, config) if clause in POLICY_CLAUSES]
 
 
 Caps = dict[tuple[str, str], tuple[int, dict]]

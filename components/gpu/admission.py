@@ -38,8 +38,10 @@ def _resources_of(field: str) -> str:
     return f"(has({spec}) ? {spec}.filter(c, has(c.resources)).map(c, c.resources) : [])"
 
 
-def admission_policy(gpu: GpuConfig) -> list[dict]:
-    """ValidatingAdmissionPolicy + a binding over every namespace.
+def admission_policy(gpu: GpuConfig, actions: tuple[str, ...] = ("Deny",)) -> list[dict]:
+    """ValidatingAdmissionPolicy + a binding over every namespace, with `actions` as its
+    validationActions (components.gpu.enforcement decides them: Deny only when nothing live would be
+    refused, ADR 0030).
 
     A globalDefault PriorityClass is filled in by the Priority admission plugin before validation, so
     "has a priorityClassName" proves nothing: the CEL compares with the tenant's class by namespace.
@@ -158,6 +160,6 @@ def admission_policy(gpu: GpuConfig) -> list[dict]:
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": meta(POLICY_NAME),
-        "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
+        "spec": {"policyName": POLICY_NAME, "validationActions": list(actions)},
     }
     return [policy, binding]

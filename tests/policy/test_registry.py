@@ -21,7 +21,8 @@ def _public_rule_functions(module) -> set:
         and fn.__module__ == module.__name__
         and not name.startswith("_")
         and list(inspect.signature(fn).parameters)[1:2] in (["config"], ["cfg"])
-        and name != "gpu_resources"
+        # helpers over a config: the GPU resource names, and the clauses of gpu_priority_class its CEL holds
+        and name not in ("gpu_resources", "admission_refusals")
     }
 
 

@@ -43,6 +43,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return found[0]
 
 
+@pytest.fixture(autouse=True)
+def no_target_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit layer never reads a cluster: components.gpu.live_workloads reads $KUBECONFIG's target,
+    so a developer's KUBECONFIG would make a unit test depend on their cluster (a test may set one)."""
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+
+
 @pytest.fixture
 def record() -> Callable[[Callable[[], Any]], RecordingMocks]:
     """`record(build)` runs `build()` under fresh mocks, waits for every registration, returns the mocks."""

@@ -8,7 +8,7 @@ from components.config.cluster import Waiver
 from components.gpu.quotas import resource_quotas
 from components.gpu.render import render
 from rules import Finding, Severity
-from rules.gpu import directive_drift, gpu_oversubscription, gpu_priority_class
+from rules.gpu import admission_refusals, directive_drift, gpu_oversubscription, gpu_priority_class
 
 NV = "nvidia.com/gpu"
 
@@ -398,3 +398,29 @@ def test_drift_judges_against_the_directive_not_the_config(real_config) -> None:
         "CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54) sets 100; waived "
         "(CIO-EXECUTIVE-DIRECTIVE-2025-06-14.md:54, approved by CIO)"
     ]
+
+
+# ---- admission_refusals: the clauses the ValidatingAdmissionPolicy holds (ADR 0030) ----------------------
+
+
+def test_admission_refusals_are_the_policys_clauses_only(real_config) -> None:
+    # Clause 6 (the quota's) and 7 (pod validation's) are refused whatever the binding says: not counted.
+    three = pod("ai", "normal-gpu", containers=[gpu(1), gpu(1), gpu(1)])
+    assert gpu_priority_class(three, real_config) and admission_refusals(three, real_config) == []
+    ephemeral = pod("ai", "normal-gpu", ephemeralContainers=[gpu(1)])
+    assert gpu_priority_class(ephemeral, real_config) and admission_refusals(ephemeral, real_config) == []
+    # Clauses 1 to 5 are: the tenant's own class (3), as the CEL words it.
+    jellyfin = workload("Deployment", "media", {"gpu.intel.com/i915": "1"}, "critical")
+    assert [f.message for f in admission_refusals(jellyfin, real_config)] == [
+        "Deployment media/w: requests gpu.intel.com/i915=1 in GPU tenant namespace media and must set "
+        "priorityClassName: critical-gpu (it has critical; the cluster's globalDefault would not do)"
+    ]
+    # An init container asking for a slice counts; a pod without a GPU is none of the policy's business.
+    assert admission_refusals(pod("ai", "batch-gpu", initContainers=[gpu(1)]), real_config)
+    assert admission_refusals(workload("Deployment", "media", None, "critical"), real_config) == []
+    # A GPU class outside its tenant (1), a slice outside every tenant (2), a pool without a share (4),
+    # two slices in one container (5).
+    assert admission_refusals(workload("Pod", "default", None, "critical-gpu"), real_config)
+    assert admission_refusals(workload("Pod", "default", {NV: "1"}), real_config)
+    assert admission_refusals(pod("ai", "normal-gpu", containers=[gpu(1, "gpu.intel.com/i915")]), real_config)
+    assert admission_refusals(workload("Pod", "media", {NV: "2"}, "critical-gpu"), real_config)

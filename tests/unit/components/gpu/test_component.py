@@ -8,8 +8,10 @@ import pulumi
 import pytest
 import yaml
 
+import facts
 from components.config.gpu import GpuConfig
 from components.gpu.component import GpuManagement
+from components.gpu.live_workloads import LiveWorkloads
 
 PC = "kubernetes:scheduling.k8s.io/v1:PriorityClass"
 RQ = "kubernetes:core/v1:ResourceQuota"
@@ -155,8 +157,46 @@ def test_admission_binding_covers_every_namespace(built) -> None:
     mocks, _ = built
     spec = mocks.one(VAPB).inputs["spec"]
     assert spec["policyName"] == mocks.one(VAP).inputs["metadata"]["name"] == "gpu-tenant-priority-class"
-    assert spec["validationActions"] == ["Deny"]
+    # The Flux repo still runs jellyfin at `critical` and automatic1111 at `batch-gpu` (facts), and the unit
+    # layer reads no cluster: Warn, never Deny (ADR 0030; components.gpu.enforcement).
+    assert spec["validationActions"] == ["Warn", "Audit"]
     assert "matchResources" not in spec  # defect 8: a binding over the tenants let every other namespace in
+
+
+def _fixed_facts():
+    real = facts.load()
+    fixed = {"jellyfin": "critical-gpu", "automatic1111": "normal-gpu"}
+    workloads = [
+        w.model_copy(update={"priority_class": fixed.get(w.name, w.priority_class)})
+        for w in real.gpu_workloads
+    ]
+    return real.model_copy(update={"gpu_workloads": workloads})
+
+
+def test_binding_denies_once_nothing_live_would_be_refused(record, real_config) -> None:
+    holder: dict = {}
+    live = LiveWorkloads((), None, "/tmp/kubeconfig")
+    mocks = record(
+        lambda: holder.setdefault("gpu", GpuManagement("gpu", real_config, facts=_fixed_facts(), live=live))
+    )
+    assert mocks.one(VAPB).inputs["spec"]["validationActions"] == ["Deny"]
+    admission = holder["gpu"].summary["admission"]
+    assert admission["validationActions"] == ["Deny"]
+    assert admission["targetRead"] is True and admission["wouldRefuse"] == []
+    assert admission["why"].startswith("no live workload would be refused (3 checked")
+
+
+def test_summary_reports_the_rendered_binding_not_a_wish(record, real_config) -> None:
+    holder: dict = {}
+    mocks = record(lambda: holder.setdefault("gpu", GpuManagement("gpu", real_config)))
+    admission = holder["gpu"].summary["admission"]
+    assert admission["validationActions"] == mocks.one(VAPB).inputs["spec"]["validationActions"]
+    assert admission["policy"] == "gpu-tenant-priority-class"
+    assert admission["targetRead"] is False  # no KUBECONFIG in the unit layer
+    assert [line.split(" (")[0] for line in admission["wouldRefuse"]] == [
+        "HelmRelease ai/automatic1111",
+        "HelmRelease media/jellyfin",
+    ]
 
 
 def test_time_slicing_config_map(built) -> None:
@@ -259,9 +299,11 @@ def test_summary_and_advisory_warning(record, real_config, monkeypatch) -> None:
         "priorityClassName": "normal-gpu",
         "quota": {"requests.nvidia.com/gpu": "2", "requests.gpu.intel.com/i915": "0"},
     }
-    assert len(summary["advisories"]) == 2
+    # Two about the classes' values, two workloads the policy would refuse, and the unread target.
+    assert len(summary["advisories"]) == 5
     assert warned == [f"gpu advisory: {note}" for note in summary["advisories"]]
     assert "preempted first on k3s3" in warned[0]
+    assert sum("GPU admission stays [Warn, Audit]" in w for w in warned) == 3
 
 
 def test_adopted_objects_are_imported(record, real_config) -> None:
