@@ -16,7 +16,6 @@ from lightkube import Client
 from lightkube.resources.admissionregistration_v1 import ValidatingAdmissionPolicyBinding
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Event, Pod
-from lightkube.resources.storage_v1 import StorageClass
 
 import facts
 from components.config import load_stack_file
@@ -78,10 +77,6 @@ def test_deleted_gpu_pods_come_back_after_make_up(stack, kube: Client, stack_run
     for (ns, app), _ in APPS.items():
         _wait_running(kube, ns, app, set(), "before the stack")
 
-    # Not this test's concern: since 8eaa07b the stack no longer adopts StorageClass longhorn-replicated
-    # (the Flux repo deploys no Longhorn), but the live baseline seeds one, so the gate blocks the create.
-    # Without it the preview reaches "ok to apply", as the issue measured.
-    kube.delete(StorageClass, "longhorn-replicated")
     preview = stack("preview")
     assert preview.returncode == 0, _out(preview)
     shown = preview.stdout + preview.stderr
