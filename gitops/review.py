@@ -16,12 +16,17 @@ from pathlib import Path
 
 import yaml
 
+from flux.edits import FileEdit
 from gitops.layout import Rendered, component_of_folder, folder_of, object_key, owned_folders
 from review.gate import Summary, check_cluster, summarize
 from review.ownership import ObjectRef
+from rules import Config, Finding, Severity, object_name
+from rules.registry import OWNERSHIP_RULES, check_object, check_stack
 
 PROJECT_URN = "urn:pulumi:k3s-home::k3s-home::"
 SECRET_FIELDS = ("data", "stringData")
+# What the edits of Flux's files are for (ADR 0029): after the edit, the edited objects must pass these.
+EDIT_RULES = frozenset({"gpu-priority-class", "gpu-oversubscription", "directive-drift"})
 
 
 def _type_token(obj: dict) -> str:
@@ -129,3 +134,30 @@ def summary(
     check_cluster(result, defined_elsewhere(found))
     result.cluster_check = "checked"
     return result, unreadable
+
+
+def edited_findings(edits: list[FileEdit], config: Config) -> list[tuple[str, Finding]]:
+    """The directive's GPU rules over the objects of the edited Flux files, as they are after the edit:
+    (file, finding). A mandatory one means the edit did not do its job, and blocks the render."""
+    objects: list[tuple[str, dict]] = []
+    for edit in edits:
+        for doc in yaml.safe_load_all(edit.after):
+            if isinstance(doc, dict) and doc.get("kind") and isinstance(doc.get("metadata"), dict):
+                objects.append((edit.path, doc))
+    found = [
+        (path, f)
+        for path, obj in objects
+        for f in check_object(obj, config, skip=OWNERSHIP_RULES)
+        if f.rule in EDIT_RULES
+    ]
+    # Stack rules see only the edited objects here, so only their findings about one of them count (a
+    # pool's bound needs every quota of the repo: the audit of the whole edited repo judges that).
+    for f in check_stack([o for _, o in objects], config):
+        named = [path for path, obj in objects if object_name(obj) in f.message]
+        if f.rule in EDIT_RULES and named:
+            found.append((named[0], f))
+    return found
+
+
+def blocking(findings: list[tuple[str, Finding]]) -> list[tuple[str, Finding]]:
+    return [(p, f) for p, f in findings if f.severity is Severity.MANDATORY]

@@ -9,6 +9,23 @@ from components.gpu.render import render, summary
 from components.resources import adoption, logical_name, register
 
 
+def object_ref(obj: dict) -> str:
+    meta = obj["metadata"]
+    return "/".join(x for x in (obj["kind"], meta.get("namespace"), meta["name"]) if x)
+
+
+def flux_kept(config: StackConfig) -> list[str]:
+    """The GPU objects the stack does not register (ADR 0029): those Flux keeps, and the ServiceMonitor
+    `monitoring/dcgm-exporter` while Flux keeps the exporter's HelmRelease, whose chart then ships it
+    (one owner: two objects of one name would fight)."""
+    gpu = config.gpu
+    kept = [r for r in (object_ref(o) for o in render(gpu)) if r in config.cluster.flux_keeps]
+    mon, dcgm = gpu.monitoring, gpu.monitoring.dcgm_exporter
+    if config.cluster.flux_keeps_ref("HelmRelease", dcgm.release_name, mon.namespace):
+        kept.append(f"ServiceMonitor/{mon.namespace}/{dcgm.release_name}")
+    return kept
+
+
 class GpuManagement(pulumi.ComponentResource):
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         gpu = config.gpu
@@ -23,8 +40,17 @@ class GpuManagement(pulumi.ComponentResource):
 
         self.resources: dict[str, pulumi.CustomResource] = {}
         classes: list[pulumi.Resource] = []
+        kept = flux_kept(config)
+        if kept:
+            pulumi.log.info(
+                f"Flux keeps {len(kept)} GPU object(s) (k3s-home:cluster.fluxKeeps, ADR 0029): "
+                f"{', '.join(kept)}; their changes are edits of Flux's files (make render FLUX_REPO=DIR)",
+                resource=self,
+            )
         for obj in render(gpu):
             meta = obj["metadata"]
+            if object_ref(obj) in kept:
+                continue
             adopt = config.cluster.adopt_id(obj["kind"], meta["name"], meta.get("namespace"))
             # Pods name these classes: create them before anything that may admit GPU pods.
             deps = classes if obj["kind"] != "PriorityClass" else []
