@@ -5,25 +5,8 @@ from __future__ import annotations
 import pulumi
 
 from components.config import StackConfig
-from components.gpu.render import render, summary
+from components.gpu.render import flux_kept, object_ref, render, summary
 from components.resources import adoption, logical_name, register
-
-
-def object_ref(obj: dict) -> str:
-    meta = obj["metadata"]
-    return "/".join(x for x in (obj["kind"], meta.get("namespace"), meta["name"]) if x)
-
-
-def flux_kept(config: StackConfig) -> list[str]:
-    """The GPU objects the stack does not register (ADR 0029): those Flux keeps, and the ServiceMonitor
-    `monitoring/dcgm-exporter` while Flux keeps the exporter's HelmRelease, whose chart then ships it
-    (one owner: two objects of one name would fight)."""
-    gpu = config.gpu
-    kept = [r for r in (object_ref(o) for o in render(gpu)) if r in config.cluster.flux_keeps]
-    mon, dcgm = gpu.monitoring, gpu.monitoring.dcgm_exporter
-    if config.cluster.flux_keeps_ref("HelmRelease", dcgm.release_name, mon.namespace):
-        kept.append(f"ServiceMonitor/{mon.namespace}/{dcgm.release_name}")
-    return kept
 
 
 class GpuManagement(pulumi.ComponentResource):
