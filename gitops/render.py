@@ -227,6 +227,7 @@ class Build:
     data: dict[str, bytes]  # path in the repo -> the bytes it gets (Secrets encrypted)
     summary: Summary
     unreadable: list[str]
+    unapplied: list[str]  # creates a Flux file defines but no Kustomization applies (not a second owner)
     edits: list[flux_edits.FileEdit]  # Flux's own files, edited (ADR 0029)
     after_edit: list  # (file, finding) of the directive's GPU rules on the edited objects
 
@@ -260,10 +261,11 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         data = {f.path: final_bytes(f, repo, private) for f in files}
         data.update({e.path: e.after for e in edits if e.changed})
         ack = acknowledged(config.storage.migrations)
-        result, unreadable = review_summary(
+        result, unreadable, unapplied = review_summary(
             objects, existing_objects(repo), events, repo, ack, set(config.storage.data_releases)
         )
-    return Build(objects, adopted, data, result, unreadable, edits, edited_findings(edits, config))
+    after_edit = edited_findings(edits, config)
+    return Build(objects, adopted, data, result, unreadable, unapplied, edits, after_edit)
 
 
 def render(repo: Path, stack_source: Path, today: date) -> int:
@@ -275,6 +277,8 @@ def render(repo: Path, stack_source: Path, today: date) -> int:
         )
         for item in done.adopted:
             print(f"   {item.key[0]} {'/'.join(x for x in item.key[1:] if x)}")
+    for note in done.unapplied:
+        print(f"[advisory] {note}")
     if done.unreadable:
         print(f"[advisory] not plain YAML, not checked for duplicates: {', '.join(done.unreadable)}")
     if done.summary.colliding:

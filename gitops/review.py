@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+import facts
 from flux.edits import FileEdit
 from gitops.layout import Rendered, component_of_folder, folder_of, object_key, owned_folders
 from review.gate import Summary, check_cluster, summarize
@@ -110,11 +111,24 @@ def defined_in(found: Mapping[tuple[str, str, str], str], kind: str, namespace: 
     return found.get((kind, namespace, name)) or found.get((kind, "", name))
 
 
-def defined_elsewhere(found: Mapping[tuple[str, str, str], str]) -> Callable[[ObjectRef], bool]:
-    """`exists` for the gate's create check: the object is defined in a file the stack does not own."""
+def defined_elsewhere(
+    found: Mapping[tuple[str, str, str], str],
+    applied: Callable[[ObjectRef], bool] = lambda ref: True,
+    unapplied: list[str] | None = None,
+) -> Callable[[ObjectRef], bool]:
+    """`exists` for the gate's create check: the object is defined in a file the stack does not own and a
+    Flux Kustomization applies it (`applied`, from the facts' objects: ADR 0029). A file no Kustomization
+    reaches is no second owner today; it is noted in `unapplied`, never dropped."""
 
     def exists(ref: ObjectRef) -> bool:
-        return defined_in(found, ref.kind, ref.namespace or "", ref.name) is not None
+        path = defined_in(found, ref.kind, ref.namespace or "", ref.name)
+        if path is None:
+            return False
+        if applied(ref):
+            return True
+        if unapplied is not None:
+            unapplied.append(f"{ref} (defined in {path}, which no Flux Kustomization applies: facts objects)")
+        return False
 
     return exists
 
@@ -126,14 +140,21 @@ def summary(
     repo: Path,
     acknowledged: set[str],
     data_objects: set[str],
-) -> tuple[Summary, list[str]]:
-    """The gate's summary of the rendered diff, checked against the rest of the repository."""
+) -> tuple[Summary, list[str], list[str]]:
+    """The gate's summary of the rendered diff, checked against the rest of the repository: (summary,
+    files not plain YAML, creates defined only in files no Flux Kustomization applies)."""
     events = [*diff_events(rendered, existing), *engine_events(events_log)]
     result = summarize(events, acknowledged, data_objects)
     found, unreadable = repo_objects(repo, owned_folders())
-    check_cluster(result, defined_elsewhere(found))
+    known = facts.load()
+    unapplied: list[str] = []
+
+    def applied(ref: ObjectRef) -> bool:
+        return known.owner(ref.kind, ref.name, ref.namespace) is not None
+
+    check_cluster(result, defined_elsewhere(found, applied, unapplied))
     result.cluster_check = "checked"
-    return result, unreadable
+    return result, unreadable, unapplied
 
 
 def edited_findings(edits: list[FileEdit], config: Config) -> list[tuple[str, Finding]]:

@@ -109,3 +109,20 @@ def test_the_edited_flux_objects_are_judged_after_the_edit(real_config) -> None:
     bad = edited_findings([FileEdit(path, quota, quota)], real_config)
     assert [(p, f.rule) for p, f in blocking(bad)] == [(path, "gpu-oversubscription")]
     assert blocking(edited_findings([FileEdit(path, quota, fixed)], real_config)) == []
+
+
+def test_a_file_no_flux_kustomization_applies_is_no_second_owner_and_is_noted() -> None:
+    # The real repo defines longhorn-replicated in apps/longhorn/..., which the root does not reach (facts):
+    # Flux applies nothing there, so the stack's class is no second owner (ADR 0029); the note stays.
+    path = "clusters/k3s-home/apps/longhorn/overlays/production/storage-classes.yaml"
+    notes: list[str] = []
+    exists = defined_elsewhere(
+        {("StorageClass", "", "longhorn-replicated"): path}, lambda ref: ref.kind != "StorageClass", notes
+    )
+    assert not exists(ObjectRef("storage.k8s.io/v1", "StorageClass", "longhorn-replicated"))
+    assert notes == [
+        f"StorageClass longhorn-replicated (defined in {path}, "
+        "which no Flux Kustomization applies: facts objects)"
+    ]
+    assert not exists(ObjectRef("v1", "ConfigMap", "elsewhere", "ai"))  # defined nowhere: no note
+    assert len(notes) == 1
