@@ -1,8 +1,12 @@
-"""`make owners FLUX_REPO=DIR TO=render|direct` (`python -m gitops.owners`): moving between the modes.
+"""`make owners FLUX_REPO=DIR TO=render|direct` (`python -m gitops.owners`): who owns what, and moving
+between the modes.
 
-Lists every object whose owner changes when the stack moves from direct mode (Pulumi applies) to GitOps
-mode (Flux applies the stack's folders), or back, with its owner now and after and the step it needs
-(ADR 0019). Nothing is changed: the render runs without writing, the states are only read.
+First, for each object the directive changes, its owner today (the Flux file:line, from the facts), the
+owner it should have (Flux, with an edit of that file, or the stack after a handover) and the step
+(`flux.ownership.decide`, ADR 0029). Then every object whose owner changes when the stack moves from
+direct mode (Pulumi applies) to GitOps mode (Flux applies the stack's folders), or back, with its owner
+now and after and the step it needs (ADR 0019). Nothing is changed: the render runs without writing,
+the states are only read.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import ConfigError, clock
+import facts
+from components.config import ConfigError, clock, load_stack_file
+from flux.ownership import decide
 from gitops import engine
 from gitops.layout import FOLDERS, Rendered, folder_of, owned_folders
 from gitops.render import Refusal, build, existing_objects, log
@@ -124,6 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     repo = Path(args.flux_repo).resolve()
+    try:
+        config = load_stack_file(Path(args.stack_config).resolve(), today=clock.pin())
+    except ConfigError as err:
+        log(f"invalid stack config: {err}")
+        return 2
+    rows = decide(config, facts.load())
+    print(
+        f"Objects the directive changes: owner today -> wanted owner, and the step (ADR 0029) ({len(rows)}):"
+    )
+    print("\n".join(f"   {r}" for r in rows) or "   none")
     try:
         direct = direct_state()
         if args.to == "render":

@@ -10,7 +10,9 @@
    age identity needed), else by decrypting it.
 4. The diff against the repo goes through the review gate (`gitops/review.py`); when it blocks, nothing
    is written. Otherwise changed files are written, files the render no longer produces are removed
-   from the owned folders, and nothing outside them is touched.
+   from the owned folders, and outside them only the directive's fields of the objects Flux keeps are
+   edited, in Flux's own files (`flux/edits.py`, ADR 0029: the edit is summarised, and the directive's
+   GPU rules judge the edited objects; a mandatory finding blocks).
 
 Exit codes: 0 rendered, 1 blocked or failed (nothing written), 2 bad input. Refusals are one line.
 """
@@ -30,7 +32,9 @@ from pathlib import Path
 
 import yaml
 
+import facts
 from components.config import ConfigError, StackConfig, clock, load_stack_file
+from flux import edits as flux_edits
 from gitops import engine, render_state, sops
 from gitops.layout import (
     MARKER,
@@ -43,6 +47,7 @@ from gitops.layout import (
     owned_folders,
     plan,
 )
+from gitops.review import blocking, edited_findings
 from gitops.review import summary as review_summary
 from review.gate import Summary, exit_code, read_event_log
 from review.gate import render as render_summary
@@ -251,6 +256,8 @@ class Build:
     data: dict[str, bytes]  # path in the repo -> the bytes it gets (Secrets encrypted)
     summary: Summary
     unreadable: list[str]
+    edits: list[flux_edits.FileEdit]  # Flux's own files, edited (ADR 0029)
+    after_edit: list  # (file, finding) of the directive's GPU rules on the edited objects
     digests: render_state.SecretDigests | None = None
     secret_digests: dict[str, str] | None = None  # Secret file -> keyed digest of its plaintext
 
@@ -264,6 +271,10 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         raise Refusal(f"invalid stack config: {err}", 2) from None
     if reason := migration_past_plan(config):
         raise Refusal(reason, 2)  # before the engine runs: nothing rendered, nothing written
+    try:
+        edits = flux_edits.plan(repo, config, facts.load())
+    except flux_edits.EditError as err:
+        raise Refusal(f"cannot edit Flux's files: {err}; nothing written (ADR 0029)") from None
     with private_dir() as private:
         out_dir, events = private / "manifests", private / "events.jsonl"
         log("rendering the stack (program, policy pack, kubernetes provider in render mode)")
@@ -280,12 +291,14 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         digests = render_state.SecretDigests.load(engine.run_dir().render)
         data = {f.path: final_bytes(f, repo, private, digests) for f in files}
         secret_digests = {f.path: digests.digest(f.path, secret_docs(f)) for f in files if f.secret}
+        data.update({e.path: e.after for e in edits if e.changed})
         ack = acknowledged(config.storage.migrations)
         existing = kept_secrets_as_rendered(existing_objects(repo), objects, data, repo)
         result, unreadable = review_summary(
             objects, existing, events, repo, ack, set(config.storage.data_releases)
         )
-    return Build(objects, adopted, data, result, unreadable, digests, secret_digests)
+    after_edit = edited_findings(edits, config)
+    return Build(objects, adopted, data, result, unreadable, edits, after_edit, digests, secret_digests)
 
 
 def render(repo: Path, stack_source: Path, today: date) -> int:
@@ -304,13 +317,21 @@ def render(repo: Path, stack_source: Path, today: date) -> int:
             "In GitOps mode the objects 'that already exist' are defined in Flux files outside the stack's "
             "folders: `make owners` names each file; remove them there in the same change (ADR 0003 step 2)."
         )
-    if exit_code(done.summary):
+    print(flux_edits.summary(done.edits))
+    print(
+        f"After the edit, the directive's GPU rules on the edited objects: {len(blocking(done.after_edit))} "
+        f"mandatory, {len(done.after_edit) - len(blocking(done.after_edit))} advisory"
+    )
+    for path, finding in done.after_edit:
+        print(f"   {path or 'stack'}: [{finding.severity}] {finding.rule}: {finding.message}")
+    if exit_code(done.summary) or blocking(done.after_edit):
         raise Refusal("the review gate blocks this render (above); nothing written")
     written, removed = write(repo, done.data)
     if done.digests is not None and done.secret_digests is not None:
         done.digests.save({rel: (d, done.data[rel]) for rel, d in done.secret_digests.items()})
     log(
-        f"{len(done.data)} file(s) in {len(owned_folders())} owned folder(s): {len(written)} written, "
+        f"{len(done.data)} file(s) in {len(owned_folders())} owned folder(s) and Flux's edited files: "
+        f"{len(written)} written, "
         f"{len(removed)} removed, {len(done.data) - len(written)} unchanged"
     )
     for rel in written:
@@ -320,7 +341,8 @@ def render(repo: Path, stack_source: Path, today: date) -> int:
     if not wired(repo):
         log(
             f"not yet applied by Flux: add `- {WIRING_ENTRY}` to {WIRING_PARENT} once "
-            "(the render never edits files outside its folders)"
+            "(outside its folders the render edits only the directive's fields of objects Flux keeps, "
+            "ADR 0029)"
         )
     return 0
 
@@ -340,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         today = clock.pin()  # read once; the program and the pack the render starts judge on it too
         return render(Path(args.flux_repo).resolve(), Path(args.stack_config).resolve(), today)
-    except (Refusal, sops.SopsError, engine.EngineError, ConfigError) as err:
+    except (Refusal, sops.SopsError, engine.EngineError, ConfigError, flux_edits.EditError) as err:
         log(str(err))
         return getattr(err, "code", 1)
 

@@ -14,13 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+import yaml
+
 from facts.derive import Repo, reach
+from flux.edits import FileEdit
 from gitops.layout import Rendered, component_of_folder, folder_of, owned_folders
 from review.gate import Summary, check_cluster, summarize
 from review.ownership import ObjectRef
+from rules import Config, Finding, Severity, object_name
+from rules.registry import OWNERSHIP_RULES, check_object, check_stack
 
 PROJECT_URN = "urn:pulumi:k3s-home::k3s-home::"
 SECRET_FIELDS = ("data", "stringData")
+# What the edits of Flux's files are for (ADR 0029): after the edit, the edited objects must pass these.
+EDIT_RULES = frozenset({"gpu-priority-class", "gpu-oversubscription", "directive-drift"})
 
 
 def _type_token(obj: dict) -> str:
@@ -105,7 +112,8 @@ def defined_in(found: Mapping[tuple[str, str, str], str], kind: str, namespace: 
 
 
 def defined_elsewhere(found: Mapping[tuple[str, str, str], str]) -> Callable[[ObjectRef], bool]:
-    """`exists` for the gate's create check: the object is defined in a file the stack does not own."""
+    """`exists` for the gate's create check: the object is defined in a file the stack does not own that
+    a Flux Kustomization applies (`repo_objects` keeps only those: an unreached file is no second owner)."""
 
     def exists(ref: ObjectRef) -> bool:
         return defined_in(found, ref.kind, ref.namespace or "", ref.name) is not None
@@ -121,10 +129,38 @@ def summary(
     acknowledged: set[str],
     data_objects: set[str],
 ) -> tuple[Summary, list[str]]:
-    """The gate's summary of the rendered diff, checked against the rest of the repository."""
+    """The gate's summary of the rendered diff, checked against what Flux applies from the rest of the
+    repository: (summary, files on Flux's reach that are not plain YAML)."""
     events = [*diff_events(rendered, existing), *engine_events(events_log)]
     result = summarize(events, acknowledged, data_objects)
     found, unreadable = repo_objects(repo, owned_folders())
     check_cluster(result, defined_elsewhere(found))
     result.cluster_check = "checked"
     return result, unreadable
+
+
+def edited_findings(edits: list[FileEdit], config: Config) -> list[tuple[str, Finding]]:
+    """The directive's GPU rules over the objects of the edited Flux files, as they are after the edit:
+    (file, finding). A mandatory one means the edit did not do its job, and blocks the render."""
+    objects: list[tuple[str, dict]] = []
+    for edit in edits:
+        for doc in yaml.safe_load_all(edit.after):
+            if isinstance(doc, dict) and doc.get("kind") and isinstance(doc.get("metadata"), dict):
+                objects.append((edit.path, doc))
+    found = [
+        (path, f)
+        for path, obj in objects
+        for f in check_object(obj, config, skip=OWNERSHIP_RULES)
+        if f.rule in EDIT_RULES
+    ]
+    # Stack rules see only the edited objects here, so only their findings about one of them count (a
+    # pool's bound needs every quota of the repo: the audit of the whole edited repo judges that).
+    for f in check_stack([o for _, o in objects], config):
+        named = [path for path, obj in objects if object_name(obj) in f.message]
+        if f.rule in EDIT_RULES and named:
+            found.append((named[0], f))
+    return found
+
+
+def blocking(findings: list[tuple[str, Finding]]) -> list[tuple[str, Finding]]:
+    return [(p, f) for p, f in findings if f.severity is Severity.MANDATORY]

@@ -322,14 +322,23 @@ def stack_validator(
     rule_id: str, severity: Severity
 ) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        from components.gpu.render import flux_kept_objects  # on first use, like the config model
+
         pairs = [(r, c) for r in args.resources if (c := to_object(r.resource_type, r.props)) is not None]
         converted = [c for _, c in pairs]
         cfg = stack_config(args.get_config())
         adopted = [c.obj for r, c in pairs if _adopted_as_live(r)]
-        findings = as_live(check_stack([c.obj for c in converted], cfg), adopted)
+        registered = {_key(c.obj) for c in converted}
+        kept = [o for o in flux_kept_objects(cfg) if _key(o) not in registered]  # ADR 0029
+        findings = as_live(check_stack([c.obj for c in converted] + kept, cfg), adopted)
         _report(_wanted(findings, rule_id, severity), [p for c in converted for p in c.unknown_paths], report)
 
     return validate
+
+
+def _key(obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
 
 
 def _adopted_as_live(resource: Any) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from .base import Model
+from .base import KeyedValueError, Model
 
 DIRECTIVE_LINE = re.compile(r"^CIO-EXECUTIVE-DIRECTIVE-2025-06-14\.md:[1-9][0-9]*$")
 
@@ -67,6 +67,9 @@ class ClusterConfig(Model):
     # Objects this stack takes over from Flux, as "Kind/name" or "Kind/namespace/name". Each is
     # adopted with the `import_` option and must leave the Flux repo in the same change (ADR 0003).
     adopt: list[str] = Field(default_factory=list)
+    # Objects Flux keeps (ADR 0029): the stack never registers them, in either mode; the directive's
+    # changes to them are edits of the Flux file that declares them (`make render FLUX_REPO=DIR`).
+    flux_keeps: list[str] = Field(default_factory=list)
     departures: list[Departure] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
 
@@ -84,7 +87,7 @@ class ClusterConfig(Model):
             if pc.deployed
         ]
 
-    @field_validator("adopt")
+    @field_validator("adopt", "flux_keeps")
     @classmethod
     def _adopt_refs(cls, refs: list[str]) -> list[str]:
         for ref in refs:
@@ -92,8 +95,23 @@ class ClusterConfig(Model):
                 raise ValueError(f"'{ref}' must be Kind/name or Kind/namespace/name")
         return refs
 
+    @model_validator(mode="after")
+    def _one_owner(self) -> ClusterConfig:
+        for i, ref in enumerate(self.flux_keeps):
+            if ref in self.adopt:
+                raise KeyedValueError(
+                    ("fluxKeeps", i),
+                    f"{ref} is also in cluster.adopt: an object has one owner (Flux keeps it, or the stack "
+                    "adopts it; ADR 0029)",
+                )
+        return self
+
     def global_default(self) -> LivePriorityClass | None:
         return next((pc for pc in self.priority_classes if pc.global_default), None)
+
+    def flux_keeps_ref(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        """True when Flux keeps this object: the stack does not register it (ADR 0029)."""
+        return (f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}") in self.flux_keeps
 
     def adopt_id(self, kind: str, name: str, namespace: str | None = None) -> str | None:
         """The Pulumi import id when this object is taken over from Flux, else None."""

@@ -101,6 +101,18 @@ def adopted(config: StackConfig, facts: Facts) -> Iterator[tuple[Key, str]]:
             yield ("cluster", "adopt", i), f"{ref} is not live: Flux applies no such object ({why})"
 
 
+def flux_kept(config: StackConfig, facts: Facts) -> Iterator[tuple[Key, str]]:
+    """An object Flux keeps (ADR 0029) must be one a Flux file declares: its edit goes there."""
+    for i, ref in enumerate(config.cluster.flux_keeps):
+        kind, *rest = ref.split("/")
+        name, namespace = rest[-1], (rest[0] if len(rest) == 2 else None)
+        if facts.owner(kind, name, namespace) is None:
+            yield (
+                ("cluster", "fluxKeeps", i),
+                f"{ref}: no Flux file declares it (facts objects), so Flux keeps nothing",
+            )
+
+
 def releases(config: StackConfig, facts: Facts) -> Iterator[tuple[Key, str]]:
     pinned = [
         (("storage", "releases", i), r.namespace, r.name, r.chart, r.version)
@@ -180,7 +192,7 @@ def directive_values(config: StackConfig) -> Iterator[tuple[Key, str, directive.
         yield ("storage", "storageClass", "name"), why, directive.STORAGE_CLASS
 
 
-FACT_CHECKS = (gpu_pools, live_priority_classes, adopted, releases, migration_targets)
+FACT_CHECKS = (gpu_pools, live_priority_classes, adopted, flux_kept, releases, migration_targets)
 
 
 def check(config: StackConfig, facts: Facts) -> None:

@@ -13,7 +13,7 @@ from components.config import StackConfig
 from components.gpu import live_workloads
 from components.gpu.enforcement import decide
 from components.gpu.live_workloads import LiveWorkloads
-from components.gpu.render import admission_in_force, render, summary
+from components.gpu.render import admission_in_force, flux_kept, object_ref, render, summary
 from components.resources import adoption, logical_name, register
 from facts.model import Facts
 
@@ -45,8 +45,17 @@ class GpuManagement(pulumi.ComponentResource):
 
         self.resources: dict[str, pulumi.CustomResource] = {}
         classes: list[pulumi.Resource] = []
+        kept = flux_kept(config)
+        if kept:
+            pulumi.log.info(
+                f"Flux keeps {len(kept)} GPU object(s) (k3s-home:cluster.fluxKeeps, ADR 0029): "
+                f"{', '.join(kept)}; their changes are edits of Flux's files (make render FLUX_REPO=DIR)",
+                resource=self,
+            )
         for obj in objects:
             meta = obj["metadata"]
+            if object_ref(obj) in kept:
+                continue
             adopt = config.cluster.adopt_id(obj["kind"], meta["name"], meta.get("namespace"))
             # Pods name these classes: create them before anything that may admit GPU pods.
             deps = classes if obj["kind"] != "PriorityClass" else []

@@ -44,6 +44,31 @@ def admission_in_force(objects: list[dict], enforcement: Enforcement) -> dict[st
     }
 
 
+def object_ref(obj: dict) -> str:
+    meta = obj["metadata"]
+    return "/".join(x for x in (obj["kind"], meta.get("namespace"), meta["name"]) if x)
+
+
+def flux_kept(config: StackConfig) -> list[str]:
+    """The GPU objects the stack does not register (ADR 0029): those Flux keeps, and the ServiceMonitor
+    `monitoring/dcgm-exporter` while Flux keeps the exporter's HelmRelease, whose chart then ships it
+    (one owner: two objects of one name would fight)."""
+    gpu = config.gpu
+    kept = [r for r in (object_ref(o) for o in render(gpu)) if r in config.cluster.flux_keeps]
+    mon, dcgm = gpu.monitoring, gpu.monitoring.dcgm_exporter
+    if config.cluster.flux_keeps_ref("HelmRelease", dcgm.release_name, mon.namespace):
+        kept.append(f"ServiceMonitor/{mon.namespace}/{dcgm.release_name}")
+    return kept
+
+
+def flux_kept_objects(config: StackConfig) -> list[dict]:
+    """The objects Flux keeps as the stack asks Flux's file for them (the edit of flux/edits.py writes
+    these values): the pack's stack rules judge them with the registered objects, so a pool's bound
+    counts the slice quotas Flux applies (ADR 0029)."""
+    kept = set(flux_kept(config))
+    return [o for o in render(config.gpu) if object_ref(o) in kept]
+
+
 def summary(config: StackConfig, admission: dict[str, Any] | None = None) -> dict[str, Any]:
     gpu = config.gpu
     return {

@@ -196,13 +196,15 @@ def recorded_stack_file(embedded_kubeconfig: str, tmp_path_factory: pytest.TempP
 
 @pytest.fixture(scope="session")
 def handed_over_stack_file(recorded_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stack file with `cluster.adopt` emptied: what a stack that never adopted would do against the
-    live cluster (and, once the entries leave after step 1, step 2 of the handover, ADR 0003)."""
+    """The stack file with `cluster.adopt` and `cluster.fluxKeeps` emptied: what a stack that never adopted
+    and leaves nothing to Flux would do against the live cluster (and, once the entries leave after step 1,
+    step 2 of the handover, ADR 0003 and ADR 0029)."""
     from ruamel.yaml import YAML
 
     yaml = YAML()
     doc = yaml.load(recorded_stack_file.read_text())
     doc["config"]["k3s-home:cluster"]["adopt"] = []
+    doc["config"]["k3s-home:cluster"]["fluxKeeps"] = []
     path = tmp_path_factory.mktemp("handed-over") / "Pulumi.k3s-home.yaml"
     with path.open("w") as out:
         yaml.dump(doc, out)

@@ -1,9 +1,9 @@
 """`make render` against a working copy of the real Flux repo (issue 15 acceptance), throwaway age key.
 
-The copy gets two edits before the render, both as a person would commit them: the repo's age recipient
-is swapped for a throwaway one in the copy's `.sops.yaml` (the test must decrypt), and step 2 of the
-handover (ADR 0003) for the GPU quotas: their hand-written file leaves the repo, and their `cluster.adopt`
-entries leave the stack file, in the same change. Everything else is the repo as fetched.
+The copy gets one edit before the render, as a person would commit it: the repo's age recipient is
+swapped for a throwaway one in the copy's `.sops.yaml` (the test must decrypt). Everything else is the
+repo as fetched, and the stack file is the committed one: the objects Flux keeps (ADR 0029) are changed
+by the render's edits of Flux's own files, and the audit then judges the whole edited repo.
 """
 
 from __future__ import annotations
@@ -34,8 +34,16 @@ MIRROR = os.environ.get("K3S_HOME_FLUX_MIRROR", "/work/.mirror/sudoflux+flux-k3s
 # The commit the fixtures below were read from (tests/policy/fixtures/flux-k3s/SOURCE.md): a pinned tree.
 FLUX_COMMIT = "9c35c94a17bb75a72777637e2bfaad2c970662ea"
 REPO_RECIPIENT = "age1ldyv96p8fpku638mlhgkzv5hjtjyc9krfwnqnx3drqvaf4jq3vyqgxurr5"
-QUOTAS = ("ResourceQuota/media/gpu-quota", "ResourceQuota/ai/gpu-quota")
 QUOTA_FILE = "clusters/k3s-home/infrastructure/07-gpu-management/namespace-quotas.yaml"
+# The Flux files the directive's edits change at FLUX_COMMIT (ADR 0029; tests/unit/flux/test_edits.py
+# checks each line of them on the same files).
+EDITED = {
+    QUOTA_FILE,
+    "clusters/k3s-home/infrastructure/07-gpu-management/priority-classes.yaml",
+    "clusters/k3s-home/apps/ai/automatic1111/helmrelease.yaml",
+    "clusters/k3s-home/apps/media/jellyfin/helmrelease.yaml",
+}
+EDIT_RULES = ("gpu-priority-class", "gpu-oversubscription", "directive-drift")
 GIT = ["git", "-c", "user.email=test@k3s-home", "-c", "user.name=test"]
 
 
@@ -74,12 +82,8 @@ def prepared_clone(repo: Path, identity: pyrage.x25519.Identity) -> Path:
     sops_yaml = repo / ".sops.yaml"
     assert REPO_RECIPIENT in sops_yaml.read_text()
     sops_yaml.write_text(sops_yaml.read_text().replace(REPO_RECIPIENT, str(identity.to_public())))
-    (repo / QUOTA_FILE).unlink()
-    kustomization = repo / QUOTA_FILE.rsplit("/", 1)[0] / "kustomization.yaml"
-    lines = kustomization.read_text().splitlines(keepends=True)
-    kustomization.write_text("".join(line for line in lines if "namespace-quotas.yaml" not in line))
     git(repo, "checkout", "-q", "-b", "render-test")
-    git(repo, "commit", "-qam", "test: throwaway age recipient; GPU quotas handed over to the stack")
+    git(repo, "commit", "-qam", "test: throwaway age recipient")
     return repo
 
 
@@ -89,16 +93,8 @@ def flux_repo(workdir: Path, identity: pyrage.x25519.Identity) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack_file(workdir: Path) -> Path:
-    ruamel = YAML()
-    doc = ruamel.load((ROOT / "Pulumi.k3s-home.yaml").read_text())
-    adopt = doc["config"]["k3s-home:cluster"]["adopt"]
-    for ref in QUOTAS:
-        adopt.remove(ref)
-    path = workdir / "Pulumi.k3s-home.yaml"
-    with path.open("w") as out:
-        ruamel.dump(doc, out)
-    return path
+def stack_file() -> Path:
+    return ROOT / "Pulumi.k3s-home.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -168,23 +164,35 @@ def secret_files(repo: Path) -> list[Path]:
     return [p for folder in owned_folders() for p in sorted((repo / folder).glob("secret-*.yaml"))]
 
 
-def test_the_render_writes_the_stack_into_its_own_folders_only(flux_repo: Path, rendered: dict) -> None:
+def test_the_render_writes_its_own_folders_and_edits_only_the_directive_s_flux_files(
+    flux_repo: Path, rendered: dict
+) -> None:
     before, after = rendered["before"], rendered["after_first"]
     changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
     assert changed, "the render wrote nothing"
-    outside = sorted(p for p in changed if not any(p.startswith(f + "/") for f in owned_folders()))
-    assert outside == []
+    outside = {p for p in changed if not any(p.startswith(f + "/") for f in owned_folders())}
+    assert outside == EDITED
     assert after[".sops.yaml"] == before[".sops.yaml"]
-    assert "clusters/k3s-home/infrastructure-runtime/06-gpu-management/resource-quotas.yaml" in after
-    assert (
-        "gpu-quota"
-        in after["clusters/k3s-home/infrastructure-runtime/06-gpu-management/resource-quotas.yaml"].decode()
-    )
-    # The review gate's screen, with the adopted objects left in Flux's files.
+    quotas = after["clusters/k3s-home/infrastructure-runtime/06-gpu-management/resource-quotas.yaml"].decode()
+    assert "gpu-deny-normal-gpu" in quotas and "name: gpu-quota" not in quotas  # Flux keeps gpu-quota
+    # The review gate's screen, then the edit of Flux's files and the rules' verdict on it.
     out = rendered["first"].stdout
     assert "Changes per component:" in out and "k3s-home:gpu:GpuManagement" in out
     assert "Verdict: ok to apply" in out
-    assert "PriorityClass normal-gpu" in out.split("Left in Flux's own files while adopted")[1]
+    assert "Edits of Flux's own files (ADR 0029): 4 file(s), 6 object(s), 13 field(s)" in out
+    assert "priority-classes.yaml:15: PriorityClass normal-gpu: value: 700 -> 100" in out
+    assert "After the edit, the directive's GPU rules on the edited objects: 0 mandatory" in out
+    adopted = out.split("Left in Flux's own files while adopted")[1].split("Edits of Flux's own files")[0]
+    assert "ConfigMap nvidia-device-plugin" in adopted and "PriorityClass" not in adopted
+
+
+def test_the_whole_edited_repo_has_no_gpu_violation(flux_repo: Path, rendered: dict) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "review.audit", str(flux_repo)], cwd=ROOT, capture_output=True, text=True
+    )
+    findings = [line for line in out.stdout.splitlines() if "[mandatory]" in line]
+    assert findings, out.stderr[-2000:]  # the audit ran: others' findings (storage, secrets) remain
+    assert [f for f in findings if any(f"] {rule}:" in f for rule in EDIT_RULES)] == []
 
 
 def test_a_second_render_rewrites_nothing(flux_repo: Path, rendered: dict) -> None:
@@ -207,9 +215,14 @@ def test_kustomize_builds_every_rendered_folder(flux_repo: Path, rendered: dict,
 def test_the_audit_finds_no_mandatory_violation(
     flux_repo: Path, rendered: dict, workdir: Path, toolchain_env: dict
 ) -> None:
+    # What the render writes: its folders and the GPU classes and quotas it edits in Flux's files (the pools'
+    # bound); the edited HelmReleases carry other rules' findings of their own, judged with the whole repo.
     tree = workdir / "rendered-tree"
     for folder in owned_folders():
         shutil.copytree(flux_repo / folder, tree / folder, dirs_exist_ok=True)
+    for rel in (r for r in EDITED if "/07-gpu-management/" in r):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(flux_repo / rel, tree / rel)
     out = subprocess.run(
         ["make", "-s", "audit", f"AUDIT_PATH={tree}"],
         cwd=ROOT,
@@ -312,7 +325,8 @@ def test_owners_names_the_flux_file_of_every_object_that_changes_hands(
         ruamel.dump(doc, out)
     blocked = run_render(flux_repo, handed, render_env)
     assert blocked.returncode == 1 and "nothing written" in blocked.stderr
-    assert "!! PriorityClass normal-gpu" in blocked.stdout and "make owners" in blocked.stdout
+    assert "!! ConfigMap nvidia-device-plugin/nvidia-device-plugin-config" in blocked.stdout
+    assert "make owners" in blocked.stdout and "!! PriorityClass" not in blocked.stdout  # Flux keeps those
     out = subprocess.run(
         [sys.executable, "-m", "gitops.owners", str(flux_repo), "--stack-config", str(handed)],
         cwd=ROOT,
@@ -324,14 +338,18 @@ def test_owners_names_the_flux_file_of_every_object_that_changes_hands(
     assert out.returncode == 0, out.stderr[-3000:]
     gpu = "clusters/k3s-home/infrastructure"
     assert (
-        f"PriorityClass normal-gpu: Flux file {gpu}/07-gpu-management/priority-classes.yaml"
-        f" -> Flux ({gpu}-runtime/06-gpu-management)" in out.stdout
+        f"PriorityClass/normal-gpu [value, description, globalDefault]: Flux {gpu}/07-gpu-management/"
+        "priority-classes.yaml:14 (flux-system/gpu-management) -> Flux (edit its file" in out.stdout
+    )
+    assert (
+        "ConfigMap nvidia-device-plugin/nvidia-device-plugin-config: Flux file "
+        f"{gpu}/06-nvidia-gpu-plugin/configmap.yaml -> Flux ({gpu}-runtime/06-gpu-management)" in out.stdout
     )
     assert (
         "HelmRelease monitoring/loki: Flux file clusters/k3s-home/apps/monitoring/loki/helm-release.yaml"
         in out.stdout
     )
-    assert "ResourceQuota ai/gpu-quota" not in out.stdout  # handed over already: its Flux file is gone
+    assert "ResourceQuota ai/gpu-quota:" not in out.stdout  # Flux keeps it: no move between modes
     assert git(flux_repo, "status", "--porcelain") == ""  # neither the blocked render nor owners wrote
 
 

@@ -66,11 +66,14 @@ def test_adoption_from_flux_then_lifecycle(stack, kube, stack_run_dir):
     # Nothing live is touched: imports and creates of the stack's own new objects only.
     assert {m["op"] for m in steps.values()} == {"import", "create"}, {m["op"] for m in steps.values()}
     kinds = {m["type"].rsplit(":", 1)[-1] for m in adopted}
-    assert {"PriorityClass", "ResourceQuota", "ConfigMap", "HelmRelease"} <= kinds, kinds
+    assert {"ConfigMap", "HelmRelease"} <= kinds, kinds
+    # Flux keeps the GPU classes and slice quotas (cluster.fluxKeeps, ADR 0029): not registered at all.
+    assert not [m for m in steps.values() if m["type"].endswith(":PriorityClass")]
 
     up = stack("up", "--yes")
     assert up.returncode == 0, _out(up)
-    # Adoption changed nothing: the Flux-era values stay until step 2.
+    # Neither adoption nor the objects Flux keeps changed: the Flux-era values stay until Flux's file says
+    # otherwise (the render's edit, ADR 0029).
     assert kube.get(PriorityClass, "normal-gpu").value == 700
     assert "limits.nvidia.com/gpu" in kube.get(ResourceQuota, "gpu-quota", namespace="ai").spec.hard
     assert kube.get(StorageClass, "longhorn-replicated").provisioner == "driver.longhorn.io"

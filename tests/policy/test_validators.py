@@ -358,7 +358,19 @@ def test_gpu_oversubscription_untracked_limits_key():
 
 
 def test_gpu_oversubscription_missing_quotas():
-    assert run_policy(policy("gpu-oversubscription"), stack_args()).violations
+    nothing_kept = {"overrides": {"cluster": {"fluxKeeps": []}}}
+    assert run_policy(policy("gpu-oversubscription"), stack_args(config=nothing_kept)).violations
+
+
+def test_gpu_oversubscription_counts_the_quotas_flux_keeps_at_the_values_its_file_is_edited_to():
+    # ADR 0029: Flux keeps ai/gpu-quota and media/gpu-quota (cluster.fluxKeeps); the stack registers
+    # neither, and the render edits Flux's file to the stack's values: the pool is bounded by them.
+    assert run_policy(policy("gpu-oversubscription"), stack_args()).passed
+    # A registered object of the same name is judged as registered, not replaced by the kept one.
+    args = stack_args(quota("ai", {"limits.nvidia.com/gpu": "2"}))
+    assert any(
+        "limits.nvidia.com/gpu" in m for m in run_policy(policy("gpu-oversubscription"), args).violations
+    )
 
 
 def test_gpu_oversubscription_unknown_quota_is_not_a_verdict():

@@ -4,6 +4,8 @@
     rules/               pure functions over Kubernetes dicts and plain values: imports only rules/ and facts/
     components/config/   the pydantic model: imports only itself, rules/ and facts/ (the shared pure helpers)
     components/<concern> builders and components: never policy/, review/ or gitops/
+    flux/                Flux's ownership and the edits of its files (ADR 0029): over components, under the
+                         driver and the render
     policy/, review/     the pack, the gate and the audit: on top
     k3s_home/, gitops/   the driver (`python -m k3s_home`) and `make render`: the very top, over the gate;
                          nothing below imports them
@@ -20,7 +22,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("facts", "components", "rules", "policy", "review", "gitops", "k3s_home")
+PACKAGES = ("facts", "components", "rules", "flux", "policy", "review", "gitops", "k3s_home")
 
 
 def _modules() -> dict[str, Path]:
@@ -158,7 +160,7 @@ def test_components_do_not_import_the_pack_or_the_gate() -> None:
         for module, targets in GRAPH.items()
         if module.startswith("components.")
         for target in targets
-        if target.split(".")[0] in ("policy", "review", "gitops")
+        if target.split(".")[0] in ("policy", "review", "gitops", "flux")
     }
     assert wrong == set()
 
@@ -171,5 +173,18 @@ def test_nothing_below_the_driver_imports_it() -> None:
         if _group(module) not in ("k3s_home", "gitops", "__main__")
         for target in targets
         if _group(target) in ("k3s_home", "gitops")
+    }
+    assert wrong == set()
+
+
+def test_flux_sits_over_components_and_under_the_render() -> None:
+    assert {"flux.edits", "flux.ownership"} <= set(GRAPH)
+    assert "flux.edits" in GRAPH["gitops.render"]
+    wrong = {
+        f"{module} -> {target}"
+        for module, targets in GRAPH.items()
+        if _group(module) == "flux"
+        for target in targets
+        if _group(target) in ("policy", "review", "gitops", "k3s_home")
     }
     assert wrong == set()

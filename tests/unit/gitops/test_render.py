@@ -116,3 +116,27 @@ def test_a_kept_secret_that_cannot_be_decrypted_is_no_change_for_the_review(tmp_
     assert found[("Secret", "ns", "b")] == ("b.yaml", None)  # re-encrypted: still unknown, a change
     changed = render.kept_secrets_as_rendered(existing, items, {rel: b"OTHER"}, tmp_path)
     assert changed[("Secret", "ns", "a")] == (rel, None)
+
+
+def test_a_flux_file_that_cannot_be_edited_refuses_the_render_before_the_engine_runs(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    # ADR 0029: the edits of Flux's files are planned first; a repo without the file the facts name for
+    # an object Flux keeps is refused in one line, nothing rendered, nothing written.
+    repo = tmp_path / "flux-k3s"
+    (repo / "clusters" / "k3s-home").mkdir(parents=True)
+    (repo / ".sops.yaml").write_text("creation_rules: []\n")
+
+    def engine_must_not_run(*args, **kwargs):
+        raise AssertionError("the engine ran although Flux's files cannot be edited")
+
+    monkeypatch.setattr(render.engine, "render", engine_must_not_run)
+    code = render.main([str(repo), "--stack-config", str(STACK_FILE)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.splitlines() == [
+        "[k3s-home render] cannot edit Flux's files: PriorityClass/critical-gpu: "
+        "clusters/k3s-home/infrastructure/07-gpu-management/priority-classes.yaml is not in FLUX_REPO (the "
+        "facts name it: make facts); nothing written (ADR 0029)"
+    ]
+    assert sorted(p.name for p in repo.rglob("*")) == [".sops.yaml", "clusters", "k3s-home"]

@@ -108,3 +108,20 @@ def test_a_file_without_namespace_matches_by_kind_and_name() -> None:
     exists = defined_elsewhere({("HelmRelease", "", "loki"): "apps/monitoring/loki/helm-release.yaml"})
     assert exists(ObjectRef("helm.toolkit.fluxcd.io/v2", "HelmRelease", "loki", "monitoring"))
     assert not exists(ObjectRef("helm.toolkit.fluxcd.io/v2", "HelmRelease", "tempo", "monitoring"))
+
+
+def test_the_edited_flux_objects_are_judged_after_the_edit(real_config) -> None:
+    from flux.edits import FileEdit
+    from gitops.review import blocking, edited_findings
+
+    quota = (
+        b"apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: gpu-quota, namespace: ai}\n"
+        b"spec: {hard: {limits.nvidia.com/gpu: '1'}}\n"
+    )
+    fixed = (
+        b"apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: gpu-quota, namespace: ai}\nspec: {hard: {}}\n"
+    )
+    path = "clusters/k3s-home/infrastructure/07-gpu-management/namespace-quotas.yaml"
+    bad = edited_findings([FileEdit(path, quota, quota)], real_config)
+    assert [(p, f.rule) for p, f in blocking(bad)] == [(path, "gpu-oversubscription")]
+    assert blocking(edited_findings([FileEdit(path, quota, fixed)], real_config)) == []

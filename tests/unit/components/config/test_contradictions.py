@@ -145,3 +145,19 @@ def test_a_waiver_must_name_a_directive_line(real_raw: dict) -> None:
     assert refused(real_raw) == (
         f"k3s-home:cluster.waivers[0].directive: 'the directive' must name a directive line: {DIRECTIVE}:<n>"
     )
+
+
+def test_an_object_flux_keeps_is_one_a_flux_file_declares(real_raw: dict) -> None:
+    real_raw["cluster"]["fluxKeeps"] = ["PriorityClass/critical-gpu", "PriorityClass/no-such-class"]
+    assert refused(real_raw) == (
+        "k3s-home:cluster.fluxKeeps[1]: PriorityClass/no-such-class: no Flux file declares it (facts "
+        "objects), so Flux keeps nothing; if meant, list it in cluster.departures"
+    )
+
+
+def test_an_object_has_one_owner_flux_or_the_stack(real_raw: dict) -> None:
+    real_raw["cluster"]["adopt"] = ["PriorityClass/normal-gpu"]
+    assert refused(real_raw) == (
+        "k3s-home:cluster.fluxKeeps[1]: PriorityClass/normal-gpu is also in cluster.adopt: an object has one "
+        "owner (Flux keeps it, or the stack adopts it; ADR 0029)"
+    )

@@ -23,12 +23,17 @@ SM = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 PR = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
+def _without_flux_keeps(config):
+    """The real config with nothing kept by Flux: every builder registers (the objects' own values)."""
+    return config.model_copy(update={"cluster": config.cluster.model_copy(update={"flux_keeps": []})})
+
+
 @pytest.fixture
 def built(record, real_config):
     holder: dict = {}
 
     def build():
-        holder["gpu"] = GpuManagement("gpu", real_config)
+        holder["gpu"] = GpuManagement("gpu", _without_flux_keeps(real_config))
         urns = [r.urn for r in holder["gpu"].resources.values()]
         pulumi.Output.all(*urns).apply(lambda u: holder.setdefault("urns", u))
 
@@ -309,11 +314,12 @@ def test_summary_and_advisory_warning(record, real_config, monkeypatch) -> None:
 def test_adopted_objects_are_imported(record, real_config) -> None:
     cluster = real_config.cluster.model_copy(
         update={
+            "flux_keeps": [],
             "adopt": [
                 "PriorityClass/critical-gpu",
                 "ResourceQuota/ai/gpu-quota",
                 "ConfigMap/nvidia-device-plugin/nvidia-device-plugin-config",
-            ]
+            ],
         }
     )
     config = real_config.model_copy(update={"cluster": cluster})
@@ -326,6 +332,26 @@ def test_adopted_objects_are_imported(record, real_config) -> None:
             "nvidia-device-plugin/nvidia-device-plugin-config"
         ),
     }
+
+
+def test_objects_flux_keeps_are_not_registered_and_nor_is_a_second_service_monitor(
+    record, real_config
+) -> None:
+    # ADR 0029: Flux keeps the GPU classes, the slice quotas and the dcgm release; their changes are edits
+    # of Flux's files. The chart's own ServiceMonitor is the only one of that name.
+    mocks = record(lambda: GpuManagement("gpu", real_config))
+    names = {
+        (r.type, r.inputs["metadata"].get("namespace"), r.inputs["metadata"]["name"])
+        for r in mocks.resources
+        if r.type.startswith("kubernetes:")
+    }
+    assert not mocks.of_type(PC) and not mocks.of_type(HR) and not mocks.of_type(SM)
+    assert (RQ, "ai", "gpu-quota") not in names and (RQ, "media", "gpu-quota") not in names
+    # The stack's own objects stay: the scope quotas, the admission policy, the alerts, the dashboard.
+    assert (RQ, "ai", "gpu-deny-critical-gpu") in names and len(mocks.of_type(RQ)) == 4
+    assert len(mocks.of_type(VAP)) == len(mocks.of_type(PR)) == 1
+    imported = {r.name for r in mocks.resources if r.options.resource_id}
+    assert imported == {"gpu-config-map-nvidia-device-plugin-nvidia-device-plugin-config"}
 
 
 def test_unproven_model_registers_nothing(record, real_config) -> None:
