@@ -70,13 +70,28 @@ def facts_with_longhorn() -> Facts:
     )
 
 
+def write_facts(known: Facts, directory: Path) -> Path:
+    """A facts file of `known` in `directory`, as `make facts` writes one."""
+    path = directory / "facts.yaml"
+    path.write_text(render(known))
+    return path
+
+
 @pytest.fixture
-def longhorn_deployed(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Facts:
-    """Point every facts reader of the test (and the processes it starts) at facts with Longhorn deployed."""
-    path = tmp_path_factory.mktemp("facts") / "with-longhorn.yaml"
-    path.write_text(render(facts_with_longhorn()))
-    monkeypatch.setenv(facts.ENV, str(path))
-    return facts.load()
+def use_facts(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Point every facts reader of the test (and the processes it starts) at these facts instead."""
+
+    def use(known: Facts) -> Facts:
+        monkeypatch.setenv(facts.ENV, str(write_facts(known, tmp_path_factory.mktemp("facts"))))
+        return facts.load()
+
+    return use
+
+
+@pytest.fixture
+def longhorn_deployed(use_facts) -> Facts:
+    """The facts once Longhorn runs, for a test of a migration past `plan` (ADR 0028)."""
+    return use_facts(facts_with_longhorn())
 
 
 def facts_applying(*files: str) -> Facts:

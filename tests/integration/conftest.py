@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 import facts
-from facts.__main__ import render as render_facts
-from tests.conftest import facts_with_longhorn
+from tests.conftest import facts_with_longhorn, write_facts
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -256,8 +255,7 @@ def stack_runner(
 def longhorn_facts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Facts with a stand-in Longhorn provisioner (tests/conftest.py), for a module whose migrations pass
     `plan`: set for the module's own process; add it to the env of the processes it starts (ADR 0028)."""
-    path = tmp_path_factory.mktemp("facts") / "with-longhorn.yaml"
-    path.write_text(render_facts(facts_with_longhorn()))
+    path = write_facts(facts_with_longhorn(), tmp_path_factory.mktemp("facts"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(facts.ENV, str(path))
         yield str(path)

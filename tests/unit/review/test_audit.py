@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import facts
-from facts.__main__ import render
 from review.audit import main
 from tests.conftest import facts_applying
 
@@ -39,11 +38,9 @@ BLUEPRINT = Path("clusters/k3s-home/apps/authentik/authentik/blueprint-configmap
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(tmp_path: Path, use_facts) -> Path:
     """The fixture repo, with facts in which Flux applies its blueprint ConfigMap (as a deployed one is)."""
-    facts_file = tmp_path / "facts.yaml"
-    facts_file.write_text(render(facts_applying(str(BLUEPRINT))))
-    monkeypatch.setenv(facts.ENV, str(facts_file))
+    use_facts(facts_applying(str(BLUEPRINT)))
     return Path(shutil.copytree(FLUX_REPO, tmp_path / "flux-repo"))
 
 
