@@ -143,7 +143,7 @@ def existing_objects(repo: Path) -> dict[tuple[str, str, str], tuple[str, dict |
                 continue
             rel = str(path.relative_to(repo))
             docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-            if any(sops.is_encrypted(d) for d in docs):
+            if any(sops.written_by_sops(d) for d in docs):
                 plain = sops.decrypted_docs(path, repo)
                 for d in docs:
                     found[object_key(d)] = (rel, None)
@@ -171,8 +171,14 @@ def final_bytes(file: File, repo: Path, private: Path) -> bytes:
     finally:
         plain.unlink()
     docs = [d for d in yaml.safe_load_all(encrypted) if isinstance(d, dict)]
-    if not docs or not all(sops.is_encrypted(d) for d in docs):
+    if not docs or not all(sops.written_by_sops(d) for d in docs):
         raise Refusal(f"{file.path}: sops returned no encrypted document; nothing written")
+    for doc in docs:  # fail closed: sops exits 0 when the repo's encrypted_regex skips a field
+        if plain := sops.plaintext_keys(doc):
+            raise Refusal(
+                f"{file.path}: sops left {plain[0]} in plaintext (the repo's .sops.yaml encrypted_regex "
+                "must cover data and stringData); nothing written"
+            )
     return encrypted
 
 

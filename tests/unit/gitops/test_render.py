@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from gitops import render
+from gitops.layout import MARKER
 from rules.data_loss import Phase
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,3 +66,187 @@ def test_make_render_refuses_before_the_engine_runs_and_writes_nothing(tmp_path,
         "`make up` (ADR 0019)"
     ]
     assert sorted(p.relative_to(repo) for p in repo.rglob("*")) == before
+
+
+# ---- the write path, with the engine faked at its boundary (its files and its event log) -------------------
+
+SOPS_RULES = """creation_rules:
+  - path_regex: .*secret.*\\.yaml$
+    encrypted_regex: {regex}
+    age: {recipient}
+"""
+GPU = "urn:pulumi:k3s-home::k3s-home::k3s-home:gpu:GpuManagement$"
+SSO = "urn:pulumi:k3s-home::k3s-home::k3s-home:authentik:AuthentikSso$"
+CONFIG_MAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "gpu-wiring-probe", "namespace": "kube-system"},
+    "data": {"a": "b"},
+}
+SECRET = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "wiring-probe", "namespace": "auth"},
+    "type": "Opaque",
+    "data": {"password": "c2VjcmV0LXZhbHVlLTQyNDI0Mg=="},
+}
+GPU_FOLDER = "clusters/k3s-home/infrastructure-runtime/06-gpu-management"
+OUTSIDE = {  # files the render does not own: byte for byte the same after every render
+    "clusters/k3s-home/workloads/kustomization.yaml": b"resources:\n  - ./apps\n",
+    "clusters/k3s-home/apps/media/bazarr.yaml": b"kind: HelmRelease\n# hand-written \xe2\x9c\x93\n",
+    "README.md": b"flux-k3s\n",
+}
+
+
+class FakeEngine:
+    """gitops.engine.render: writes the provider's files and the event log, as `pulumi up` would."""
+
+    def __init__(self, objects: list[tuple[str, dict]], finished: bool = True) -> None:
+        self.objects = objects
+        self.finished = finished  # False: no summary event (an interrupted or broken run)
+        self.runs = 0
+
+    def __call__(self, run, source, out_dir: Path, events: Path, private: Path):
+        import json
+        import subprocess
+
+        self.runs += 1
+        out_dir.mkdir(parents=True)
+        lines = []
+        for i, (prefix, obj) in enumerate(self.objects):
+            typ = f"kubernetes:core/v1:{obj['kind']}"
+            (out_dir / f"{i}.yaml").write_text(yaml_dump(obj))
+            meta = {"op": "create", "urn": f"{prefix}{typ}::{obj['metadata']['name']}", "type": typ}
+            meta["new"] = {"type": typ, "inputs": obj, "custom": True}
+            lines.append({"sequence": i, "resourcePreEvent": {"metadata": meta}})
+        if self.finished:
+            lines.append({"sequence": len(lines), "summaryEvent": {"resourceChanges": {}}})
+        events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+        return subprocess.CompletedProcess([], 0, "", "")
+
+
+def yaml_dump(obj: dict) -> str:
+    import yaml as pyyaml
+
+    return pyyaml.safe_dump(obj)
+
+
+@pytest.fixture
+def flux_repo(tmp_path, monkeypatch) -> Path:
+    """A Flux repository with the repo's sops rule for a throwaway age key, and files the render must not
+    touch."""
+    import pyrage
+
+    key = pyrage.x25519.Identity.generate()
+    repo = tmp_path / "flux-k3s"
+    (repo / "clusters" / "k3s-home").mkdir(parents=True)
+    rules = SOPS_RULES.format(regex="^(data|stringData)$", recipient=key.to_public())
+    (repo / ".sops.yaml").write_text(rules)
+    for rel, data in OUTSIDE.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_bytes(data)
+    monkeypatch.setenv("SOPS_AGE_KEY", str(key))
+    monkeypatch.delenv("SOPS_AGE_KEY_FILE", raising=False)
+    monkeypatch.setattr(render.engine, "run_dir", lambda: None)
+    return repo
+
+
+def snapshot(repo: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*")) if p.is_file()}
+
+
+def run_render(repo: Path, engine: FakeEngine, monkeypatch) -> tuple[int, str]:
+    monkeypatch.setattr(render.engine, "render", engine)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = render.main([str(repo), "--stack-config", str(STACK_FILE)])
+    return code, err.getvalue()
+
+
+def test_a_render_the_gate_passes_writes_only_its_folders(flux_repo, monkeypatch) -> None:
+    before = snapshot(flux_repo)
+    stale = flux_repo / GPU_FOLDER / "stale.yaml"  # written by an earlier render, no longer produced
+    code, err = run_render(flux_repo, FakeEngine([(GPU, CONFIG_MAP), (SSO, SECRET)]), monkeypatch)
+    assert code == 0, err
+    after = snapshot(flux_repo)
+    assert {rel: after[rel] for rel in OUTSIDE} == {rel: before[rel] for rel in OUTSIDE}
+    assert after[".sops.yaml"] == before[".sops.yaml"]
+    written = set(after) - set(before)
+    assert f"{GPU_FOLDER}/configmaps.yaml" in written
+    assert "clusters/k3s-home/apps/auth/authentik-sso/secret-auth-wiring-probe.yaml" in written
+    assert b"c2VjcmV0LXZhbHVlLTQyNDI0Mg==" not in b"".join(after.values())  # the Secret went encrypted
+    assert all(rel.startswith(("clusters/k3s-home/infrastructure-runtime/", "clusters/k3s-home/apps/auth/",
+                               "clusters/k3s-home/workloads/k3s-home-iac/")) for rel in written)  # fmt: skip
+    # A second render: the stale file of an owned folder goes, the rest is unchanged byte for byte.
+    stale.write_text("kind: ConfigMap\n")
+    code, _ = run_render(flux_repo, FakeEngine([(GPU, CONFIG_MAP), (SSO, SECRET)]), monkeypatch)
+    assert code == 0 and not stale.exists() and snapshot(flux_repo) == after
+
+
+def test_a_blocked_gate_writes_nothing(flux_repo, monkeypatch) -> None:
+    before = snapshot(flux_repo)
+    engine = FakeEngine([(GPU, CONFIG_MAP)], finished=False)  # no summary event: the gate blocks
+    code, err = run_render(flux_repo, engine, monkeypatch)
+    assert engine.runs == 1
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "[k3s-home render] the review gate blocks this render (above); nothing written"
+    )
+    assert snapshot(flux_repo) == before
+
+
+def test_an_unmarked_folder_is_refused_and_nothing_is_written(flux_repo, monkeypatch) -> None:
+    folder = flux_repo / GPU_FOLDER
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text("resources:\n  - gpu.yaml\n")  # the repo's own, no marker
+    (folder / "gpu.yaml").write_text("kind: ConfigMap\n")
+    before = snapshot(flux_repo)
+    engine = FakeEngine([(GPU, CONFIG_MAP)])
+    code, err = run_render(flux_repo, engine, monkeypatch)
+    assert code == 2 and engine.runs == 0
+    assert err.splitlines() == [
+        f"[k3s-home render] {GPU_FOLDER}: exists and was not written by the render (no marker in its "
+        "kustomization.yaml); move it away or rename it: the render owns this folder and would replace "
+        "its files"
+    ]
+    assert snapshot(flux_repo) == before
+
+
+def test_a_marked_folder_is_the_renders(flux_repo) -> None:
+    folder = flux_repo / GPU_FOLDER
+    folder.mkdir(parents=True)
+    (folder / "kustomization.yaml").write_text(f"{MARKER}\nresources: []\n")
+    assert render.check_repo(flux_repo) is None
+
+
+def test_sops_output_without_encryption_is_refused_and_nothing_written(flux_repo, monkeypatch) -> None:
+    """sops faked at its boundary: it exits 0 and hands back the plaintext (no sops block)."""
+    before = snapshot(flux_repo)
+    monkeypatch.setattr(render.sops, "encrypt", lambda plain, repo, rel: plain.read_bytes())
+    code, err = run_render(flux_repo, FakeEngine([(GPU, CONFIG_MAP), (SSO, SECRET)]), monkeypatch)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "[k3s-home render] clusters/k3s-home/apps/auth/authentik-sso/secret-auth-wiring-probe.yaml: "
+        "sops returned no encrypted document; nothing written"
+    )
+    assert snapshot(flux_repo) == before
+
+
+def test_a_sops_rule_that_skips_data_is_refused_naming_file_and_key(flux_repo, monkeypatch) -> None:
+    """The real sops with a `.sops.yaml` whose encrypted_regex is ^(stringData)$ exits 0 and leaves
+    data.password in plaintext beside a valid sops block: the render refuses in one line."""
+    import pyrage
+
+    key = pyrage.x25519.Identity.generate()
+    rules = SOPS_RULES.format(regex="^(stringData)$", recipient=key.to_public())
+    (flux_repo / ".sops.yaml").write_text(rules)
+    monkeypatch.setenv("SOPS_AGE_KEY", str(key))
+    before = snapshot(flux_repo)
+    code, err = run_render(flux_repo, FakeEngine([(GPU, CONFIG_MAP), (SSO, SECRET)]), monkeypatch)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "[k3s-home render] clusters/k3s-home/apps/auth/authentik-sso/secret-auth-wiring-probe.yaml: sops "
+        "left data.password in plaintext (the repo's .sops.yaml encrypted_regex must cover data and "
+        "stringData); nothing written"
+    )
+    assert snapshot(flux_repo) == before
