@@ -55,3 +55,34 @@ def test_a_lock_of_another_host_is_never_called_stale(tmp_path):
 def test_no_lock_and_other_backends_pass(tmp_path):
     assert locks.refusal(f"file://{tmp_path}") is None
     assert locks.refusal("s3://bucket/state") is None
+
+
+def test_a_holder_we_may_not_signal_is_alive(tmp_path, monkeypatch):
+    """EPERM from os.kill(pid, 0): the process exists under another user; its lock is not stale."""
+
+    def eperm(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(locks.os, "kill", eperm)
+    write_lock(tmp_path, 4242)
+    [lock] = locks.locks(f"file://{tmp_path}")
+    assert not lock.stale
+    assert "still running: wait" in (locks.refusal(f"file://{tmp_path}") or "")
+
+
+def test_a_vanished_holder_is_dead(tmp_path, monkeypatch):
+    def gone(pid: int, sig: int) -> None:
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(locks.os, "kill", gone)
+    write_lock(tmp_path, 4242)
+    [lock] = locks.locks(f"file://{tmp_path}")
+    assert lock.stale
+
+
+def test_a_lock_of_another_host_is_not_stale_whatever_its_pid(tmp_path):
+    for pid in (dead_pid(), os.getpid()):
+        path = write_lock(tmp_path / str(pid), pid, host=socket.gethostname() + "-other")
+        [lock] = locks.locks(f"file://{tmp_path / str(pid)}")
+        assert lock.path == path and not lock.stale
+        assert "still running" in (locks.refusal(f"file://{tmp_path / str(pid)}") or "")
