@@ -148,3 +148,39 @@ def _plain(where: Path, text: str) -> Path:
     path = where / "plain.yaml"
     path.write_text(text)
     return path
+
+
+def _sops_exits(monkeypatch: pytest.MonkeyPatch, code: int, stderr: bytes) -> None:
+    """The sops binary faked at its boundary: the process exits `code` with `stderr`."""
+    import subprocess
+
+    def run(args, **kwargs):
+        return subprocess.CompletedProcess(args, code, b"", stderr)
+
+    monkeypatch.setattr(sops.subprocess, "run", run)
+
+
+@pytest.mark.parametrize("code", [1, 128, -9])  # -9: killed by a signal, which is no success either
+def test_any_non_zero_exit_is_a_refusal_with_sops_last_line(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    _sops_exits(monkeypatch, code, b"config loaded\n\n  error: no matching creation rules found  \n\n")
+    with pytest.raises(sops.SopsError) as refused:
+        sops.decrypt(repo / "x.yaml", repo)
+    assert str(refused.value) == "sops could not decrypt x.yaml: error: no matching creation rules found"
+
+
+def test_a_refusal_without_a_message_says_so(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _sops_exits(monkeypatch, 1, b"\n \n")
+    with pytest.raises(sops.SopsError, match=r"^sops could not decrypt x\.yaml: no message$"):
+        sops.decrypt(repo / "x.yaml", repo)
+
+
+def test_every_field_of_a_secret_is_checked_after_a_broken_one() -> None:
+    doc = {"kind": "Secret", "data": "cGxhaW4=", "stringData": {"token": "plain", "ok": "ENC[x]"}}
+    assert sops.plaintext_keys(doc) == ["data", "stringData.token"]
+
+
+@pytest.mark.parametrize("kind", ["ServiceAccount", "StatefulSet", "ConfigMap", "Deployment"])
+def test_only_secrets_are_held_to_ciphertext(kind: str) -> None:
+    assert sops.plaintext_keys({"kind": kind, "data": {"a": "b"}, "stringData": {"c": "d"}}) == []
