@@ -45,3 +45,59 @@ def test_record_then_check_against_a_rebuilt_cluster(tmp_path, monkeypatch):
         identity.check(run, "kc")
     identity.record(run, "kc")  # what `make recover` does before its refresh
     identity.check(run, "kc")
+
+
+class FakeNamespaces:
+    """lightkube's Client faked at the cluster's boundary: kube-system with `uid`."""
+
+    def __init__(self, uid: str | None) -> None:
+        self.uid = uid
+        self.closed = False
+
+    def get(self, kind, name: str):
+        from types import SimpleNamespace
+
+        assert name == "kube-system"
+        return SimpleNamespace(metadata=SimpleNamespace(uid=self.uid))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _cluster(monkeypatch, uid: str | None) -> FakeNamespaces:
+    import lightkube
+
+    client = FakeNamespaces(uid)
+    monkeypatch.setattr(lightkube, "Client", lambda config, timeout: client)
+    monkeypatch.setattr(lightkube.KubeConfig, "from_file", staticmethod(lambda path: path))
+    return client
+
+
+def test_the_cluster_is_named_by_its_kube_system_uid(monkeypatch):
+    client = _cluster(monkeypatch, "uid-a")
+    assert identity.cluster_uid("/kc") == "uid-a" and client.closed
+
+
+@pytest.mark.parametrize("uid", ["", None])
+def test_a_kube_system_without_uid_is_refused(monkeypatch, uid):
+    client = _cluster(monkeypatch, uid)
+    with pytest.raises(Refusal, match=r"^the target's kube-system namespace has no uid: cannot tell which"):
+        identity.cluster_uid("/kc")
+    assert client.closed
+
+
+def test_record_says_when_the_state_moves_to_another_cluster(tmp_path, monkeypatch, capsys):
+    run = Run(tmp_path)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", BACKEND)
+    monkeypatch.setattr(identity, "cluster_uid", lambda kubeconfig: "uid-b")
+    # A record from json has its own string objects: equal backends, never the same object.
+    (tmp_path / identity.RECORD).write_text(json.dumps({"backend": "file:///run/" + "state", "uid": "uid-a"}))
+    identity.record(run, "kc")
+    assert capsys.readouterr().err == (
+        "[k3s-home] the state is now tied to the cluster whose kube-system uid is uid-b (was uid-a)\n"
+    )
+    assert json.loads((tmp_path / identity.RECORD).read_text()) == {"backend": BACKEND, "uid": "uid-b"}
+    identity.record(run, "kc")  # the same cluster again: nothing to say
+    (tmp_path / identity.RECORD).write_text(json.dumps({"backend": "file:///elsewhere", "uid": "uid-a"}))
+    identity.record(run, "kc")  # another backend's record says nothing about this state
+    assert capsys.readouterr().err == ""

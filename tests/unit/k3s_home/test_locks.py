@@ -86,3 +86,18 @@ def test_a_lock_of_another_host_is_not_stale_whatever_its_pid(tmp_path):
         [lock] = locks.locks(f"file://{tmp_path / str(pid)}")
         assert lock.path == path and not lock.stale
         assert "still running" in (locks.refusal(f"file://{tmp_path / str(pid)}") or "")
+
+
+def test_other_backends_are_never_searched_for_lock_files(tmp_path):
+    """Only a file:// backend's locks are files here; another scheme's path is no directory of ours."""
+    write_lock(tmp_path, dead_pid())
+    assert len(locks.locks(f"file://{tmp_path}")) == 1
+    for scheme in ("s3", "azblob", "gs", "https"):
+        assert locks.locks(f"{scheme}://{tmp_path}") == []
+
+
+def test_an_unreadable_or_broken_lock_file_is_skipped(tmp_path):
+    path = write_lock(tmp_path, dead_pid())
+    (path.parent / "dir.json").mkdir()  # reading it raises IsADirectoryError (an OSError)
+    (path.parent / "torn.json").write_text('{"pid": 12')
+    assert [lock.path for lock in locks.locks(f"file://{tmp_path}")] == [path]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -141,3 +142,22 @@ def test_recover_never_clears_a_live_lock(driver, monkeypatch, holder: str) -> N
 def test_recover_with_nothing_pending_only_refreshes(driver) -> None:
     assert recover(driver.run) == 0
     assert driver.imported == [] and driver.stack.calls == ["refresh"]
+
+
+def test_recover_whose_refresh_fails_exits_1(driver, monkeypatch) -> None:
+    from pulumi import automation as auto
+    from pulumi.automation._cmd import CommandResult
+
+    def refresh(**kw) -> None:
+        raise auto.errors.CommandError(CommandResult("", "error: the refresh failed", 255))
+
+    monkeypatch.setattr(driver.stack, "refresh", refresh)
+    assert recover(driver.run) == 1
+
+
+def test_a_stale_lock_gone_before_recover_clears_it_is_no_error(driver, monkeypatch) -> None:
+    """The lock file may vanish between listing and clearing (its holder's cleanup, a parallel cancel)."""
+    gone = locks.Lock(driver.backend / "gone.json", dead_pid(), socket.gethostname(), "t")
+    monkeypatch.setattr(locks, "locks", lambda backend: [gone])
+    assert recover(driver.run) == 0
+    assert driver.stack.calls == ["refresh"]
