@@ -68,9 +68,17 @@ def _cluster(monkeypatch, uid: str | None) -> FakeNamespaces:
     import lightkube
 
     client = FakeNamespaces(uid)
-    monkeypatch.setattr(lightkube, "Client", lambda config, timeout: client)
-    monkeypatch.setattr(lightkube.KubeConfig, "from_file", staticmethod(lambda path: path))
+    monkeypatch.setattr(
+        lightkube, "Client", lambda config, timeout: setattr(client, "config", config) or client
+    )
+    monkeypatch.setattr(lightkube.KubeConfig, "from_file", staticmethod(lambda path: f"config of {path}"))
     return client
+
+
+def test_of_several_kubeconfig_files_the_first_is_read(monkeypatch):
+    client = _cluster(monkeypatch, "uid-a")
+    assert identity.cluster_uid("/kc1:/kc2:/kc3") == "uid-a"
+    assert client.config == "config of /kc1"
 
 
 def test_the_cluster_is_named_by_its_kube_system_uid(monkeypatch):
@@ -101,3 +109,8 @@ def test_record_says_when_the_state_moves_to_another_cluster(tmp_path, monkeypat
     (tmp_path / identity.RECORD).write_text(json.dumps({"backend": "file:///elsewhere", "uid": "uid-a"}))
     identity.record(run, "kc")  # another backend's record says nothing about this state
     assert capsys.readouterr().err == ""
+
+
+def test_a_record_of_any_other_backend_is_no_refusal():
+    for other in ("file:///a", "file:///zzz", "s3://bucket"):
+        assert identity.mismatch({"backend": other, "uid": "uid-a"}, BACKEND, "uid-b", BACKEND) is None

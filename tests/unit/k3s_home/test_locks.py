@@ -97,7 +97,18 @@ def test_other_backends_are_never_searched_for_lock_files(tmp_path):
 
 
 def test_an_unreadable_or_broken_lock_file_is_skipped(tmp_path):
-    path = write_lock(tmp_path, dead_pid())
-    (path.parent / "dir.json").mkdir()  # reading it raises IsADirectoryError (an OSError)
-    (path.parent / "torn.json").write_text('{"pid": 12')
+    path = write_lock(tmp_path, dead_pid())  # abc.json, listed after the two below
+    (path.parent / "a-dir.json").mkdir()  # reading it raises IsADirectoryError (an OSError)
+    (path.parent / "a-torn.json").write_text('{"pid": 12')
     assert [lock.path for lock in locks.locks(f"file://{tmp_path}")] == [path]
+
+
+def test_a_live_holder_is_named_before_a_stale_lock(tmp_path):
+    stale = write_lock(tmp_path, dead_pid())
+    live = stale.with_name("b-live.json")
+    live.write_text(
+        stale.read_text().replace(f'"pid": {json.loads(stale.read_text())["pid"]}', f'"pid": {os.getpid()}')
+    )
+    assert [lock.stale for lock in locks.locks(f"file://{tmp_path}")] == [True, False]
+    reason = locks.refusal(f"file://{tmp_path}") or ""
+    assert f"pid {os.getpid()} on" in reason and "still running: wait" in reason

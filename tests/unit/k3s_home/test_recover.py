@@ -117,6 +117,11 @@ def test_recover_imports_what_exists_clears_the_rest_ties_and_refreshes(driver, 
     err = capsys.readouterr().err
     assert "recovered: 2 imported, 2 cleared, state refreshed" in err
     assert "cleared the stale lock of pid" in err
+    assert "imported (it exists in the cluster): creating kubernetes:core/v1:ResourceQuota ai/gpu" in err
+    assert (
+        "cleared (never happened, or the refresh reads it back): creating kubernetes:core/v1:ConfigMap "
+        "kube-system/plugin" in err
+    )
 
 
 @pytest.mark.parametrize("holder", ["running", "eperm", "another host"])
@@ -161,3 +166,11 @@ def test_a_stale_lock_gone_before_recover_clears_it_is_no_error(driver, monkeypa
     monkeypatch.setattr(locks, "locks", lambda backend: [gone])
     assert recover(driver.run) == 0
     assert driver.stack.calls == ["refresh"]
+
+
+def test_recover_with_only_imports_writes_the_state_back(driver) -> None:
+    driver.state["pending_operations"] = [QUOTA]
+    driver.present = {("ai", "gpu")}
+    assert recover(driver.run) == 0
+    [state] = driver.imported
+    assert [r["id"] for r in state["resources"]] == ["ai/gpu"] and state["pending_operations"] == []
