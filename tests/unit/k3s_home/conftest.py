@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pulumi import automation as auto
 
 from k3s_home import commands, engine, identity, recover, target
 from k3s_home.backend import Run
@@ -39,12 +40,17 @@ class FakeStack:
         self.calls: list[str] = []
         self.events: list[SimpleNamespace] = finished()
         self.workspace = SimpleNamespace(work_dir="unused")
+        self.failing: set[str] = set()  # operations whose CLI run fails
 
     def _run(self, name: str, kw: dict[str, Any]) -> None:
         self.calls.append(name)
         for e in self.events:
             if kw.get("on_event"):
                 kw["on_event"](e)
+        if name in self.failing:  # the CLI exited non-zero (after its events, as the engine does)
+            from pulumi.automation._cmd import CommandResult
+
+            raise auto.errors.CommandError(CommandResult("", f"error: {name} failed", 255))
 
     def preview(self, **kw: Any) -> None:
         self._run("preview", kw)

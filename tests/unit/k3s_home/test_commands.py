@@ -156,3 +156,54 @@ def test_destroy_refuses_an_interrupted_update(driver) -> None:
     with pytest.raises(Refusal, match=r"pending operations in the state\): run `make recover` first$"):
         commands.destroy(driver.run, TEST_TODAY, [], yes=True)
     assert driver.stack.calls == []
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_a_failing_engine_run_exits_1(driver, name) -> None:
+    driver.tie_to(driver.uid)
+    driver.stack.failing = set(ENGINE_CALLS[name])
+    assert ready(driver, name)(driver.run) == 1
+    assert driver.stack.calls == ENGINE_CALLS[name][:1]
+    assert not driver.run.plan.exists()  # nothing reviewed is left to apply
+
+
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap"
+
+
+def resource(typ: str, name: str, protect: bool) -> dict:
+    meta = {"name": name, "namespace": "media"}
+    return {
+        "urn": f"urn:pulumi:k3s-home::k3s-home::{typ}::{name}",
+        "type": typ,
+        "custom": True,
+        "protect": protect,
+        "inputs": {"metadata": meta},
+        "outputs": {"metadata": meta},
+    }
+
+
+def test_destroy_refuses_to_lose_an_unacknowledged_claim(driver, capsys) -> None:
+    driver.state["resources"] = [resource(PVC, "bazarr-config-pvc", protect=True)]
+    assert commands.destroy(driver.run, TEST_TODAY, [], yes=True) == 1
+    assert driver.stack.calls == ["preview_destroy"] and driver.imported == []
+    assert "destroy refused: acknowledge each data-bearing delete" in capsys.readouterr().err
+
+
+def test_destroy_unprotects_the_state_it_was_allowed_to_lose(driver) -> None:
+    driver.state["resources"] = [
+        resource(CONFIG_MAP_TYPE, "settings", protect=True),
+        resource(PVC, "bazarr-config-pvc", protect=True),
+    ]
+    assert commands.destroy(driver.run, TEST_TODAY, ["bazarr-config-pvc"], yes=True) == 0
+    [state] = driver.imported
+    assert [r["protect"] for r in state["resources"]] == [False, False]
+    assert driver.stack.calls == ["preview_destroy", "destroy"]
+
+
+def test_up_without_a_terminal_or_yes_refuses(driver, monkeypatch) -> None:
+    monkeypatch.setattr(commands.sys.stdin, "isatty", lambda: False, raising=False)
+    driver.run.plan.write_text("{}")
+    with pytest.raises(Refusal, match=r"^apply the reviewed plan: not confirmed \(no terminal\); pass YES=1"):
+        commands.up(driver.run, TEST_TODAY, yes=False)
+    assert driver.stack.calls == []
