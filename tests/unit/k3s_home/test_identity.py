@@ -106,8 +106,9 @@ def test_record_says_when_the_state_moves_to_another_cluster(tmp_path, monkeypat
     )
     assert json.loads((tmp_path / identity.RECORD).read_text()) == {"backend": BACKEND, "uid": "uid-b"}
     identity.record(run, "kc")  # the same cluster again: nothing to say
-    (tmp_path / identity.RECORD).write_text(json.dumps({"backend": "file:///elsewhere", "uid": "uid-a"}))
-    identity.record(run, "kc")  # another backend's record says nothing about this state
+    for other in ("file:///elsewhere", "file:///zzz"):  # another backend's record says nothing here
+        (tmp_path / identity.RECORD).write_text(json.dumps({"backend": other, "uid": "uid-a"}))
+        identity.record(run, "kc")
     assert capsys.readouterr().err == ""
 
 
