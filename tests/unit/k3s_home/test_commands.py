@@ -161,10 +161,16 @@ def test_destroy_refuses_an_interrupted_update(driver) -> None:
 @pytest.mark.parametrize("name", COMMANDS)
 def test_a_failing_engine_run_exits_1(driver, name) -> None:
     driver.tie_to(driver.uid)
-    driver.stack.failing = set(ENGINE_CALLS[name])
+    driver.stack.failing = {ENGINE_CALLS[name][-1]}  # destroy: its preview passes, the destroy fails
     assert ready(driver, name)(driver.run) == 1
-    assert driver.stack.calls == ENGINE_CALLS[name][:1]
+    assert driver.stack.calls == ENGINE_CALLS[name]
     assert not driver.run.plan.exists()  # nothing reviewed is left to apply
+
+
+def test_a_failing_destroy_preview_destroys_nothing(driver) -> None:
+    driver.stack.failing = {"preview_destroy"}
+    assert commands.destroy(driver.run, TEST_TODAY, [], yes=True) == 1
+    assert driver.stack.calls == ["preview_destroy"] and driver.imported == []
 
 
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
