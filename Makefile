@@ -8,10 +8,13 @@ AUDIT_PATH ?=
 ACK ?=
 FLUX_REPO ?=
 TO ?= render
+# make mutants MUTATE='gitops/sops.py k3s_home/locks.py' (default: every package the issue names)
+MUTATE ?=
+TESTS ?= tests/unit tests/policy
 
 .PHONY: toolchain preview up destroy recover cancel test test-unit test-policy test-integration lint audit \
         cluster-up cluster-down kubeconfig bench schema docs record-migration-sources render owners \
-        pilot-report facts
+        pilot-report facts mutants
 
 toolchain:
 	@bash scripts/toolchain.sh
@@ -89,3 +92,7 @@ docs: toolchain
 
 bench: toolchain
 	@source $(ENV) && python benchmarks/run.py
+
+# Mutation testing (cosmic-ray, ADR 0022) against the fast layers, in a copy under .work/mutants.
+mutants: toolchain
+	@source $(ENV) && python scripts/mutants.py --tests "$(TESTS)" $(MUTATE)

@@ -34,6 +34,7 @@ import yaml
 
 import facts
 from components.config import ConfigError, StackConfig, clock, load_stack_file
+from facts.derive import DeriveError
 from flux import edits as flux_edits
 from gitops import engine, render_state, sops
 from gitops.layout import (
@@ -52,6 +53,8 @@ from gitops.review import summary as review_summary
 from review.gate import Summary, exit_code, read_event_log
 from review.gate import render as render_summary
 from rules.data_loss import Phase, acknowledged
+
+ROOT_SYNC = "clusters/k3s-home/flux-system/gotk-sync.yaml"
 
 
 class Refusal(Exception):
@@ -80,6 +83,10 @@ def check_repo(repo: Path) -> None:
         raise Refusal(f"FLUX_REPO={repo}: no .sops.yaml there (the Flux repository's root, e.g. flux-k3s)", 2)
     if not (repo / "clusters" / "k3s-home").is_dir():
         raise Refusal(f"FLUX_REPO={repo}: no clusters/k3s-home folder", 2)
+    if not (repo / ROOT_SYNC).is_file():
+        # What Flux applies is what this file's Kustomization reaches (facts.derive): without it the gate
+        # could not tell a second owner from a file nobody applies.
+        raise Refusal(f"FLUX_REPO={repo}: no {ROOT_SYNC} (the root Flux Kustomization)", 2)
     for folder in owned_folders():
         path = repo / folder
         if not path.exists():
@@ -150,7 +157,7 @@ def existing_objects(repo: Path) -> dict[tuple[str, str, str], tuple[str, dict |
                 continue
             rel = str(path.relative_to(repo))
             docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-            if any(sops.is_encrypted(d) for d in docs):
+            if any(sops.written_by_sops(d) for d in docs):
                 plain = sops.decrypted_docs(path, repo)
                 for d in docs:
                     found[object_key(d)] = (rel, None)
@@ -189,8 +196,14 @@ def final_bytes(
     finally:
         plain.unlink()
     docs = [d for d in yaml.safe_load_all(encrypted) if isinstance(d, dict)]
-    if not docs or not all(sops.is_encrypted(d) for d in docs):
+    if not docs or not all(sops.written_by_sops(d) for d in docs):
         raise Refusal(f"{file.path}: sops returned no encrypted document; nothing written")
+    for doc in docs:  # fail closed: sops exits 0 when the repo's encrypted_regex skips a field
+        if plain := sops.plaintext_keys(doc):
+            raise Refusal(
+                f"{file.path}: sops left {plain[0]} in plaintext (the repo's .sops.yaml encrypted_regex "
+                "must cover data and stringData); nothing written"
+            )
     return encrypted
 
 
@@ -294,9 +307,12 @@ def build(repo: Path, stack_source: Path, today: date) -> Build:
         data.update({e.path: e.after for e in edits if e.changed})
         ack = acknowledged(config.storage.migrations)
         existing = kept_secrets_as_rendered(existing_objects(repo), objects, data, repo)
-        result, unreadable = review_summary(
-            objects, existing, events, repo, ack, set(config.storage.data_releases)
-        )
+        try:
+            result, unreadable = review_summary(
+                objects, existing, events, repo, ack, set(config.storage.data_releases)
+            )
+        except DeriveError as err:  # fail closed: what Flux applies is unknown
+            raise Refusal(f"cannot tell what Flux applies from FLUX_REPO: {err}; nothing written") from None
     after_edit = edited_findings(edits, config)
     return Build(objects, adopted, data, result, unreadable, edits, after_edit, digests, secret_digests)
 

@@ -69,9 +69,41 @@ def decrypted_docs(path: Path, repo: Path) -> list[dict] | None:
         return None
 
 
-def is_encrypted(doc: dict) -> bool:
-    """A document sops wrote: it carries the `sops` metadata block."""
+# The fields of a Secret that hold its values: each one must leave sops as ciphertext.
+SECRET_FIELDS = ("data", "stringData")
+
+
+def written_by_sops(doc: dict) -> bool:
+    """A document sops wrote: it carries the `sops` metadata block (says nothing about its values)."""
     return isinstance(doc.get("sops"), dict) and "mac" in doc["sops"]
+
+
+def plaintext_keys(doc: dict) -> list[str]:
+    """The `data`/`stringData` keys of a Secret whose value is not sops ciphertext (`ENC[...]`).
+
+    sops encrypts only what the repo's `encrypted_regex` names and exits 0 either way: a `.sops.yaml`
+    whose rule says `^(stringData)$` leaves every `data` value in plaintext beside a valid `sops` block."""
+    if doc.get("kind") != "Secret":
+        return []
+    found = []
+    for field in SECRET_FIELDS:
+        values = doc.get(field)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            found.append(field)
+            continue
+        found += [f"{field}.{key}" for key, value in values.items() if not _ciphertext(value)]
+    return found
+
+
+def is_encrypted(doc: dict) -> bool:
+    """Written by sops, and for a Secret every value under `data` and `stringData` is ciphertext."""
+    return written_by_sops(doc) and not plaintext_keys(doc)
+
+
+def _ciphertext(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("ENC[") and value.endswith("]")
 
 
 def _last_line(stderr: bytes) -> str:

@@ -67,7 +67,8 @@ def refusal(backend_url: str) -> str | None:
     held = locks(backend_url)
     if not held:
         return None
-    lock = held[0]
+    # A live holder is the one to wait for: recover would refuse while it runs, whatever else is stale.
+    lock = next((h for h in held if not h.stale), held[0])
     if lock.stale:
         return (
             f"the stack is locked by {lock}, and that process is gone (a killed update): "

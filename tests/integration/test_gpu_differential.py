@@ -6,6 +6,9 @@ globalDefault is then filled in), tenant and non-tenant namespaces. Each spec go
 rules.gpu.gpu_priority_class and through the embedded API server (server-side dry run; ephemeral
 containers join a created pod through their subresource, as `kubectl debug` does). The verdicts must be
 equal. The same check must fail against a policy whose CEL forgets init containers.
+
+The unit layer evaluates the same CEL with cel-python (tests/unit/components/gpu/test_admission.py), which
+lacks the Kubernetes quantity library: more than one slice per container (clause 5) is judged here only.
 """
 
 from __future__ import annotations
