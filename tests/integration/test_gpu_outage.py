@@ -5,14 +5,22 @@ and automatic1111 at `batch-gpu`, which the stack's ValidatingAdmissionPolicy re
 Deny, `make up` and then the next pod their ReplicaSets make (a node drain, an eviction, a rollout) is
 refused with FailedCreate, and both apps stay down. The stack keeps the binding at [Warn, Audit] while
 that is so, says which workloads in its preview, and reports what the binding really enforces.
+
+The module runs on a control plane of its own (the aux ports): it deletes pods the seed made, and the
+Flux repo's ai quota (one T4 slice) would keep a deleted automatic1111 from coming back in the session's
+shared cluster, for the tests after it too.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from lightkube import Client
+import pytest
+from lightkube import Client, KubeConfig
 from lightkube.resources.admissionregistration_v1 import ValidatingAdmissionPolicyBinding
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Event, Pod
@@ -23,12 +31,66 @@ from components.gpu.admission import POLICY_NAME
 from components.gpu.enforcement import WARN, decide
 from components.gpu.live_workloads import read
 from tests.conftest import TEST_TODAY
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, aux_plane, cluster_sh, stack_runner
 from tests.integration.waiting import until
 
 APPS = {("media", "jellyfin"): "clusters/k3s-home/apps/media/jellyfin/helmrelease.yaml:23",
         ("ai", "automatic1111"): "clusters/k3s-home/apps/ai/automatic1111/helmrelease.yaml:24"}  # fmt: skip
 COMEBACK_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def plane(toolchain_env, tmp_path_factory) -> Iterator[tuple[dict[str, str], Path, Path]]:
+    """A fresh seeded control plane, its recorded stack file and run directory; stopped at the end."""
+    base = tmp_path_factory.mktemp("outage-cluster")
+    env = aux_plane(toolchain_env, base)
+    up = cluster_sh(env, "up", timeout=300)
+    if up.returncode != 0:
+        cluster_sh(env, "down", timeout=120)
+        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
+    try:
+        stack_file = base / "Pulumi.k3s-home.yaml"
+        stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
+        rec = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "record_sources.py"), env["K3S_HOME_CLUSTER_KUBECONFIG"],
+             str(stack_file)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert rec.returncode == 0, rec.stderr
+        yield env, stack_file, base / "run"
+    finally:
+        cluster_sh(env, "down", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def embedded_kubeconfig(plane) -> str:
+    return plane[0]["K3S_HOME_CLUSTER_KUBECONFIG"]
+
+
+@pytest.fixture(scope="module")
+def kube(embedded_kubeconfig: str) -> Client:
+    return Client(KubeConfig.from_file(embedded_kubeconfig), timeout=15)
+
+
+@pytest.fixture(scope="module")
+def stack_run_dir(plane) -> Path:
+    plane[2].mkdir(exist_ok=True)
+    return plane[2]
+
+
+@pytest.fixture(scope="module")
+def stack(plane, stack_run_dir: Path):
+    return stack_runner(plane[0], stack_run_dir, plane[1])
+
+
+@pytest.fixture(autouse=True)
+def api_alive(embedded_kubeconfig: str) -> None:
+    """This module checks its own control plane (and does not start the session's)."""
+    import api_check
+
+    reason = api_check.check(embedded_kubeconfig)
+    if reason:
+        pytest.fail(f"embedded control plane: {reason}", pytrace=False)
 
 
 def _out(result) -> str:
