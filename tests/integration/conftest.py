@@ -6,6 +6,7 @@ The embedded control plane is always the target here, never a kubeconfig of the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -110,6 +111,30 @@ def aux_plane(env: dict[str, str], base: Path) -> dict[str, str]:
         "K3S_HOME_ETCD_PORT": ports["etcd"],
         "K3S_HOME_API_PORT": ports["api"],
     }
+
+
+@contextlib.contextmanager
+def own_plane(env: dict[str, str], base: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """A fresh seeded control plane of a module's own on this checkout's aux ports (`aux_plane`), and the
+    stack file with its migration sources recorded from it, as `make record-migration-sources` writes
+    them; the plane is stopped on the way out."""
+    env = aux_plane(env, base)
+    up = cluster_sh(env, "up", timeout=300)
+    if up.returncode != 0:
+        cluster_sh(env, "down", timeout=120)
+        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
+    try:
+        stack_file = base / "Pulumi.k3s-home.yaml"
+        stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
+        rec = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "record_sources.py"), env["K3S_HOME_CLUSTER_KUBECONFIG"],
+             str(stack_file)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert rec.returncode == 0, rec.stderr
+        yield env, stack_file
+    finally:
+        cluster_sh(env, "down", timeout=120)
 
 
 @pytest.fixture(scope="session")

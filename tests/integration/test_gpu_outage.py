@@ -14,8 +14,6 @@ shared cluster, for the tests after it too.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from components.gpu.admission import POLICY_NAME
 from components.gpu.enforcement import WARN, decide
 from components.gpu.live_workloads import read
 from tests.conftest import TEST_TODAY
-from tests.integration.conftest import ROOT, aux_plane, cluster_sh, stack_runner
+from tests.integration.conftest import ROOT, own_plane, stack_runner
 from tests.integration.waiting import until
 
 APPS = {("media", "jellyfin"): "clusters/k3s-home/apps/media/jellyfin/helmrelease.yaml:23",
@@ -43,23 +41,8 @@ COMEBACK_SECONDS = 120
 def plane(toolchain_env, tmp_path_factory) -> Iterator[tuple[dict[str, str], Path, Path]]:
     """A fresh seeded control plane, its recorded stack file and run directory; stopped at the end."""
     base = tmp_path_factory.mktemp("outage-cluster")
-    env = aux_plane(toolchain_env, base)
-    up = cluster_sh(env, "up", timeout=300)
-    if up.returncode != 0:
-        cluster_sh(env, "down", timeout=120)
-        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
-    try:
-        stack_file = base / "Pulumi.k3s-home.yaml"
-        stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
-        rec = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "record_sources.py"), env["K3S_HOME_CLUSTER_KUBECONFIG"],
-             str(stack_file)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert rec.returncode == 0, rec.stderr
+    with own_plane(toolchain_env, base) as (env, stack_file):
         yield env, stack_file, base / "run"
-    finally:
-        cluster_sh(env, "down", timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ from components.storage import records
 from components.storage.jobs import SCRIPT
 from components.storage.names import job_name, target_volume_name
 from tests.conftest import TEST_TODAY
-from tests.integration.conftest import ROOT, aux_plane, cluster_sh, driver_env, run_driver, stack_runner
+from tests.integration.conftest import ROOT, cluster_sh, driver_env, own_plane, run_driver, stack_runner
 from tests.integration.holding_proxy import Hold, HoldingProxy
 from tests.integration.killing import checkpoint, up_killed_at
 from tests.integration.waiting import until
@@ -121,28 +121,13 @@ def own_cluster(toolchain_env, tmp_path_factory, longhorn_facts):
     """A fresh seeded control plane on this checkout's aux ports, stopped at the end of the module. Its
     migrations pass `plan`, so the stack runs against facts with a stand-in Longhorn (ADR 0028)."""
     base = tmp_path_factory.mktemp("e2e-cluster")
-    env = {**aux_plane(toolchain_env, base), "K3S_HOME_FACTS": longhorn_facts}
-    up = cluster_sh(env, "up", timeout=300)
-    if up.returncode != 0:
-        cluster_sh(env, "down", timeout=120)
-        pytest.fail(f"embedded control plane failed to start:\n{up.stderr[-2000:]}", pytrace=False)
-    try:
-        stack_file = base / "Pulumi.k3s-home.yaml"
-        stack_file.write_text((ROOT / "Pulumi.k3s-home.yaml").read_text())
-        rec = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "record_sources.py"), env["K3S_HOME_CLUSTER_KUBECONFIG"],
-             str(stack_file)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert rec.returncode == 0, rec.stderr
+    with own_plane({**toolchain_env, "K3S_HOME_FACTS": longhorn_facts}, base) as (env, stack_file):
         kube = Client(KubeConfig.from_file(env["K3S_HOME_CLUSTER_KUBECONFIG"]), timeout=15)
         # Longhorn is not part of the embedded cluster: its Volume kind only, schema-less, so the migration's
         # Volume objects are stored. No Longhorn controller runs, so no volume is ever attached or written.
         kube.create(codecs.from_dict(LONGHORN_VOLUME_CRD))
         until("the Longhorn Volume kind to be served", lambda: _served(kube), 60)
         yield env, kube, stack_file, base
-    finally:
-        cluster_sh(env, "down", timeout=120)
 
 
 @pytest.fixture(autouse=True)
