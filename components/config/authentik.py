@@ -19,7 +19,7 @@ import facts
 from rules.authentik import STABILITY_DAYS, mfa_allowed_from, mfa_block_reason
 from rules.authentik_release import Release, inexpressible_redirect, release_for, unsupported
 
-from .base import KeyedValueError, Model, judging_day
+from .base import KeyedValueError, Model, judging_day, judging_facts
 from .oauth_client import APPS, OAuthClient, https_url, k8s_name
 
 # Device classes any authentik release here offers; which of them the pinned one has is its Release's
@@ -201,9 +201,8 @@ class AuthentikConfig(Model):
     def _for_the_pinned_release(self, info: ValidationInfo) -> AuthentikConfig:
         """Everything generated is for the release the Flux repo pins (facts): what that release cannot
         express is refused here, and every redirect URI must reach a host the cluster serves."""
-        cluster = (info.context or {}).get("facts")  # the facts the whole config is judged against
         try:
-            cluster = cluster or facts.load()
+            cluster = judging_facts(info)
         except facts.FactsError as err:
             raise ValueError(str(err)) from None  # one line naming the file and the fix
         try:

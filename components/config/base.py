@@ -8,6 +8,9 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
 
+import facts
+from facts.model import Facts
+
 # RFC 1123 label: namespaces and most object names.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # RFC 1123 subdomain: PersistentVolume and PVC names.
@@ -26,6 +29,13 @@ def judging_day(info: ValidationInfo) -> date:
     if not isinstance(day, date):
         raise TypeError("stack config validated without a day: pass today= (components.config.clock)")
     return day
+
+
+def judging_facts(info: ValidationInfo) -> Facts:
+    """The cluster facts a validation judges against: those `load` put in the context, so every section
+    of one config is judged against the same facts; else the committed ones (a section validated alone)."""
+    given = (info.context or {}).get("facts")
+    return given if given is not None else facts.load()
 
 
 class Model(BaseModel):

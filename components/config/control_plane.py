@@ -2,8 +2,9 @@
 
 The stack config states intent only (the target servers, the VIP, reservations, and per node what the facts
 lack: disk, NIC, pinned paths, sizes the repo does not give). Today's servers, datastore and k3s version and
-each node's address, role, hardware and GPUs come from the facts (`facts.load()`); a config key that
-restates or contradicts one is refused with the fact's `file:line` (control_plane_facts.py).
+each node's address, role, hardware and GPUs come from the facts the config is judged against
+(`judging_facts`); a config key that restates or contradicts one is refused with the fact's `file:line`
+(control_plane_facts.py).
 
 Everything the HA plan computes or renders (components/control_plane/) reads this model and trusts it;
 every rule that must hold before a node config is written is checked here, so a bad plan fails at
@@ -16,13 +17,21 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, computed_field, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 import facts
 from facts.model import ControlPlane as ControlPlaneFact
 
 from . import control_plane_facts as cpf
-from .base import KeyedValueError, Model
+from .base import KeyedValueError, Model, judging_facts
 from .live_configs import check_captured, keys_owned, show
 from .node import Node, NodeIntent, Resources
 
@@ -146,16 +155,16 @@ class ControlPlaneConfig(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_facts_retyped(cls, raw: Any) -> Any:
+    def _no_facts_retyped(cls, raw: Any, info: ValidationInfo) -> Any:
         if isinstance(raw, dict):
-            cpf.check_section(raw, facts.load())
+            cpf.check_section(raw, judging_facts(info))
         return raw
 
     @field_validator("node_intents", mode="before")
     @classmethod
-    def _known_nodes(cls, raw: Any) -> Any:
+    def _known_nodes(cls, raw: Any, info: ValidationInfo) -> Any:
         if isinstance(raw, list):
-            f = facts.load()
+            f = judging_facts(info)
             for i, item in enumerate(raw):
                 if isinstance(item, dict):
                     try:
@@ -175,8 +184,8 @@ class ControlPlaneConfig(Model):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> ControlPlaneConfig:
-        f = facts.load()
+    def _consistent(self, info: ValidationInfo) -> ControlPlaneConfig:
+        f = judging_facts(info)
         self._today = f.control_plane
         self._check_names()
         cpf.check_coverage([n.name for n in self.node_intents], f)
